@@ -1,0 +1,3 @@
+from seqattn.callbacks.early_stopping import EarlyStoppingReport
+
+__all__ = ["EarlyStoppingReport"]

@@ -1,0 +1,100 @@
+"""The one pixel <-> normalized coordinate convention, used by data, model, metrics and prediction.
+
+Pixel coordinates follow the labelling tools (DeepLabCut, COCO): pixel ``i`` has its centre at
+``x = i``. Its continuous extent is ``[i - 0.5, i + 0.5)``, so an image of width ``W`` spans
+``[-0.5, W - 0.5)``. Resizing follows the same half-pixel rule as OpenCV and
+``F.interpolate(align_corners=False)``: edge coordinate ``e = x + 0.5`` scales linearly.
+
+An image of any size is letterboxed into the square network input of side ``S``: scaled to fit
+(aspect kept), then padded symmetrically. Normalized coordinates live in ``[0, 1]`` over that
+square, with input pixel ``j`` centred at ``(j + 0.5) / S``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+# Frame layout when stored as a flat vector (one per sample, collated to (B, 6)).
+FRAME_FIELDS = ("scale_x", "scale_y", "pad_x", "pad_y", "width", "height")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """How one original image of ``width x height`` sits inside the square input."""
+
+    scale_x: float
+    scale_y: float
+    pad_x: float
+    pad_y: float
+    width: int
+    height: int
+
+    def as_array(self) -> np.ndarray:
+        return np.array([getattr(self, f) for f in FRAME_FIELDS], dtype=np.float64)
+
+
+class KeypointCodec:
+    """Letterbox resize and exact coordinate mapping for a square input of side ``input_size``."""
+
+    def __init__(self, input_size: int) -> None:
+        if input_size < 8:
+            raise ValueError(f"input_size must be >= 8 pixels, got {input_size}")
+        self.input_size = int(input_size)
+
+    def frame(self, width: int, height: int) -> Frame:
+        s = self.input_size
+        scale = s / max(width, height)
+        new_w = max(1, round(width * scale))
+        new_h = max(1, round(height * scale))
+        # Per-axis scale is exactly new/old, so rounding the resized size adds no bias.
+        return Frame(new_w / width, new_h / height, (s - new_w) // 2, (s - new_h) // 2, width, height)
+
+    def letterbox(self, image: np.ndarray) -> tuple[np.ndarray, Frame]:
+        """(H, W, C) uint8 -> (S, S, C) uint8 with zero padding, plus its frame."""
+        h, w = image.shape[:2]
+        fr = self.frame(w, h)
+        new_w, new_h = round(w * fr.scale_x), round(h * fr.scale_y)
+        shrinking = new_w < w or new_h < h
+        interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
+        if resized.ndim == 2:
+            resized = resized[:, :, None]
+        out = np.zeros((self.input_size, self.input_size, image.shape[2] if image.ndim == 3 else 1), image.dtype)
+        px, py = int(fr.pad_x), int(fr.pad_y)
+        out[py : py + new_h, px : px + new_w] = resized
+        return out, fr
+
+    # --- original pixels <-> input pixels (numpy, per sample) -----------------------------------
+    @staticmethod
+    def to_input_px(points: np.ndarray, fr: Frame) -> np.ndarray:
+        """(K, 2) original pixels -> (K, 2) input pixels. NaN stays NaN."""
+        out = np.empty_like(points, dtype=np.float64)
+        out[:, 0] = (points[:, 0] + 0.5) * fr.scale_x - 0.5 + fr.pad_x
+        out[:, 1] = (points[:, 1] + 0.5) * fr.scale_y - 0.5 + fr.pad_y
+        return out
+
+    # --- input pixels <-> normalized ------------------------------------------------------------
+    def input_px_to_norm(self, points: np.ndarray) -> np.ndarray:
+        return (np.asarray(points, dtype=np.float64) + 0.5) / self.input_size
+
+    def encode(self, points: np.ndarray, fr: Frame) -> np.ndarray:
+        """(K, 2) original pixels -> (K, 2) normalized input coordinates."""
+        return self.input_px_to_norm(self.to_input_px(points, fr))
+
+    def decode(self, norm: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Normalized (B, K, 2) + frames (B, 6) -> original-image pixels (B, K, 2).
+
+        Works on any device and dtype; differentiable, so metrics and losses may use it.
+        """
+        f = frames.to(norm.dtype)[:, None, :]  # (B, 1, 6)
+        scale, pad = f[..., 0:2], f[..., 2:4]  # (B, 1, 2) each
+        input_px = norm * self.input_size - 0.5  # (B, K, 2)
+        return (input_px - pad + 0.5) / scale - 0.5
+
+    def px_per_unit(self) -> float:
+        """Input pixels per normalized unit: a normalized distance times this is input pixels."""
+        return float(self.input_size)

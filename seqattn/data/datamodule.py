@@ -1,0 +1,122 @@
+"""LightningDataModule: raw samples -> letterboxed, (augmented), normalized tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from seqattn.data.base import KeypointSource, RawSplit
+from seqattn.data.codec import Frame, KeypointCodec
+
+# (S, S, C) uint8 image, (K, 2) input-pixel keypoints with NaN -> the same, transformed
+Augment = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+_MEAN, _STD = 0.5, 0.25
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(S, S, C) uint8, grey or colour -> (3, S, S) float32, roughly zero-mean unit-range."""
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    t = torch.from_numpy(np.ascontiguousarray(image[:, :, :3])).permute(2, 0, 1).float()
+    return (t / 255.0 - _MEAN) / _STD
+
+
+class KeypointSamples(Dataset):
+    """Letterboxes each raw sample once (cached if asked) and applies ``augment`` on every access.
+
+    Items: ``image`` (3, S, S) float32; ``keypoints`` (K, 2) normalized, NaN where missing;
+    ``visible`` (K,) bool; ``frame`` (6,) float32, the letterbox of the original image; ``index``.
+    """
+
+    def __init__(self, raw: RawSplit, codec: KeypointCodec, augment: Augment | None = None, cache: bool = True):
+        self.raw, self.codec, self.augment = raw, codec, augment
+        self._cache = [self._letterbox(i) for i in range(len(raw))] if cache else None
+
+    def _letterbox(self, index: int) -> tuple[np.ndarray, Frame, np.ndarray]:
+        sample = self.raw[index]
+        image, frame = self.codec.letterbox(sample.image)
+        return image, frame, self.codec.to_input_px(sample.keypoints, frame)
+
+    def name(self, index: int) -> str:
+        return self.raw[index].name
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        image, frame, points = self._cache[index] if self._cache is not None else self._letterbox(index)
+        if self.augment is not None:
+            image, points = self.augment(image, points)
+        norm = self.codec.input_px_to_norm(points)
+        visible = np.isfinite(norm).all(1)
+        return {
+            "image": image_to_tensor(image),
+            "keypoints": torch.from_numpy(norm).float(),
+            "visible": torch.from_numpy(visible),
+            "frame": torch.from_numpy(frame.as_array()).float(),
+            "index": torch.tensor(index),
+        }
+
+
+class KeypointDataModule(L.LightningDataModule):
+    """Feeds ``image`` (B, 3, S, S), ``keypoints`` (B, K, 2), ``visible`` (B, K) and ``frame`` (B, 6)."""
+
+    def __init__(
+        self,
+        source: KeypointSource,
+        input_size: int,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        cache: bool = True,
+        augment: Augment | None = None,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.codec = KeypointCodec(input_size)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.cache = cache
+        self.augment = augment
+        self.pin_memory = pin_memory
+        self.datasets: dict[str, KeypointSamples] = {}
+
+    @property
+    def keypoint_names(self) -> list[str]:
+        return list(self.source.keypoint_names)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        for split, raw in self.source.splits().items():
+            augment = self.augment if split == "train" else None
+            self.datasets[split] = KeypointSamples(raw, self.codec, augment, self.cache)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size if shuffle else self.eval_batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle and len(self.datasets[split]) > self.batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,180 @@
+"""Procedurally rendered four-legged creatures: the embedded default dataset (no files, no download).
+
+Each sample is rendered from ``(seed, split, index)`` alone, so it is identical on every machine
+and in every worker. The creature has a random pose (head turn, leg swing, tail bend), rotation,
+size and position, over a textured noisy background with distractor shapes. Keypoints that fall
+outside the frame are missing (NaN). Left and right follow the creature's own chirality, as in
+real animals, so a horizontal flip must swap them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from seqattn.data.base import KeypointSource, RawSample
+from seqattn.errors import ConfigError
+
+KEYPOINT_NAMES = (
+    "snout",
+    "left_ear",
+    "right_ear",
+    "neck",
+    "left_forepaw",
+    "right_forepaw",
+    "left_hindpaw",
+    "right_hindpaw",
+    "tailbase",
+    "tailtip",
+)
+_SHIFT = 4  # cv2 fixed-point bits: draw at 1/16 pixel precision
+_SPLITS = {"train": 0, "val": 1, "test": 2}
+
+
+def _pt(p: np.ndarray) -> tuple[int, int]:
+    return int(round(p[0] * (1 << _SHIFT))), int(round(p[1] * (1 << _SHIFT)))
+
+
+def _rad(r: float) -> int:
+    return max(1, int(round(r * (1 << _SHIFT))))
+
+
+def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """Low-frequency colour texture + a gradient + fine grain."""
+    coarse = rng.uniform(0, 255, size=(rng.integers(3, 8), rng.integers(3, 8), 3)).astype(np.float32)
+    img = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    fine = rng.normal(0, 1, size=(h // 4 + 1, w // 4 + 1, 3)).astype(np.float32)
+    img += 25 * cv2.resize(fine, (w, h), interpolation=cv2.INTER_LINEAR)
+    gx, gy = np.meshgrid(np.linspace(-1, 1, w), np.linspace(-1, 1, h))
+    img += (40 * (rng.uniform(-1, 1) * gx + rng.uniform(-1, 1) * gy))[..., None].astype(np.float32)
+    return np.clip(0.6 * img + 50, 0, 255).astype(np.uint8)
+
+
+def _distractors(rng: np.random.Generator, img: np.ndarray, size: float) -> None:
+    h, w = img.shape[:2]
+    for _ in range(rng.integers(2, 7)):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        centre = np.array([rng.uniform(0, w), rng.uniform(0, h)])
+        kind = rng.integers(3)
+        if kind == 0:
+            cv2.circle(img, _pt(centre), _rad(rng.uniform(0.03, 0.12) * size), colour, -1, cv2.LINE_AA, _SHIFT)
+        elif kind == 1:
+            end = centre + rng.normal(0, 0.3 * size, 2)
+            cv2.line(img, _pt(centre), _pt(end), colour, int(rng.integers(1, 4)), cv2.LINE_AA, _SHIFT)
+        else:
+            axes = _pt(rng.uniform(0.03, 0.15, 2) * size)
+            cv2.ellipse(img, _pt(centre), axes, rng.uniform(0, 180), 0, 360, colour, -1, cv2.LINE_AA, _SHIFT)
+
+
+def render_creature(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Render one image; returns (H, W, 3) uint8 and all 10 keypoints (10, 2) in pixels."""
+    img = _background(rng, width, height)
+    size = min(width, height)
+    _distractors(rng, img, size)
+
+    length = rng.uniform(0.3, 0.55) * size  # body length L in pixels
+    theta = rng.uniform(0, 2 * math.pi)
+    centre = np.array([rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height])
+    fwd = np.array([math.cos(theta), math.sin(theta)])
+    left = np.array([fwd[1], -fwd[0]])  # the creature's left, fixed chirality
+
+    def at(u: float, v: float) -> np.ndarray:  # body frame (units of L) -> image pixels
+        return centre + length * (u * fwd + v * left)
+
+    def heading(angle: float) -> np.ndarray:  # unit vector rotated from the body axis
+        c, s = math.cos(angle), math.sin(angle)
+        return c * fwd + s * left
+
+    neck, tailbase = at(0.3, 0.0), at(-0.45, 0.0)
+    head_dir = heading(rng.uniform(-0.6, 0.6))
+    head_side = np.array([head_dir[1], -head_dir[0]])
+    snout = neck + 0.38 * length * head_dir
+    ears = [neck + length * (0.1 * head_dir + s * 0.13 * head_side) for s in (1, -1)]
+    paws = []
+    for u, side in ((0.18, 1), (0.18, -1), (-0.32, 1), (-0.32, -1)):
+        hip = at(u, side * 0.12)
+        swing = side * (math.pi / 2 + rng.uniform(-0.7, 0.7))
+        paws.append((hip, hip + rng.uniform(0.25, 0.35) * length * heading(swing)))
+    bend = rng.uniform(-0.9, 0.9)
+    tail_mid = tailbase + 0.3 * length * heading(math.pi + bend / 2)
+    tailtip = tail_mid + 0.3 * length * heading(math.pi + bend)
+
+    body = tuple(int(c) for c in rng.integers(40, 230, 3))
+    dark = tuple(int(0.55 * c) for c in body)
+    light = tuple(int(min(255, 1.3 * c + 30)) for c in body)
+    aa = cv2.LINE_AA
+    thick = max(1, int(0.05 * length))
+    cv2.line(img, _pt(tailbase), _pt(tail_mid), dark, thick, aa, _SHIFT)
+    cv2.line(img, _pt(tail_mid), _pt(tailtip), dark, max(1, thick // 2), aa, _SHIFT)
+    for hip, paw in paws:
+        cv2.line(img, _pt(hip), _pt(paw), dark, thick, aa, _SHIFT)
+        cv2.circle(img, _pt(paw), _rad(0.05 * length), light, -1, aa, _SHIFT)
+    body_axes = (_rad(0.4 * length), _rad(rng.uniform(0.14, 0.2) * length))
+    cv2.ellipse(img, _pt(at(-0.07, 0.0)), body_axes, math.degrees(theta), 0, 360, body, -1, aa, _SHIFT)
+    head_centre = neck + 0.2 * length * head_dir
+    head_angle = math.degrees(math.atan2(head_dir[1], head_dir[0]))
+    cv2.ellipse(
+        img, _pt(head_centre), (_rad(0.18 * length), _rad(0.1 * length)), head_angle, 0, 360, light, -1, aa, _SHIFT
+    )
+    for ear in ears:
+        cv2.circle(img, _pt(ear), _rad(0.06 * length), dark, -1, aa, _SHIFT)
+    cv2.circle(img, _pt(snout), _rad(0.025 * length), (20, 20, 20), -1, aa, _SHIFT)
+
+    img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.3, 1.0))
+    noisy = img.astype(np.float32) + rng.normal(0, rng.uniform(2, 12), img.shape)
+    img = np.clip(noisy, 0, 255).astype(np.uint8)
+    keypoints = np.stack(
+        [snout, ears[0], ears[1], neck, paws[0][1], paws[1][1], paws[2][1], paws[3][1], tailbase, tailtip]
+    )
+    return img, keypoints
+
+
+class SyntheticSplit:
+    """One split of rendered samples; sample i is a pure function of (seed, split, i)."""
+
+    def __init__(self, size: int, split: str, seed: int, width: int, height: int, num_keypoints: int) -> None:
+        self.size, self.split, self.seed = size, split, seed
+        self.width, self.height, self.num_keypoints = width, height, num_keypoints
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> RawSample:
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        rng = np.random.default_rng([self.seed, _SPLITS[self.split], index])
+        image, points = render_creature(rng, self.width, self.height)
+        points = points[: self.num_keypoints].copy()
+        outside = (points < -0.5).any(1) | (points[:, 0] >= self.width - 0.5) | (points[:, 1] >= self.height - 0.5)
+        points[outside] = np.nan
+        return RawSample(image=image, keypoints=points, name=f"synthetic/{self.split}/{index:06d}")
+
+
+class SyntheticSource(KeypointSource):
+    """The embedded default dataset: rendered creatures with up to 10 named keypoints."""
+
+    def __init__(
+        self,
+        num_train: int = 2000,
+        num_val: int = 200,
+        num_test: int = 200,
+        width: int = 160,
+        height: int = 128,
+        num_keypoints: int = len(KEYPOINT_NAMES),
+        seed: int = 0,
+    ) -> None:
+        if not 1 <= num_keypoints <= len(KEYPOINT_NAMES):
+            raise ConfigError(f"data.source.num_keypoints must be in 1..{len(KEYPOINT_NAMES)}, got {num_keypoints}")
+        for key, value in (("num_train", num_train), ("num_val", num_val), ("num_test", num_test)):
+            if value < 1:
+                raise ConfigError(f"data.source.{key} must be >= 1, got {value}")
+        if min(width, height) < 16:
+            raise ConfigError(f"data.source width and height must be >= 16 pixels, got {width}x{height}")
+        self.keypoint_names = list(KEYPOINT_NAMES[:num_keypoints])
+        sizes = {"train": num_train, "val": num_val, "test": num_test}
+        self._splits = {name: SyntheticSplit(n, name, seed, width, height, num_keypoints) for name, n in sizes.items()}
+
+    def splits(self) -> dict[str, SyntheticSplit]:
+        return self._splits

@@ -1,0 +1,13 @@
+"""Errors that mean "fix your config or your files", reported as one line, not a traceback."""
+
+
+class UserError(ValueError):
+    """A problem the user can fix; the message names the setting, file, row or key."""
+
+
+class ConfigError(UserError):
+    """A config value is invalid."""
+
+
+class DataError(UserError):
+    """A label file, image or split is invalid."""

@@ -1,0 +1,3 @@
+from seqattn.models.simple import QueryDecoderModel
+
+__all__ = ["QueryDecoderModel"]

@@ -1,0 +1,134 @@
+"""LightningModule: a keypoint model + its loss, with metrics in original-image pixels."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from torch.optim.lr_scheduler import LambdaLR
+
+from seqattn.data.codec import KeypointCodec
+from seqattn.metrics import KeypointErrors
+
+log = logging.getLogger(__name__)
+
+
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float = 0.03, final_lr_fraction: float = 0.01
+) -> LambdaLR:
+    """Linear warm-up, then cosine decay to ``final_lr_fraction`` of the base rate, per step."""
+    warmup = max(1, int(warmup_fraction * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return final_lr_fraction + (1 - final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return LambdaLR(optimizer, factor)
+
+
+class KeypointModule(L.LightningModule):
+    """Wraps ``model`` (images -> {"coords": (B, K, 2)}) and ``loss``, both given as plain configs.
+
+    Configs, not modules, are saved as hyperparameters, so ``load_from_checkpoint`` rebuilds the
+    whole module from the checkpoint file alone.
+    """
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        loss: dict[str, Any],
+        optimizer: dict[str, Any],
+        input_size: int,
+        keypoint_names: list[str],
+        scheduler: dict[str, Any] | None = None,
+        pck_px: tuple[float, ...] = (2.0, 5.0, 10.0),
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.codec = KeypointCodec(input_size)
+        self.keypoint_names = list(keypoint_names)
+        self.model = instantiate(model, num_keypoints=len(keypoint_names))
+        self.loss = instantiate(loss)
+        threshold = getattr(self.loss, "threshold", None)
+        self.metrics = torch.nn.ModuleDict(
+            {
+                f"{stage}_errors": KeypointErrors(keypoint_names, tuple(pck_px), threshold)
+                for stage in ("train", "val", "test")
+            }
+        )
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.model(images)
+
+    @property
+    def threshold_px(self) -> float | None:
+        t = getattr(self.loss, "threshold", None)
+        return None if t is None else t * self.codec.input_size
+
+    def on_fit_start(self) -> None:
+        t = getattr(self.loss, "threshold", None)
+        if t is None:
+            return
+        size = self.codec.input_size
+        log.info(f"hinge loss threshold: {t:.4g} normalized = {t * size:.2f} px at the {size} px input")
+        for logger in self.loggers:
+            logger.log_hyperparams({"loss_threshold": t, "loss_threshold_px": t * size})
+
+    def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        out = self(batch["image"])
+        pred, target, visible = out["coords"], batch["keypoints"], batch["visible"]  # (B, K, 2) x2, (B, K)
+        losses = self.loss(pred, target, visible)
+        bs = pred.shape[0]
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", losses.loss, on_step=on_step, on_epoch=True, batch_size=bs, sync_dist=True)
+        self.log(f"{stage}/loss_x", losses.loss_x, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
+        self.log(f"{stage}/loss_y", losses.loss_y, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
+        with torch.no_grad():
+            safe_target = torch.where(visible[..., None], target, pred)  # (B, K, 2), NaN-free
+            self.metrics[f"{stage}_errors"].update(
+                self.codec.decode(pred.float(), batch["frame"]),
+                self.codec.decode(safe_target.float(), batch["frame"]),
+                visible,
+                (pred - safe_target).float().norm(dim=-1),
+                batch["index"],
+            )
+        return losses.loss
+
+    def _log_metrics(self, stage: str) -> None:
+        errors = self.metrics[f"{stage}_errors"]
+        for name, value in errors.compute().items():
+            self.log(f"{stage}/{name}", value, prog_bar=name == "epe_px")
+        errors.reset()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def on_train_epoch_end(self) -> None:
+        self._log_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    def configure_optimizers(self) -> Any:
+        optimizer = instantiate(self.hparams.optimizer)(self.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        make: Callable[..., LambdaLR] = instantiate(self.hparams.scheduler)
+        scheduler = make(optimizer, total_steps=int(self.trainer.estimated_stepping_batches))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,256 @@
+"""fit -> test on the best checkpoint -> summary. Called by the root ``train.py`` (Hydra) and by tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+
+from seqattn.errors import ConfigError, UserError
+from seqattn.module import KeypointModule
+
+log = logging.getLogger("seqattn")
+
+
+@dataclass
+class RunSummary:
+    monitor: str
+    best_score: float | None
+    best_epoch: int | None
+    last_epoch: int
+    stopped_early: bool
+    stop_reason: str
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+    loss_threshold: float | None
+    loss_threshold_px: float | None
+    input_size: int
+    test_checkpoint: str | None = None
+    test_checkpoint_epoch: int | None = None
+    test_metrics: dict[str, float] = field(default_factory=dict)
+
+    def objective(self) -> float:
+        """The monitored best value for sweepers; NaN or missing becomes +inf."""
+        v = self.best_score
+        return math.inf if v is None or math.isnan(v) else float(v)
+
+
+def _plain(cfg: DictConfig | None) -> dict[str, Any] | None:
+    return None if cfg is None else OmegaConf.to_container(cfg, resolve=True)
+
+
+def build_loggers(cfg: DictConfig | None, output_dir: Path) -> list[Any]:
+    loggers = []
+    for name, lcfg in (cfg or {}).items():
+        kwargs: dict[str, Any] = {"save_dir": str(output_dir)}
+        if name == "wandb":
+            kwargs["offline"] = lcfg.get("offline", True) and os.environ.get("WANDB_MODE", "").lower() != "online"
+            if not kwargs["offline"]:
+                _check_wandb_login()
+        loggers.append(instantiate(lcfg, **kwargs))
+    return loggers
+
+
+def _check_wandb_login() -> None:
+    import wandb
+
+    if not (os.environ.get("WANDB_API_KEY") or wandb.api.api_key):
+        raise ConfigError(
+            "wandb online needs a login: run `wandb login` or set WANDB_API_KEY; "
+            "or stay offline (the default, unset WANDB_MODE) or use logger=csv"
+        )
+
+
+def build_callbacks(cfg: DictConfig | None, output_dir: Path) -> list[Callback]:
+    callbacks = []
+    for name, ccfg in (cfg or {}).items():
+        if ccfg is None:  # callbacks.lr_monitor=null switches one off
+            continue
+        kwargs = {"dirpath": str(output_dir / "checkpoints")} if name == "model_checkpoint" else {}
+        callbacks.append(instantiate(ccfg, **kwargs))
+    return callbacks
+
+
+def _find(callbacks: list[Callback], kind: type) -> Any:
+    return next((c for c in callbacks if isinstance(c, kind)), None)
+
+
+def _checkpoint_epoch(path: str | None) -> int | None:
+    if not path or not Path(path).is_file():
+        return None
+    return int(torch.load(path, map_location="cpu", weights_only=False)["epoch"])
+
+
+def _stop_reason(trainer: L.Trainer, early: EarlyStopping | None) -> tuple[bool, str]:
+    if early is not None and early.stopped_epoch > 0:
+        return True, getattr(early, "stopping_reason_message", None) or "early stopping"
+    if trainer.interrupted:
+        return False, "interrupted"
+    if trainer.max_epochs is not None and trainer.current_epoch >= trainer.max_epochs:
+        return False, f"reached trainer.max_epochs={trainer.max_epochs}"
+    return False, "time or step limit reached"
+
+
+def _resolve_test_ckpt(which: str, ckpt_cb: ModelCheckpoint | None) -> str | None:
+    if which == "best":
+        return (ckpt_cb.best_model_path or None) if ckpt_cb else None
+    if which == "last":
+        return (ckpt_cb.last_model_path or None) if ckpt_cb else None
+    if not Path(which).is_file():
+        raise ConfigError(f"test_ckpt: no checkpoint file at {which}")
+    return which
+
+
+def train(cfg: DictConfig) -> RunSummary:
+    """Train, test on the chosen (default: best) checkpoint, write summary.json; return the summary."""
+    output_dir = Path(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    # Everything that can reject the config or the data runs before anything is written.
+    datamodule = instantiate(cfg.data)
+    module = KeypointModule(
+        model=_plain(cfg.model),
+        loss=_plain(cfg.loss),
+        optimizer=_plain(cfg.optimizer),
+        scheduler=_plain(cfg.scheduler),
+        input_size=cfg.input_size,
+        keypoint_names=datamodule.keypoint_names,
+    )
+    if cfg.test_ckpt not in ("best", "last") and not Path(cfg.test_ckpt).is_file():
+        raise ConfigError(f"test_ckpt must be best, last or a .ckpt file, got {cfg.test_ckpt!r}")
+    callbacks = build_callbacks(cfg.get("callbacks"), output_dir)
+    loggers = build_loggers(cfg.get("logger"), output_dir)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
+    )
+
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+
+    ckpt_cb: ModelCheckpoint | None = _find(callbacks, ModelCheckpoint)
+    early: EarlyStopping | None = _find(callbacks, EarlyStopping)
+    stopped_early, reason = _stop_reason(trainer, early)
+    best_path = (ckpt_cb.best_model_path or None) if ckpt_cb else None
+    score = ckpt_cb.best_model_score if ckpt_cb else None
+    summary = RunSummary(
+        monitor=cfg.monitor,
+        best_score=None if score is None else float(score),
+        best_epoch=_checkpoint_epoch(best_path),
+        last_epoch=trainer.current_epoch - 1,
+        stopped_early=stopped_early,
+        stop_reason=reason,
+        best_checkpoint=best_path,
+        last_checkpoint=(ckpt_cb.last_model_path or None) if ckpt_cb else None,
+        loss_threshold=getattr(module.loss, "threshold", None),
+        loss_threshold_px=module.threshold_px,
+        input_size=cfg.input_size,
+    )
+
+    if cfg.test:
+        test_path = _resolve_test_ckpt(cfg.test_ckpt, ckpt_cb)
+        if test_path is None:
+            log.warning(
+                "\n" + "!" * 78 + f"\nNO {cfg.test_ckpt.upper()} CHECKPOINT: test skipped rather than run on the last"
+                " weights in memory.\nCheck that validation ran and logged "
+                f"'{cfg.monitor}', or pass test_ckpt=<path to a .ckpt>.\n" + "!" * 78
+            )
+        else:
+            results = trainer.test(module, datamodule=datamodule, ckpt_path=test_path, verbose=False)
+            summary.test_checkpoint = test_path
+            summary.test_checkpoint_epoch = _checkpoint_epoch(test_path)
+            summary.test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+
+    if trainer.is_global_zero:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
+        log.info(format_summary(summary, output_dir))
+    return summary
+
+
+def format_summary(s: RunSummary, output_dir: Path) -> str:
+    def num(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.4g}"
+
+    lines = [
+        "",
+        "=" * 30 + " run summary " + "=" * 30,
+        f"run folder     : {output_dir}",
+        f"loss threshold : {num(s.loss_threshold)} normalized"
+        f" = {num(s.loss_threshold_px)} px at {s.input_size} px input",
+        f"best {s.monitor:<10}: {num(s.best_score)} at epoch {s.best_epoch}",
+        f"stopped        : after epoch {s.last_epoch} ({s.stop_reason})",
+        f"best checkpoint: {s.best_checkpoint}",
+        f"last checkpoint: {s.last_checkpoint}",
+    ]
+    if s.test_checkpoint:
+        lines.append(f"test metrics   : from {s.test_checkpoint} (epoch {s.test_checkpoint_epoch})")
+        lines += [f"  {k:<22} {v:.4g}" for k, v in sorted(s.test_metrics.items())]
+    else:
+        lines.append("test metrics   : none (no test run)")
+    return "\n".join(lines + ["=" * 73])
+
+
+def _discard_unused_run_dir(output_dir: Path) -> None:
+    """Remove a run folder that holds only Hydra's config copy and log: the run never started."""
+    if output_dir.is_dir() and all(p.name in (".hydra", "train.log") for p in output_dir.iterdir()):
+        shutil.rmtree(output_dir, ignore_errors=True)
+        for parent in (output_dir.parent, output_dir.parent.parent):  # outputs/<date>, if left empty
+            if parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+
+
+def check_group_choices(argv: list[str], conf_dir: Path) -> None:
+    """One-line error for ``group=name`` overrides naming no file in ``conf/<group>/`` (before Hydra)."""
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        group = conf_dir / key
+        if not sep or key.startswith(("+", "~", "hydra")) or "." in key or not group.is_dir():
+            continue
+        choices = sorted(p.stem for p in group.glob("*.yaml"))
+        for name in value.split(","):
+            if name not in choices and name != "null":
+                print(f"error: unknown {key} '{name}' ({arg}); choose one of: {', '.join(choices)}", file=sys.stderr)
+                sys.exit(2)
+
+
+def main(cfg: DictConfig) -> float:
+    """Hydra entry: one-line errors for config and data problems; the objective for sweepers."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        return train(cfg).objective()
+    except Exception as exc:  # noqa: BLE001 - user errors may arrive wrapped by hydra.instantiate
+        user_error = next((e for e in _chain(exc) if isinstance(e, UserError)), None)
+        if user_error is None and not multirun:
+            raise
+        message = str(user_error) if user_error else f"{type(exc).__name__}: {exc}"
+        if user_error:
+            _discard_unused_run_dir(Path(cfg.paths.output_dir))
+        if not multirun:
+            print(f"error: {message}", file=sys.stderr)
+            sys.exit(2)
+        # In a sweep one failed job must not stop the others: record it and report +inf.
+        log.exception(f"job failed: {message}")
+        out = Path(cfg.paths.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(json.dumps({"error": message}, indent=2))
+        return math.inf
+
+
+def _chain(exc: BaseException):
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__

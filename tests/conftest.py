@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+# A run that takes seconds on 2 CPU cores: tiny images, tiny model, few samples.
+TINY = [
+    "input_size=32",
+    "data.source.num_train=24",
+    "data.source.num_val=8",
+    "data.source.num_test=8",
+    "data.source.width=40",
+    "data.source.height=32",
+    "data.source.num_keypoints=4",
+    "data.batch_size=8",
+    "data.num_workers=0",
+    "model.channels=[8,16]",
+    "model.width=16",
+    "model.decoder_layers=1",
+    "model.heads=2",
+    "trainer.max_epochs=2",
+    "trainer.accelerator=cpu",
+    "trainer.enable_progress_bar=false",
+    "trainer.enable_model_summary=false",
+    "logger=csv",
+]
+
+
+def compose_cfg(output_dir: Path, *overrides: str) -> DictConfig:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose("train", overrides=[*TINY, f"paths.output_dir={output_dir}", *overrides])
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path):
+    """make_cfg(*overrides) -> a tiny config whose run folder is tmp_path / "run"."""
+    return lambda *overrides: compose_cfg(tmp_path / "run", *overrides)

@@ -1,0 +1,31 @@
+import numpy as np
+import pytest
+import torch
+
+from seqattn.data import KeypointDataModule
+from seqattn.data.synthetic import SyntheticSource
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_batches_decode_back_to_the_raw_labels(cache):
+    source = SyntheticSource(num_train=10, num_val=6, num_test=6, width=70, height=45, num_keypoints=10)
+    dm = KeypointDataModule(source, input_size=48, batch_size=4, cache=cache)
+    dm.setup("fit")
+    batch = next(iter(dm.val_dataloader()))
+    assert batch["image"].shape == (4, 3, 48, 48)
+    assert batch["keypoints"].shape == (4, 10, 2) and batch["visible"].shape == (4, 10)
+    assert batch["frame"].shape == (4, 6)
+    back = dm.codec.decode(batch["keypoints"].double(), batch["frame"].double())
+    for row, index in enumerate(batch["index"].tolist()):
+        raw = source.splits()["val"][index].keypoints
+        vis = batch["visible"][row].numpy()
+        assert np.array_equal(vis, np.isfinite(raw).all(1))
+        assert np.abs(back[row].numpy()[vis] - raw[vis]).max() < 1e-3
+
+
+def test_train_loader_shuffles_and_drops_the_ragged_batch():
+    dm = KeypointDataModule(SyntheticSource(num_train=10), input_size=32, batch_size=4)
+    dm.setup("fit")
+    sizes = [len(b["index"]) for b in dm.train_dataloader()]
+    assert sizes == [4, 4]
+    assert torch.is_tensor(next(iter(dm.train_dataloader()))["visible"])

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from seqattn.data import find_flip_pairs
+from seqattn.data.synthetic import KEYPOINT_NAMES, SyntheticSource
+from seqattn.errors import ConfigError
+
+
+def test_same_seed_and_index_give_the_same_sample():
+    a = SyntheticSource(num_train=5, seed=3).splits()["train"][4]
+    b = SyntheticSource(num_train=5, seed=3).splits()["train"][4]
+    assert np.array_equal(a.image, b.image)
+    assert np.array_equal(a.keypoints, b.keypoints, equal_nan=True)
+
+
+def test_indices_splits_and_seeds_differ():
+    src = SyntheticSource(num_train=3, num_val=3, seed=0)
+    other = SyntheticSource(num_train=3, seed=1)
+    images = [
+        src.splits()["train"][0].image,
+        src.splits()["train"][1].image,
+        src.splits()["val"][0].image,
+        other.splits()["train"][0].image,
+    ]
+    for i in range(len(images)):
+        for j in range(i + 1, len(images)):
+            assert not np.array_equal(images[i], images[j])
+
+
+def test_shapes_and_names():
+    src = SyntheticSource(num_train=4, width=90, height=60, num_keypoints=6)
+    s = src.splits()["train"][0]
+    assert s.image.shape == (60, 90, 3) and s.image.dtype == np.uint8
+    assert s.keypoints.shape == (6, 2)
+    assert src.keypoint_names == list(KEYPOINT_NAMES[:6])
+
+
+def test_out_of_frame_keypoints_are_missing_and_in_frame_ones_are_not():
+    split = SyntheticSource(num_train=300, width=64, height=48).splits()["train"]
+    missing = total = 0
+    for i in range(300):
+        pts = split[i].keypoints
+        hidden = np.isnan(pts).any(1)
+        shown = pts[~hidden]
+        assert ((shown >= -0.5) & (shown < [63.5, 47.5])).all()
+        missing += hidden.sum()
+        total += len(pts)
+    assert 0 < missing < 0.3 * total  # some near the border, most visible
+
+
+def test_left_right_pairs_and_bad_config():
+    pairs = find_flip_pairs(list(KEYPOINT_NAMES))
+    names = [(KEYPOINT_NAMES[i], KEYPOINT_NAMES[j]) for i, j in pairs]
+    assert ("left_ear", "right_ear") in names and len(pairs) == 3
+    assert find_flip_pairs(["leftear", "RightEar", "paw1LH", "paw3RF"]) == [(0, 1)]
+    with pytest.raises(ConfigError, match="num_keypoints"):
+        SyntheticSource(num_keypoints=11)
