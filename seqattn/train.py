@@ -136,6 +136,16 @@ def train(cfg: DictConfig) -> RunSummary:
         cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
     )
 
+    try:
+        return _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir)
+    finally:
+        if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
+            import wandb
+
+            wandb.finish()  # the next job of a sweep in this process must start its own run
+
+
+def _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir) -> RunSummary:
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
 
     ckpt_cb: ModelCheckpoint | None = _find(callbacks, ModelCheckpoint)
