@@ -20,11 +20,16 @@ def run_train(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(
-    "override, names",
-    [("loss.threshold=-1", "loss.threshold"), ("data.source.num_keypoints=0", "data.source.num_keypoints")],
+    "overrides, names",
+    [
+        (["loss.threshold=-1"], "loss.threshold"),
+        (["data.source.num_keypoints=0"], "data.source.num_keypoints"),
+        (["data=csv", "data.path=missing.csv"], "CSV labels not found: missing.csv"),
+        (["data=dlc"], "data.path is required"),
+    ],
 )
-def test_bad_value_is_one_line_naming_the_setting_and_leaves_no_run_folder(tmp_path, override, names):
-    result = run_train(tmp_path, *TINY, override)
+def test_bad_value_is_one_line_naming_the_setting_and_leaves_no_run_folder(tmp_path, overrides, names):
+    result = run_train(tmp_path, *TINY, *overrides)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and names in lines[0], result.stderr

@@ -7,10 +7,14 @@ from collections.abc import Callable
 import lightning as L
 import numpy as np
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 from torch.utils.data import DataLoader, Dataset
 
 from seqattn.data.base import KeypointSource, RawSplit
 from seqattn.data.codec import Frame, KeypointCodec
+from seqattn.errors import ConfigError
 
 # (S, S, C) uint8 image, (K, 2) input-pixel keypoints with NaN -> the same, transformed
 Augment = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -97,6 +101,8 @@ class KeypointDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
+        if self.augment is not None and hasattr(self.augment, "bind"):
+            self.augment.bind(self.source.flip_pairs)  # which keypoints swap on a horizontal flip
         for split, raw in self.source.splits().items():
             augment = self.augment if split == "train" else None
             self.datasets[split] = KeypointSamples(raw, self.codec, augment, self.cache)
@@ -120,3 +126,15 @@ class KeypointDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+def build_datamodule(cfg: DictConfig) -> KeypointDataModule:
+    """Instantiate ``cfg.data``. Its ``path``/``split_file`` keys are user-facing shorthands that the
+    source config interpolates; they are resolved here and not passed to the data module."""
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        raise ConfigError(f"{exc.full_key} is required for this data config (e.g. {exc.full_key}=...)") from None
+    for shorthand in ("path", "split_file"):
+        data.pop(shorthand, None)
+    return instantiate(data)

@@ -41,4 +41,3 @@ def _truncated(path: Path, data: np.ndarray) -> bool:
         tail = data[-64:].tobytes().rstrip(b"\x00")
         return not tail.endswith(b"\xff\xd9")
     return False
-

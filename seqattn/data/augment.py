@@ -1,0 +1,87 @@
+"""Keypoint-aware augmentation (albumentations) in the letterboxed input space.
+
+albumentations keeps keypoints on their landmarks for affine warps and flips (pixel centre at
+the integer, as the codec), but a horizontal flip does not know which keypoints are left and
+right: this class swaps the configured pairs after every flip. Keypoints pushed out of the
+frame become missing (NaN), never clipped; order and count never change.
+"""
+
+from __future__ import annotations
+
+import albumentations as A
+import numpy as np
+
+_FAR = -1e6  # where missing keypoints wait during a transform (albumentations has no NaN)
+
+
+class KeypointAugment:
+    """Random affine (rotation, scale, translation), horizontal flip with left/right swap,
+    brightness/contrast, blur and noise. Call ``bind(flip_pairs)`` before use (the data module does)."""
+
+    def __init__(
+        self,
+        rotate: float = 25.0,
+        scale: tuple[float, float] = (0.8, 1.2),
+        translate: float = 0.08,
+        hflip: float = 0.5,
+        brightness_contrast: float = 0.2,
+        blur: float = 0.1,
+        noise: float = 0.1,
+    ) -> None:
+        self.hflip = hflip
+        self.flip_pairs: list[tuple[int, int]] = []
+        self.geometric = A.Compose(
+            [
+                A.Affine(
+                    rotate=(-rotate, rotate),
+                    scale=tuple(scale),
+                    translate_percent=(-translate, translate),
+                    border_mode=0,
+                    fill=0,
+                    p=1.0 if (rotate or translate or tuple(scale) != (1, 1)) else 0.0,
+                )
+            ],
+            keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
+        )
+        self.flip = A.Compose(
+            [A.HorizontalFlip(p=1.0)], keypoint_params=A.KeypointParams(format="xy", remove_invisible=False)
+        )
+        self.photometric = A.Compose(
+            [
+                A.RandomBrightnessContrast(
+                    brightness_limit=brightness_contrast,
+                    contrast_limit=brightness_contrast,
+                    p=0.8 if brightness_contrast else 0.0,
+                ),
+                A.GaussianBlur(blur_limit=(3, 5), p=blur),
+                A.GaussNoise(std_range=(0.02, 0.08), p=noise),
+            ]
+        )
+
+    def bind(self, flip_pairs: list[tuple[int, int]]) -> KeypointAugment:
+        self.flip_pairs = list(flip_pairs)
+        return self
+
+    def __call__(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(S, S, C) uint8 and (K, 2) input pixels with NaN -> the same after a random transform."""
+        # albumentations keeps its own generators; reseed them from numpy's, which Lightning seeds
+        # per DataLoader worker, so workers do not repeat each other's transforms.
+        seed = int(np.random.randint(2**31))
+        for i, pipeline in enumerate((self.geometric, self.flip, self.photometric)):
+            pipeline.set_random_seed(seed + i)
+        missing = ~np.isfinite(points).all(1)
+        pts = np.where(missing[:, None], _FAR, points)
+        out = self.geometric(image=image, keypoints=pts)
+        image, pts = out["image"], np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
+        if np.random.random() < self.hflip:
+            out = self.flip(image=image, keypoints=pts)
+            image, pts = out["image"], np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
+            order = np.arange(len(pts))
+            for i, j in self.flip_pairs:
+                order[i], order[j] = j, i
+            pts, missing = pts[order], missing[order]
+        image = self.photometric(image=image)["image"]
+        h, w = image.shape[:2]
+        outside = (pts < -0.5).any(1) | (pts[:, 0] >= w - 0.5) | (pts[:, 1] >= h - 0.5)
+        pts[missing | outside] = np.nan
+        return image, pts
