@@ -2,16 +2,103 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
+
+_STATES = ("index", "pred_px", "dxy", "visible", "norm_dist")
+
+
+def summarize(
+    dxy: torch.Tensor, norm_dist: torch.Tensor, pck_px: tuple[float, ...], threshold: float | None
+) -> dict[str, torch.Tensor]:
+    """Error statistics over M labelled points: dxy (M, 2) original pixels, norm_dist (M,) normalized units.
+
+    Every key is present, NaN when M = 0, so tables keep the same columns for every keypoint.
+    """
+    dist = dxy.norm(dim=-1)  # (M,)
+    empty = dist.numel() == 0
+    nan = torch.tensor(float("nan"), device=dist.device)
+
+    def stat(fn) -> torch.Tensor:
+        return nan if empty else fn()
+
+    out = {
+        "epe_px": stat(dist.mean),
+        # quantile interpolates between the two middle values (as numpy); torch.median would not
+        "median_px": stat(lambda: torch.quantile(dist, 0.5)),
+        "p90_px": stat(lambda: torch.quantile(dist, 0.9)),
+        "dx_px": stat(lambda: dxy[:, 0].abs().mean()),
+        "dy_px": stat(lambda: dxy[:, 1].abs().mean()),
+    }
+    for r in pck_px:
+        out[f"pck@{r:g}px"] = stat(lambda r=r: (dist <= r).float().mean())
+    if threshold is not None:
+        out["within_threshold"] = stat(lambda: (norm_dist < threshold).float().mean())
+    return out
+
+
+@dataclass
+class PointErrors:
+    """Per-point errors of one stage: one row per image, sorted by dataset index, each image once.
+
+    index: (N,) dataset index; pred_px: (N, K, 2) predictions in original pixels; dxy: (N, K, 2)
+    prediction minus truth in original pixels (0 where missing); visible: (N, K) bool, labelled;
+    norm_dist: (N, K) distance in normalized input units (0 where missing).
+    """
+
+    keypoint_names: list[str]
+    index: torch.Tensor
+    pred_px: torch.Tensor
+    dxy: torch.Tensor
+    visible: torch.Tensor
+    norm_dist: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.index.numel())
+
+    def distances(self) -> torch.Tensor:
+        """(N, K) Euclidean error in original pixels, NaN where the keypoint is not labelled."""
+        return torch.where(self.visible, self.dxy.norm(dim=-1), torch.full_like(self.norm_dist, float("nan")))
+
+    def per_image(self) -> torch.Tensor:
+        """(N,) mean error over each image's labelled keypoints, NaN for an image with none."""
+        return self.distances().nanmean(dim=1)
+
+    def summary(self, pck_px: tuple[float, ...], threshold: float | None = None) -> dict[str, torch.Tensor]:
+        """Statistics over all labelled points (what is logged as ``{stage}/<name>``)."""
+        return summarize(self.dxy[self.visible], self.norm_dist[self.visible], pck_px, threshold)
+
+    def per_keypoint(self, pck_px: tuple[float, ...], threshold: float | None = None) -> dict[str, dict[str, float]]:
+        """{keypoint name: {"count": labelled points, "epe_px": ..., ...}}; NaN statistics where count = 0."""
+        table = {}
+        for k, name in enumerate(self.keypoint_names):
+            vis = self.visible[:, k]
+            stats = summarize(self.dxy[:, k][vis], self.norm_dist[:, k][vis], pck_px, threshold)
+            table[name] = {"count": int(vis.sum()), **{key: float(v) for key, v in stats.items()}}
+        return table
+
+    def row_of(self, index: int) -> int:
+        """The row holding dataset index ``index``; KeyError if that image was not evaluated."""
+        hits = (self.index == index).nonzero()
+        if hits.numel() == 0:
+            raise KeyError(index)
+        return int(hits[0, 0])
+
+    def worst(self, n: int) -> list[int]:
+        """Rows of the ``n`` images with the largest mean error (images without labels last)."""
+        per_image = self.per_image().nan_to_num(nan=-1.0)
+        return per_image.argsort(descending=True, stable=True)[:n].tolist()
 
 
 class KeypointErrors(Metric):
     """Collects per-point errors and reports EPE, median, p90, PCK, per-axis and per-keypoint error.
 
     States are concatenated across processes (not averaged per process), so percentiles and means
-    over a sharded dataset equal the single-process values.
+    over a sharded dataset equal the single-process values. Rows with a repeated dataset index
+    (DistributedSampler pads the last shard by repeating samples) are counted once.
     """
 
     full_state_update = False
@@ -23,7 +110,7 @@ class KeypointErrors(Metric):
         self.keypoint_names = list(keypoint_names)
         self.pck_px = tuple(float(r) for r in pck_px)
         self.threshold = threshold
-        for name in ("dxy", "visible", "norm_dist", "index"):
+        for name in _STATES:
             self.add_state(name, default=[], dist_reduce_fx="cat")
 
     def update(
@@ -36,40 +123,38 @@ class KeypointErrors(Metric):
     ) -> None:
         """pred_px, target_px: (B, K, 2) original pixels; visible, norm_dist: (B, K); index: (B,)."""
         diff = torch.where(visible[..., None], pred_px - target_px, torch.zeros_like(pred_px))  # (B, K, 2)
+        self.index.append(index.detach().long())
+        self.pred_px.append(pred_px.detach().float())
         self.dxy.append(diff.detach().float())
-        self.visible.append(visible.detach())
+        self.visible.append(visible.detach().bool())
         self.norm_dist.append(torch.where(visible, norm_dist, torch.zeros_like(norm_dist)).detach().float())
-        self.index.append(index.detach())
 
-    def per_point(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """All collected (N, K, 2) pixel offsets, (N, K) visibility, (N, K) normalized distance, (N,) index."""
-        return tuple(dim_zero_cat(getattr(self, s)) for s in ("dxy", "visible", "norm_dist", "index"))
+    def _points(self) -> PointErrors:
+        """The collected rows, deduplicated by index and sorted (of this process unless states are synced)."""
+        if isinstance(self.index, list) and not self.index:
+            k = len(self.keypoint_names)
+            empty = torch.zeros(0, k, device=self.device)
+            return PointErrors(
+                self.keypoint_names,
+                torch.zeros(0, dtype=torch.long, device=self.device),
+                torch.zeros(0, k, 2, device=self.device),
+                torch.zeros(0, k, 2, device=self.device),
+                empty.bool(),
+                empty,
+            )
+        states = {name: dim_zero_cat(getattr(self, name)) for name in _STATES}
+        order = torch.argsort(states["index"], stable=True)
+        ordered = states["index"][order]
+        first = torch.ones_like(ordered, dtype=torch.bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        rows = order[first]
+        return PointErrors(self.keypoint_names, **{name: states[name][rows] for name in _STATES})
 
     def compute(self) -> dict[str, torch.Tensor]:
-        dxy, visible, norm_dist, _ = self.per_point()
-        dist = dxy.norm(dim=-1)  # (N, K)
-        vis = dist[visible]  # (M,) labelled points only
-        if vis.numel() == 0:
-            nan = torch.tensor(float("nan"), device=dist.device)
-            return {"epe_px": nan}
-        out = {
-            "epe_px": vis.mean(),
-            "median_px": vis.median(),
-            "p90_px": torch.quantile(vis, 0.9),
-            "dx_px": dxy[..., 0].abs()[visible].mean(),
-            "dy_px": dxy[..., 1].abs()[visible].mean(),
-        }
-        for r in self.pck_px:
-            out[f"pck@{r:g}px"] = (vis <= r).float().mean()
-        if self.threshold is not None:
-            out["within_threshold"] = (norm_dist[visible] < self.threshold).float().mean()
-        return out
+        return self._points().summary(self.pck_px, self.threshold)
 
-    def per_keypoint(self) -> dict[str, float]:
-        """Mean error per keypoint name (NaN where a keypoint was never labelled)."""
-        dxy, visible, _, _ = self.per_point()
-        dist = dxy.norm(dim=-1) * visible  # (N, K)
-        counts = visible.sum(0)  # (K,)
-        means = dist.sum(0) / counts.clamp_min(1)
-        means[counts == 0] = float("nan")
-        return {name: float(v) for name, v in zip(self.keypoint_names, means, strict=True)}
+    def snapshot(self) -> PointErrors:
+        """All processes' rows (a collective call: every process must make it), copied to the CPU."""
+        with self.sync_context(dist_sync_fn=self.dist_sync_fn, should_sync=self.sync_on_compute):
+            points = self._points()
+        return PointErrors(points.keypoint_names, *(getattr(points, name).detach().cpu().clone() for name in _STATES))

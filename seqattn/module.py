@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from torch.optim.lr_scheduler import LambdaLR
 
 from seqattn.data.codec import KeypointCodec
-from seqattn.metrics import KeypointErrors
+from seqattn.metrics import KeypointErrors, PointErrors
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,14 @@ class KeypointModule(L.LightningModule):
                 for stage in ("train", "val", "test")
             }
         )
+        # Per-point errors of each stage's last epoch, on the CPU, kept after the metric is reset
+        # so callbacks and result writers can list per-image and per-keypoint errors.
+        self.last_errors: dict[str, PointErrors] = {}
+        self.checkpoint_epoch: int | None = None  # epoch of the checkpoint last loaded into this module
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Called by load_from_checkpoint and by Trainer.test(ckpt_path=...): results can name their epoch.
+        self.checkpoint_epoch = checkpoint.get("epoch")
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.model(images)
@@ -93,7 +101,7 @@ class KeypointModule(L.LightningModule):
         with torch.no_grad():
             safe_target = torch.where(visible[..., None], target, pred)  # (B, K, 2), NaN-free
             self.metrics[f"{stage}_errors"].update(
-                self.codec.decode(pred.float(), batch["frame"]),
+                self.codec.decode(pred.float(), batch["frame"]),  # original-image pixels
                 self.codec.decode(safe_target.float(), batch["frame"]),
                 visible,
                 (pred - safe_target).float().norm(dim=-1),
@@ -102,9 +110,14 @@ class KeypointModule(L.LightningModule):
         return losses.loss
 
     def _log_metrics(self, stage: str) -> None:
-        errors = self.metrics[f"{stage}_errors"]
-        for name, value in errors.compute().items():
-            self.log(f"{stage}/{name}", value, prog_bar=name == "epe_px")
+        errors: KeypointErrors = self.metrics[f"{stage}_errors"]
+        points = errors.snapshot()  # one gather across processes; the values below are then equal on every rank
+        self.last_errors[stage] = points
+        for name, value in points.summary(errors.pck_px, errors.threshold).items():
+            self.log(f"{stage}/{name}", float(value), prog_bar=name == "epe_px")
+        if stage != "train":  # per keypoint on held-out data only: train errors move within the epoch
+            for name, stats in points.per_keypoint(errors.pck_px).items():
+                self.log(f"{stage}/epe_px/{name}", stats["epe_px"])
         errors.reset()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

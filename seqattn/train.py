@@ -18,8 +18,12 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from seqattn.callbacks import MetricsHistory
+from seqattn.data import build_datamodule
 from seqattn.errors import ConfigError, UserError
 from seqattn.module import KeypointModule
+from seqattn.report import num, write_report
+from seqattn.results import format_metrics, write_test_results
 
 log = logging.getLogger("seqattn")
 
@@ -119,7 +123,7 @@ def train(cfg: DictConfig) -> RunSummary:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     # Everything that can reject the config or the data runs before anything is written.
-    datamodule = instantiate(cfg.data)
+    datamodule = build_datamodule(cfg.data)
     module = KeypointModule(
         model=_plain(cfg.model),
         loss=_plain(cfg.loss),
@@ -139,10 +143,15 @@ def train(cfg: DictConfig) -> RunSummary:
     try:
         return _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir)
     finally:
-        if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
-            import wandb
+        finish_wandb(loggers)
 
-            wandb.finish()  # the next job of a sweep in this process must start its own run
+
+def finish_wandb(loggers: list[Any]) -> None:
+    """End the wandb run, if any: the next job of a sweep in this process must start its own run."""
+    if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
+        import wandb
+
+        wandb.finish()
 
 
 def _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir) -> RunSummary:
@@ -180,18 +189,26 @@ def _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir) -> Ru
             summary.test_checkpoint = test_path
             summary.test_checkpoint_epoch = _checkpoint_epoch(test_path)
             summary.test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+            if trainer.is_global_zero:
+                write_test_results(
+                    output_dir,
+                    module,
+                    datamodule.datasets["test"],
+                    summary.test_metrics,
+                    test_path,
+                    summary.test_checkpoint_epoch,
+                )
 
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
+        history: MetricsHistory | None = _find(callbacks, MetricsHistory)
+        write_report(output_dir, asdict(summary), history.records if history else [])
         log.info(format_summary(summary, output_dir))
     return summary
 
 
 def format_summary(s: RunSummary, output_dir: Path) -> str:
-    def num(v: float | None) -> str:
-        return "n/a" if v is None else f"{v:.4g}"
-
     lines = [
         "",
         "=" * 30 + " run summary " + "=" * 30,
@@ -205,7 +222,7 @@ def format_summary(s: RunSummary, output_dir: Path) -> str:
     ]
     if s.test_checkpoint:
         lines.append(f"test metrics   : from {s.test_checkpoint} (epoch {s.test_checkpoint_epoch})")
-        lines += [f"  {k:<22} {v:.4g}" for k, v in sorted(s.test_metrics.items())]
+        lines += format_metrics(s.test_metrics)
     else:
         lines.append("test metrics   : none (no test run)")
     return "\n".join(lines + ["=" * 73])
@@ -227,7 +244,7 @@ def check_group_choices(argv: list[str], conf_dir: Path) -> None:
         group = conf_dir / key
         if not sep or key.startswith(("+", "~", "hydra")) or "." in key or not group.is_dir():
             continue
-        choices = sorted(p.stem for p in group.glob("*.yaml"))
+        choices = sorted(p.stem for p in group.glob("*.yaml") if not p.stem.startswith("_"))
         for name in value.split(","):
             if name not in choices and name != "null":
                 print(f"error: unknown {key} '{name}' ({arg}); choose one of: {', '.join(choices)}", file=sys.stderr)
@@ -243,7 +260,7 @@ def main(cfg: DictConfig) -> float:
     try:
         return train(cfg).objective()
     except Exception as exc:  # noqa: BLE001 - user errors may arrive wrapped by hydra.instantiate
-        user_error = next((e for e in _chain(exc) if isinstance(e, UserError)), None)
+        user_error = find_user_error(exc)
         if user_error is None and not multirun:
             raise
         message = str(user_error) if user_error else f"{type(exc).__name__}: {exc}"
@@ -258,6 +275,11 @@ def main(cfg: DictConfig) -> float:
         out.mkdir(parents=True, exist_ok=True)
         (out / "summary.json").write_text(json.dumps({"error": message}, indent=2))
         return math.inf
+
+
+def find_user_error(exc: BaseException) -> UserError | None:
+    """The UserError behind ``exc`` (hydra.instantiate wraps errors raised in constructors), if any."""
+    return next((e for e in _chain(exc) if isinstance(e, UserError)), None)
 
 
 def _chain(exc: BaseException):

@@ -42,7 +42,10 @@ def test_bad_value_is_one_line_naming_the_setting_and_leaves_no_run_folder(tmp_p
 def test_unknown_model_name_is_a_short_error(tmp_path):
     result = run_train(tmp_path, *TINY, "model=nosuchmodel")
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: unknown model 'nosuchmodel' (model=nosuchmodel); choose one of: simple"
+    assert (
+        result.stderr.strip()
+        == "error: unknown model 'nosuchmodel' (model=nosuchmodel); choose one of: sequential, simple"
+    )
 
 
 def test_multirun_threshold_sweep_writes_one_folder_per_job(tmp_path):

@@ -1,3 +1,4 @@
-from seqattn.losses.hinge import HingeDistanceLoss, LossOutput, hinge, hinge_loss
+from seqattn.losses.hinge import HingeDistanceLoss, LossOutput, MaskedPointLoss, hinge, hinge_loss
+from seqattn.losses.pointwise import L1Loss, MSELoss, WingLoss
 
-__all__ = ["HingeDistanceLoss", "LossOutput", "hinge", "hinge_loss"]
+__all__ = ["HingeDistanceLoss", "L1Loss", "LossOutput", "MSELoss", "MaskedPointLoss", "WingLoss", "hinge", "hinge_loss"]

@@ -29,7 +29,7 @@ class LossOutput(NamedTuple):
 def hinge(d2: torch.Tensor, threshold: float) -> torch.Tensor:
     """Hinge penalty from the SQUARED distance, with finite gradients everywhere (also d = 0)."""
     if threshold <= 0:
-        return torch.sqrt(d2.clamp_min(1e-12))
+        return torch.sqrt(d2.clamp_min(1e-20))
     # clamp_min keeps sqrt's infinite slope at 0 out of the unused branch of torch.where
     linear = torch.sqrt(d2.clamp_min(threshold * threshold)) - 0.5 * threshold
     return torch.where(d2 < threshold * threshold, d2 / (2 * threshold), linear)
@@ -38,12 +38,16 @@ def hinge(d2: torch.Tensor, threshold: float) -> torch.Tensor:
 class MaskedPointLoss(nn.Module):
     """Base: a per-point penalty of the squared distance, averaged over visible keypoints.
 
-    Subclasses define ``penalty(d2)``; it is applied to dx^2 + dy^2 for the loss and to dx^2 and
-    dy^2 alone for the per-axis diagnostics.
+    Subclasses define ``penalty(d2)``; it is applied to dx^2 + dy^2 for the loss (or per axis,
+    see ``point_penalty``) and to dx^2 and dy^2 alone for the per-axis diagnostics.
     """
 
     def penalty(self, d2: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def point_penalty(self, sq: torch.Tensor) -> torch.Tensor:
+        """(..., 2) squared offsets -> (...) penalty per point."""
+        return self.penalty(sq.sum(-1))
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor, visible: torch.Tensor) -> LossOutput:
         """pred, target: (B, K, 2) normalized; visible: (B, K) bool. Targets of hidden points may be NaN."""
@@ -56,7 +60,7 @@ class MaskedPointLoss(nn.Module):
             return (per_point * weight).sum() / count
 
         return LossOutput(
-            loss=mean(self.penalty(sq.sum(-1))),
+            loss=mean(self.point_penalty(sq)),
             loss_x=mean(self.penalty(sq[..., 0])),
             loss_y=mean(self.penalty(sq[..., 1])),
         )

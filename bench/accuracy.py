@@ -1,0 +1,134 @@
+"""Accuracy/speed benchmark: the protocol of ../shared/data/README.md on any data config.
+
+Each configuration (a quoted string of train.py overrides) trains in its own process under a
+wall-time budget (Lightning ``max_time``), stops early and picks its checkpoint on val, is
+tested on test in original pixels, and prints one markdown row: mean / median / p90 px,
+PCK@5px, epochs, training images/s, batched inference images/s (CPU), peak memory.
+
+    python bench/accuracy.py --minutes 10 \\
+        --common "data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json" \\
+        "model=sequential" "model=simple"
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = (
+    "| configuration | mean px | median px | p90 px | PCK@5px | epochs | train img/s | infer img/s | peak MB |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
+    """Train + test in this process; return the row's numbers."""
+    from seqattn.module import KeypointModule
+    from seqattn.train import train
+
+    budget = f"00:00:{int(minutes):02d}:{int(round((minutes % 1) * 60)):02d}"
+    extra = [
+        f"paths.output_dir={out_dir}",
+        "logger=csv",
+        "trainer.max_epochs=-1",
+        f"+trainer.max_time={budget}",
+        "trainer.enable_progress_bar=false",
+        "+callbacks.throughput._target_=seqattn.callbacks.schedules.ThroughputMonitor",
+    ]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[*overrides, *extra])
+    summary = train(cfg)
+    metrics = summary.test_metrics
+    model = KeypointModule.load_from_checkpoint(summary.best_checkpoint, map_location="cpu").eval()
+    size = model.codec.input_size
+    batch = torch.randn(32, 3, size, size)
+    with torch.no_grad():
+        model(batch)  # warm-up
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < 10:
+            model(batch)
+            n += len(batch)
+    infer = n / (time.perf_counter() - start)
+    rates = [
+        float(r["train/images_per_s"])
+        for r in csv.DictReader(open(next(out_dir.rglob("metrics.csv"))))
+        if r.get("train/images_per_s")
+    ]
+    return {
+        "mean": metrics.get("test/epe_px"),
+        "median": metrics.get("test/median_px"),
+        "p90": metrics.get("test/p90_px"),
+        "pck5": metrics.get("test/pck@5px"),
+        "epochs": summary.last_epoch + 1,
+        "best_epoch": summary.best_epoch,
+        "train_ips": rates[-1] if rates else float("nan"),
+        "infer_ips": infer,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "run": str(out_dir),
+    }
+
+
+def row(label: str, r: dict) -> str:
+    if "error" in r:
+        return f"| {label} | failed: {r['error']} | | | | | | | |"
+    return (
+        f"| {label} | {r['mean']:.2f} | {r['median']:.2f} | {r['p90']:.2f} | {r['pck5']:.3f} "
+        f"| {r['epochs']} (best {r['best_epoch']}) | {r['train_ips']:.1f} | {r['infer_ips']:.0f} | {r['peak_mb']:.0f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("configs", nargs="*", default=[""], help="one quoted string of overrides per configuration")
+    parser.add_argument("--common", default="", help="overrides applied to every configuration")
+    parser.add_argument("--minutes", type=float, default=10.0, help="training wall-time budget per configuration")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench_runs", help="folder for the runs")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one:  # child process: one configuration, JSON on the last line
+        overrides = shlex.split(args.common) + shlex.split(args.configs[0])
+        print(json.dumps(run_one(overrides, args.minutes, args.out)))
+        return
+
+    print(f"budget {args.minutes:g} min per configuration; common: {args.common or '(none)'}")
+    print(HEADER, flush=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for i, config in enumerate(args.configs):
+        label = config or "(defaults)"
+        out_dir = args.out / f"{stamp}-{i}"
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            "--minutes",
+            str(args.minutes),
+            "--out",
+            str(out_dir),
+            "--common",
+            args.common,
+            config,
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        try:
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            result = {"error": tail[:200]}
+        print(row(label, result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""Test a checkpoint: `python eval.py ckpt_path=<file.ckpt> [data=... data.path=...]`."""
+
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+import seqattn.evaluate
+import seqattn.train
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    seqattn.evaluate.main(cfg)
+
+
+if __name__ == "__main__":
+    seqattn.train.check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
+    main()

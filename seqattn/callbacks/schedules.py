@@ -1,0 +1,60 @@
+"""Callbacks that measure or steer training: images/s and a loss-threshold schedule."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, Timer
+
+
+def training_progress(trainer: L.Trainer) -> float:
+    """Fraction of the budget used, in [0, 1]: epochs of max_epochs, or wall time of max_time."""
+    fractions = []
+    if trainer.max_epochs and trainer.max_epochs > 0:
+        fractions.append(trainer.current_epoch / trainer.max_epochs)
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    remaining = timer.time_remaining("train") if timer is not None else None
+    if remaining is not None:
+        elapsed = timer.time_elapsed("train")
+        fractions.append(elapsed / max(1e-9, elapsed + remaining))
+    return min(1.0, max(fractions, default=0.0))
+
+
+class ThroughputMonitor(Callback):
+    """Logs ``train/images_per_s``: training samples over the time spent in training batches."""
+
+    def __init__(self) -> None:
+        self.samples, self.seconds, self._start = 0, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.seconds += time.perf_counter() - self._start
+        self.samples += len(batch["image"]) * trainer.world_size
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self.seconds > 0:
+            pl_module.log("train/images_per_s", self.samples / self.seconds)
+
+
+class ThresholdSchedule(Callback):
+    """Moves the hinge threshold from ``start`` to ``end`` (normalized units) over the training
+    budget, geometrically: lenient early, tight late. Logs ``loss/threshold`` every epoch."""
+
+    def __init__(self, start: float = 0.1, end: float = 0.01) -> None:
+        if not (start > 0 and end > 0):
+            raise ValueError(f"threshold schedule needs start and end > 0, got {start} and {end}")
+        self.start, self.end = start, end
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        p = training_progress(trainer)
+        pl_module.loss.threshold = math.exp((1 - p) * math.log(self.start) + p * math.log(self.end))
+        size = pl_module.codec.input_size
+        for logger in trainer.loggers:
+            logger.log_metrics(
+                {"loss/threshold": pl_module.loss.threshold, "loss/threshold_px": pl_module.loss.threshold * size},
+                step=trainer.global_step,
+            )

@@ -1,0 +1,92 @@
+"""Test a saved checkpoint: metrics table on screen, the same result files as a training run."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from seqattn.data import build_datamodule
+from seqattn.errors import ConfigError, DataError
+from seqattn.inference import load_checkpoint
+from seqattn.metrics import PointErrors
+from seqattn.results import format_metrics, write_test_results
+from seqattn.train import build_callbacks, build_loggers, find_user_error, finish_wandb
+
+log = logging.getLogger("seqattn")
+
+
+@dataclass
+class EvalResult:
+    checkpoint: str
+    checkpoint_epoch: int | None
+    metrics: dict[str, float]
+    errors: PointErrors  # per-point test errors, one row per test image
+    files: list[Path]
+
+
+def evaluate(cfg: DictConfig) -> EvalResult:
+    """Load ``cfg.ckpt_path``, run ``Trainer.test`` on ``cfg.data``'s test split, write the result files."""
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
+        raise ConfigError("ckpt_path is required: python eval.py ckpt_path=<file.ckpt>")
+    output_dir = Path(cfg.paths.output_dir)
+    module = load_checkpoint(cfg.ckpt_path)
+    size = int(module.hparams.input_size)
+    if cfg.get("input_size") not in (None, size):
+        raise ConfigError(f"input_size={cfg.input_size} differs from the checkpoint's {size}: leave it unset")
+    with open_dict(cfg):
+        cfg.input_size = size  # the data is letterboxed to the size the model was trained at
+    datamodule = build_datamodule(cfg.data)
+    if list(datamodule.keypoint_names) != list(module.keypoint_names):
+        raise DataError(
+            f"keypoint names of the data ({', '.join(datamodule.keypoint_names)}) differ from those of "
+            f"checkpoint {cfg.ckpt_path} ({', '.join(module.keypoint_names)})"
+        )
+    callbacks = build_callbacks(cfg.get("callbacks"), output_dir)
+    loggers = build_loggers(cfg.get("logger"), output_dir)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
+    )
+    try:
+        results = trainer.test(module, datamodule=datamodule, verbose=False)
+    finally:
+        finish_wandb(loggers)
+    metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+    files = []
+    if trainer.is_global_zero:
+        files = write_test_results(
+            output_dir, module, datamodule.datasets["test"], metrics, str(cfg.ckpt_path), module.checkpoint_epoch
+        )
+    return EvalResult(str(cfg.ckpt_path), module.checkpoint_epoch, metrics, module.last_errors["test"], files)
+
+
+def format_result(result: EvalResult, output_dir: Path) -> str:
+    lines = [
+        "",
+        "=" * 30 + " evaluation " + "=" * 30,
+        f"checkpoint : {result.checkpoint} (epoch {result.checkpoint_epoch})",
+        f"test images: {len(result.errors)}, labelled points: {int(result.errors.visible.sum())}",
+        *format_metrics(result.metrics),
+        f"results in : {output_dir}",
+        *(f"  {p.name}" for p in result.files),
+        "=" * 72,
+    ]
+    return "\n".join(lines)
+
+
+def main(cfg: DictConfig) -> None:
+    """Hydra entry: the table on stdout, one-line errors for config and data problems."""
+    try:
+        result = evaluate(cfg)
+    except Exception as exc:  # noqa: BLE001 - user errors may arrive wrapped by hydra.instantiate
+        user_error = find_user_error(exc)
+        if user_error is None:
+            raise
+        print(f"error: {user_error}", file=sys.stderr)
+        sys.exit(2)
+    print(format_result(result, Path(cfg.paths.output_dir)))

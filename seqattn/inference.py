@@ -1,0 +1,44 @@
+"""Checkpoint loading and prediction on plain images (any size, no labels), in original pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqattn.data.datamodule import image_to_tensor
+from seqattn.errors import ConfigError
+from seqattn.module import KeypointModule
+
+
+def load_checkpoint(path: str | Path, key: str = "ckpt_path", map_location: str = "cpu") -> KeypointModule:
+    """Rebuild the module from a .ckpt alone; ``key`` names the setting in the one-line error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{key}: no checkpoint file at {path}")
+    try:
+        return KeypointModule.load_from_checkpoint(path, map_location=map_location)
+    except Exception as exc:  # noqa: BLE001 - torch/pickle/Lightning raise many kinds for a bad file
+        raise ConfigError(f"{key}: {path} is not a seqattn checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+@torch.inference_mode()
+def predict_images(module: KeypointModule, images: list[np.ndarray]) -> dict[str, np.ndarray | None]:
+    """Letterbox, run and decode a batch of original images, each (H_i, W_i, 3) uint8 RGB.
+
+    Returns ``coords`` (B, K, 2) float64 in each image's original pixels (pixel centre at integer)
+    and ``confidence`` (B, K) if the model gives one, else None.
+    """
+    codec = module.codec
+    boxed = [codec.letterbox(image) for image in images]
+    batch = torch.stack([image_to_tensor(img) for img, _ in boxed]).to(module.device)  # (B, 3, S, S)
+    frames = torch.from_numpy(np.stack([fr.as_array() for _, fr in boxed]))  # (B, 6) float64
+    out = module(batch)
+    # decoded on the CPU in float64: exact for large images, and some devices (MPS) lack float64
+    coords = codec.decode(out["coords"].cpu().double(), frames)  # (B, K, 2) original pixels
+    confidence = out.get("confidence")
+    return {
+        "coords": coords.numpy(),
+        "confidence": None if confidence is None else confidence.float().cpu().numpy(),
+    }

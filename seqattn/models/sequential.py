@@ -1,0 +1,139 @@
+"""Sequential attention: a coarse soft-argmax estimate, then T glimpse-and-correct steps.
+
+Step 0 runs a small CNN with a feature-pyramid merge on the input downsampled to ``S`` and takes
+a soft-argmax of one heat map per keypoint (translation-equivariant). Each later step crops a
+glimpse around every current estimate from the full-resolution input (``hires_factor`` x S,
+the data module's letterbox at that size), encodes it, lets the K keypoint tokens attend to
+each other (self-attention) and to their own glimpse (cross-attention), and moves each estimate
+by a soft-argmax over the glimpse plus a zero-initialised residual. Glimpses shrink every step,
+so precision follows the glimpse resolution rather than the step-0 input size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqattn.models.layers import ConvBackbone, conv_bn_relu, sine_encoding
+
+
+def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """(B, K, h, w) logits -> (B, K, 2) expected (x, y) in [0, 1], cell centres at (i + 0.5) / n."""
+    b, k, h, w = logits.shape
+    p = logits.flatten(2).softmax(-1).view(b, k, h, w)  # (B, K, h, w)
+    xs = (torch.arange(w, device=logits.device, dtype=p.dtype) + 0.5) / w
+    ys = (torch.arange(h, device=logits.device, dtype=p.dtype) + 0.5) / h
+    return torch.stack([(p.sum(2) * xs).sum(-1), (p.sum(3) * ys).sum(-1)], dim=-1)
+
+
+def crop_glimpses(image: torch.Tensor, centres: torch.Tensor, extent: float, size: int) -> torch.Tensor:
+    """Square crops of side ``extent`` (normalized units) centred on each point, sampled to size x size.
+
+    image (B, C, H, W), centres (B, K, 2) in [0, 1] -> (B * K, C, size, size). Outside is zero.
+    """
+    b, k, _ = centres.shape
+    offsets = ((torch.arange(size, device=image.device, dtype=centres.dtype) + 0.5) / size - 0.5) * extent
+    oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")  # (size, size) each
+    grid = centres[:, :, None, None, :] + torch.stack([ox, oy], -1)  # (B, K, size, size, 2) in [0, 1]
+    grid = (grid * 2 - 1).reshape(b, k * size, size, 2)  # grid_sample's [-1, 1], align_corners=False
+    out = F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.view(b, -1, k, size, size).transpose(1, 2).reshape(b * k, -1, size, size)  # (B*K, C, s, s)
+
+
+class GlimpseStep(nn.Module):
+    """One refinement step: self-attention across keypoints, cross-attention to each glimpse."""
+
+    def __init__(self, width: int, heads: int, glimpse_size: int) -> None:
+        super().__init__()
+        self.encode = nn.Sequential(
+            conv_bn_relu(3, width // 2), conv_bn_relu(width // 2, width, 2), conv_bn_relu(width, width)
+        )
+        cells = glimpse_size // 2
+        offsets = (torch.arange(cells) + 0.5) / cells  # glimpse cell centres in [0, 1] of the glimpse
+        gy, gx = torch.meshgrid(offsets, offsets, indexing="ij")
+        self.register_buffer("cells", torch.stack([gx, gy], -1).reshape(-1, 2), persistent=False)  # (N, 2)
+        self.keypoints = nn.TransformerEncoderLayer(width, heads, 2 * width, 0.0, batch_first=True, norm_first=True)
+        self.cross = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.norm_q, self.norm_kv = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.score_q, self.score_k = nn.Linear(width, width), nn.Linear(width, width)
+        self.residual = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, 2))
+        nn.init.zeros_(self.residual[-1].weight)
+        nn.init.zeros_(self.residual[-1].bias)
+
+    def forward(self, tokens: torch.Tensor, glimpses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokens (B, K, D), glimpses (B*K, 3, s, s) -> updated tokens, correction (B, K, 2) in glimpse units."""
+        b, k, d = tokens.shape
+        tokens = self.keypoints(tokens)  # (B, K, D)
+        feats = self.encode(glimpses).flatten(2).transpose(1, 2)  # (B*K, N, D)
+        feats = self.norm_kv(feats + sine_encoding(self.cells, d))  # (B*K, N, D)
+        query = tokens.reshape(b * k, 1, d)  # (B*K, 1, D)
+        attended, _ = self.cross(self.norm_q(query), feats, feats)  # (B*K, 1, D)
+        query = query + attended
+        scores = self.score_q(query) @ self.score_k(feats).transpose(1, 2) / d**0.5  # (B*K, 1, N)
+        where = scores.softmax(-1) @ self.cells  # (B*K, 1, 2) in [0, 1] of the glimpse
+        correction = where - 0.5 + 0.1 * torch.tanh(self.residual(query))  # (B*K, 1, 2)
+        return query.view(b, k, d), correction.view(b, k, 2)
+
+
+class SequentialAttentionModel(nn.Module):
+    """Images (B, 3, m*S, m*S) with m = ``hires_factor`` -> {"coords", "steps", "confidence"}.
+
+    ``coords`` (B, K, 2) normalized; ``steps`` the estimate after each step, coarse to fine
+    (T + 1 of them, all supervised); ``confidence`` (B, K) in [0, 1].
+    """
+
+    def __init__(
+        self,
+        num_keypoints: int,
+        channels: tuple[int, ...] = (32, 64, 96, 128),
+        width: int = 64,
+        steps: int = 2,
+        heads: int = 4,
+        glimpse_size: int = 16,
+        glimpse_extent: float = 0.12,
+        glimpse_shrink: float = 0.5,
+        hires_factor: int = 2,
+    ) -> None:
+        super().__init__()
+        if len(channels) < 3:
+            raise ValueError(f"model.channels needs at least 3 stages (strides 2..8), got {list(channels)}")
+        self.hires_factor, self.steps = hires_factor, steps
+        self.glimpse_size, self.glimpse_extent, self.glimpse_shrink = glimpse_size, glimpse_extent, glimpse_shrink
+        self.backbone = ConvBackbone(tuple(channels))
+        # feature pyramid merged at stride 4 (stage 1), from every stage at stride >= 4
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in channels[1:])
+        self.merge = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True))  # no conv: stride 4 is costly
+        self.heat = nn.Conv2d(width, num_keypoints, 3, padding=1)
+        self.identity = nn.Embedding(num_keypoints, width)
+        self.refine = nn.ModuleList(GlimpseStep(width, heads, glimpse_size) for _ in range(steps))
+        self.confidence = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 1))
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        m = self.hires_factor
+        low = F.avg_pool2d(images, m) if m > 1 else images  # (B, 3, S, S): exact m x m block means
+        feats = self.backbone(low)[1:]  # strides 4, 8, ...
+        top = feats[0].shape[-2:]
+        pyramid = sum(
+            F.interpolate(lat(f), size=top, mode="bilinear", align_corners=False) if f.shape[-2:] != top else lat(f)
+            for lat, f in zip(self.lateral, feats, strict=True)
+        )
+        fmap = self.merge(pyramid)  # (B, D, S/4, S/4)
+        coords = soft_argmax(self.heat(fmap))  # (B, K, 2)
+        steps = [coords]
+        b, k, _ = coords.shape
+        # token: identity + the step-0 feature at the estimate
+        grid = (coords.detach() * 2 - 1)[:, :, None, :]  # (B, K, 1, 2)
+        local = F.grid_sample(fmap, grid, align_corners=False).squeeze(-1).transpose(1, 2)  # (B, K, D)
+        tokens = local + self.identity.weight  # (B, K, D)
+        extent = self.glimpse_extent
+        for step in self.refine:
+            # stop gradients through the crop position: each step learns its own correction
+            glimpses = crop_glimpses(images, coords.detach(), extent, self.glimpse_size)  # (B*K, 3, s, s)
+            tokens = tokens + sine_encoding(coords.detach(), tokens.shape[-1])
+            tokens, correction = step(tokens, glimpses)
+            coords = coords + correction * extent  # (B, K, 2)
+            steps.append(coords)
+            extent *= self.glimpse_shrink
+        confidence = torch.sigmoid(self.confidence(tokens)).squeeze(-1)  # (B, K)
+        return {"coords": coords, "steps": steps, "confidence": confidence}

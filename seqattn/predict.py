@@ -1,0 +1,154 @@
+"""Predict keypoints for a folder of images: DeepLabCut CSV + JSON in original pixels, optional overlays.
+
+The DeepLabCut CSV has three header rows (scorer / bodyparts / coords), one ``x, y, likelihood``
+triple per keypoint and the image file name as row index, so DeepLabCut's and pandas' readers
+(``pd.read_csv(path, header=[0, 1, 2], index_col=0)``) take it as it is. ``likelihood`` is the
+model's confidence when it outputs one; a model without a confidence output writes 1.0, so
+DeepLabCut's ``pcutoff`` filters keep every point (the JSON states ``"confidence": null``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from seqattn.data.images import IMAGE_SUFFIXES, read_image
+from seqattn.errors import ConfigError, DataError, UserError
+from seqattn.inference import load_checkpoint, predict_images
+from seqattn.viz import draw_errors, save_png
+
+NO_CONFIDENCE_LIKELIHOOD = 1.0
+CSV_FILE = "predictions.csv"
+JSON_FILE = "predictions.json"
+OVERLAY_MIN_SIDE = 512
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in ``folder`` (by suffix, case-insensitive), sorted by name."""
+    if not folder.is_dir():
+        raise DataError(f"images: no folder at {folder}")
+    images = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise DataError(f"images: no {'/'.join(s.lstrip('.') for s in IMAGE_SUFFIXES)} files in {folder}")
+    return images
+
+
+def write_dlc_csv(
+    path: Path, scorer: str, names: list[str], rows: list[str], coords: np.ndarray, likelihood: np.ndarray
+) -> Path:
+    """DeepLabCut CSV: rows (N,) image names; coords (N, K, 2) original pixels; likelihood (N, K)."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["scorer", *[scorer] * (3 * len(names))])
+        writer.writerow(["bodyparts", *[n for n in names for _ in range(3)]])
+        writer.writerow(["coords", *["x", "y", "likelihood"] * len(names)])
+        for name, xy, lik in zip(rows, coords, likelihood, strict=True):
+            cells = [v for (x, y), p in zip(xy, lik, strict=True) for v in (x, y, p)]
+            writer.writerow([name, *(repr(float(v)) for v in cells)])
+    return path
+
+
+def predict_folder(
+    checkpoint: Path,
+    images_dir: Path,
+    out_dir: Path,
+    batch_size: int = 16,
+    overlays: bool = False,
+    device: str = "auto",
+) -> dict[str, Path]:
+    """Predict every image in ``images_dir``; write predictions.csv / predictions.json (and overlays/)."""
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+    files = list_images(images_dir)
+    module = load_checkpoint(checkpoint, key="checkpoint")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    module = module.to(device).eval()
+    names = list(module.keypoint_names)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    coords, confidence, sizes = [], [], []
+    with tqdm(total=len(files), unit="img", desc="predict") as bar:
+        for start in range(0, len(files), batch_size):
+            batch_files = files[start : start + batch_size]
+            images = [read_image(p) for p in batch_files]
+            out = predict_images(module, images)
+            coords.append(out["coords"])
+            confidence.append(out["confidence"])
+            sizes += [img.shape[:2] for img in images]
+            if overlays:
+                for p, img, xy in zip(batch_files, images, out["coords"], strict=True):
+                    size = None if max(img.shape[:2]) >= OVERLAY_MIN_SIDE else OVERLAY_MIN_SIDE  # legible markers
+                    name = p.name if p.suffix.lower() == ".png" else f"{p.name}.png"  # a.jpg, a.png both kept
+                    save_png(out_dir / "overlays" / name, draw_errors(img, xy, size=size))
+            bar.update(len(batch_files))
+
+    xy = np.concatenate(coords)  # (N, K, 2)
+    has_conf = all(c is not None for c in confidence)
+    conf = np.concatenate(confidence) if has_conf else None  # (N, K)
+    likelihood = np.clip(conf, 0.0, 1.0) if has_conf else np.full(xy.shape[:2], NO_CONFIDENCE_LIKELIHOOD)
+    rows = [p.name for p in files]
+    scorer = f"seqattn_{checkpoint.stem}"
+    csv_path = write_dlc_csv(out_dir / CSV_FILE, scorer, names, rows, xy, likelihood)
+
+    report = {
+        "checkpoint": str(checkpoint),
+        "checkpoint_epoch": module.checkpoint_epoch,
+        "input_size": int(module.hparams.input_size),
+        "keypoint_names": names,
+        "units": "original-image pixels; pixel centres at integer coordinates (as DeepLabCut)",
+        "images": [
+            {
+                "image": p.name,
+                "path": str(p),
+                "width": int(w),
+                "height": int(h),
+                "keypoints": {
+                    name: {
+                        "x": float(xy[i, k, 0]),
+                        "y": float(xy[i, k, 1]),
+                        "confidence": float(conf[i, k]) if has_conf else None,
+                    }
+                    for k, name in enumerate(names)
+                },
+            }
+            for i, (p, (h, w)) in enumerate(zip(files, sizes, strict=True))
+        ],
+    }
+    json_path = out_dir / JSON_FILE
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    return {"csv": csv_path, "json": json_path}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="predict.py",
+        description="Predict keypoints for every image in a folder (PNG/JPEG/..., any size, no labels).",
+    )
+    parser.add_argument("checkpoint", type=Path, help="a .ckpt written by train.py")
+    parser.add_argument("images", type=Path, help="folder of images (not searched recursively)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: <images>/predictions)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--overlays", action="store_true", help="also draw predictions into <out>/overlays/")
+    parser.add_argument("--device", default="auto", help="auto (GPU if available), cpu, cuda, cuda:1, ...")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Path]:
+    """CLI entry: one-line ``error: ...`` and exit status 2 for problems the user can fix."""
+    args = parse_args(argv)
+    out = args.out or args.images / "predictions"
+    try:
+        paths = predict_folder(args.checkpoint, args.images, out, args.batch_size, args.overlays, args.device)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(f"predictions: {paths['csv']} (DeepLabCut CSV), {paths['json']}")
+    return paths

@@ -1,0 +1,155 @@
+"""Pictures of keypoint errors on the ORIGINAL image: truth, prediction and a labelled yellow error line.
+
+Colours are RGB (arrays are RGB throughout the package): truth green, prediction magenta, the
+error segment yellow with its length in original pixels written as ``err=Npx``. Labels are white
+on a black outline, so yellow only ever marks error segments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+TRUTH_RGB = (0, 255, 0)
+PRED_RGB = (255, 0, 255)
+ERROR_RGB = (255, 255, 0)
+TEXT_RGB = (255, 255, 255)
+OUTLINE_RGB = (0, 0, 0)
+LEGEND = "green: truth  magenta: prediction  yellow: error (original px)"
+
+_SHIFT = 4  # cv2 fixed-point bits: draw at 1/16 pixel precision
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def error_label(error_px: float) -> str:
+    """``err=Npx`` with N the error in original pixels, rounded."""
+    return f"err={round(error_px)}px"
+
+
+def _fixed(p: np.ndarray) -> tuple[int, int]:
+    return int(round(p[0] * (1 << _SHIFT))), int(round(p[1] * (1 << _SHIFT)))
+
+
+def _text(
+    img: np.ndarray,
+    text: str,
+    origin: tuple[int, int],
+    font_scale: float,
+    max_width: int | None = None,
+    taken: list[tuple[int, int, int, int]] | None = None,
+) -> None:
+    """White text on a black outline, moved inside the image if it would run off an edge.
+
+    Text wider than ``max_width`` pixels loses its start (".." marks the cut): path-like names
+    keep their most specific end. ``taken``: boxes (x0, y0, x1, y1) of earlier labels; the text
+    moves down a line at a time (a few tries) to avoid them, and its own box is added.
+    """
+    while max_width is not None and len(text) > 3 and cv2.getTextSize(text, _FONT, font_scale, 1)[0][0] > max_width:
+        text = ".." + text[3:]
+    (w, h), base = cv2.getTextSize(text, _FONT, font_scale, 1)
+    x = int(np.clip(origin[0], 1, max(1, img.shape[1] - w - 1)))
+    y = int(origin[1])
+    for _ in range(6 if taken is not None else 0):
+        if not any(x < bx1 and bx0 < x + w and y - h < by1 and by0 < y + base for bx0, by0, bx1, by1 in taken):
+            break
+        y += h + base
+    y = int(np.clip(y, h + 1, max(h + 1, img.shape[0] - base - 1)))
+    if taken is not None:
+        taken.append((x, y - h, x + w, y + base))
+    cv2.putText(img, text, (x, y), _FONT, font_scale, OUTLINE_RGB, 3, cv2.LINE_AA)
+    cv2.putText(img, text, (x, y), _FONT, font_scale, TEXT_RGB, 1, cv2.LINE_AA)
+
+
+def _resize(image: np.ndarray, size: int | None) -> tuple[np.ndarray, float]:
+    """Scale so the longer side is ``size`` (None: keep); returns the image and the scale factor."""
+    if size is None:
+        return image.copy(), 1.0
+    factor = size / max(image.shape[:2])
+    new = (max(1, round(image.shape[1] * factor)), max(1, round(image.shape[0] * factor)))
+    interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+    return cv2.resize(image, new, interpolation=interp), factor
+
+
+def _scale_points(points: np.ndarray, factor: float) -> np.ndarray:
+    """(K, 2) pixels -> the same points in the image resized by ``factor``.
+
+    The codec's half-pixel rule: pixel i spans [i - 0.5, i + 0.5), so edges scale, not centres.
+    """
+    return (np.asarray(points, np.float64) + 0.5) * factor - 0.5
+
+
+def draw_errors(
+    image: np.ndarray, pred: np.ndarray, truth: np.ndarray | None = None, size: int | None = None
+) -> np.ndarray:
+    """Draw predictions (and truth, with error lines) on an original image.
+
+    image: (H, W, 3) uint8 RGB original; pred, truth: (K, 2) original pixels, NaN where missing.
+    size: longer side of the returned picture (labels stay legible on small images), None keeps
+    the original size. Returns (h, w, 3) uint8 RGB; the input is not modified.
+    """
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    img, factor = _resize(np.ascontiguousarray(image[:, :, :3], dtype=np.uint8), size)
+    pred_d = _scale_points(pred, factor)
+    truth_d = _scale_points(truth, factor) if truth is not None else np.full_like(pred_d, np.nan)
+    side = max(img.shape[:2])
+    thickness = max(1, round(side / 256))
+    radius = max(2.0, side / 90)
+    font_scale = max(0.35, side / 600)
+    both = np.isfinite(pred_d).all(1) & np.isfinite(truth_d).all(1)
+
+    for k in np.flatnonzero(both):
+        cv2.line(img, _fixed(truth_d[k]), _fixed(pred_d[k]), ERROR_RGB, thickness, cv2.LINE_AA, _SHIFT)
+    for k in np.flatnonzero(np.isfinite(truth_d).all(1)):
+        cv2.circle(img, _fixed(truth_d[k]), round(radius * (1 << _SHIFT)), TRUTH_RGB, -1, cv2.LINE_AA, _SHIFT)
+    for k in np.flatnonzero(np.isfinite(pred_d).all(1)):
+        c, r = pred_d[k], radius
+        for a, b in (((-r, -r), (r, r)), ((-r, r), (r, -r))):  # an x: tells prediction from truth in grey
+            cv2.line(img, _fixed(c + a), _fixed(c + b), PRED_RGB, thickness, cv2.LINE_AA, _SHIFT)
+    taken: list[tuple[int, int, int, int]] = []
+    for k in np.flatnonzero(both):
+        error = float(np.linalg.norm(np.asarray(pred[k], np.float64) - np.asarray(truth[k], np.float64)))
+        mid = (truth_d[k] + pred_d[k]) / 2
+        _text(img, error_label(error), (int(mid[0] + radius), int(mid[1] - radius)), font_scale, taken=taken)
+    return img
+
+
+def make_grid(
+    tiles: list[np.ndarray], columns: int = 4, titles: list[str] | None = None, header: str | None = None
+) -> np.ndarray:
+    """Tiles (h_i, w_i, 3) uint8 in a grid of ``columns``, each under its title, optional header line on top.
+
+    Cells take the largest tile size; smaller tiles sit top-left on black. Returns (H, W, 3) uint8.
+    """
+    if not tiles:
+        raise ValueError("make_grid needs at least one tile")
+    titles = titles or [""] * len(tiles)
+    cell_h = max(t.shape[0] for t in tiles)
+    cell_w = max(t.shape[1] for t in tiles)
+    font_scale = max(0.35, cell_w / 700)
+    title_h = cv2.getTextSize("Ag", _FONT, font_scale, 1)[0][1] * 2 + 4
+    columns = max(1, min(columns, len(tiles)))
+    rows = -(-len(tiles) // columns)
+    gap = 4
+    top = title_h if header else 0
+    grid = np.zeros((top + rows * (cell_h + title_h + gap), columns * (cell_w + gap), 3), np.uint8)
+    if header:
+        _text(grid, header, (gap, title_h - 4), font_scale)
+    for i, (tile, title) in enumerate(zip(tiles, titles, strict=True)):
+        y = top + (i // columns) * (cell_h + title_h + gap)
+        x = (i % columns) * (cell_w + gap)
+        if title:
+            _text(grid, title, (x + 2, y + title_h - 4), font_scale, max_width=cell_w - 4)
+        grid[y + title_h : y + title_h + tile.shape[0], x : x + tile.shape[1]] = tile
+    return grid
+
+
+def save_png(path: str | Path, image: np.ndarray) -> Path:
+    """Write an (H, W, 3) uint8 RGB array as PNG, creating the folder; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.ascontiguousarray(image[:, :, ::-1])):  # RGB -> BGR for OpenCV
+        raise OSError(f"could not write image {path}")
+    return path
