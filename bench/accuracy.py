@@ -45,7 +45,7 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
         "trainer.max_epochs=-1",
         f"+trainer.max_time={budget}",
         "trainer.enable_progress_bar=false",
-        "+callbacks.throughput._target_=seqattn.callbacks.schedules.ThroughputMonitor",
+        "+callbacks.throughput._target_=seqattn.callbacks.ThroughputMonitor",
     ]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=[*overrides, *extra])

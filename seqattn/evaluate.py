@@ -41,6 +41,7 @@ def evaluate(cfg: DictConfig) -> EvalResult:
         raise ConfigError(f"input_size={cfg.input_size} differs from the checkpoint's {size}: leave it unset")
     with open_dict(cfg):
         cfg.input_size = size  # the data is letterboxed to the size the model was trained at
+        cfg.data.letterbox_scale = module.letterbox_scale
     datamodule = build_datamodule(cfg.data)
     if list(datamodule.keypoint_names) != list(module.keypoint_names):
         raise DataError(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Timer
 from torch.optim.lr_scheduler import LambdaLR
 
 from seqattn.data.codec import KeypointCodec
@@ -19,15 +22,32 @@ log = logging.getLogger(__name__)
 
 
 def warmup_cosine(
-    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float = 0.03, final_lr_fraction: float = 0.01
+    optimizer: torch.optim.Optimizer,
+    total_steps: float,
+    total_seconds: float | None = None,
+    warmup_fraction: float = 0.03,
+    final_lr_fraction: float = 0.01,
+    elapsed: Callable[[], float] | None = None,
 ) -> LambdaLR:
-    """Linear warm-up, then cosine decay to ``final_lr_fraction`` of the base rate, per step."""
-    warmup = max(1, int(warmup_fraction * total_steps))
+    """Linear warm-up, then cosine decay to ``final_lr_fraction`` of the base rate, per step.
+
+    Progress is steps / ``total_steps`` or, under a wall-time budget (``total_seconds``, from
+    Trainer ``max_time``; ``elapsed()`` is the time spent so far), the elapsed fraction of it,
+    whichever is further along.
+    """
+    finite = math.isfinite(total_steps) and total_steps > 0
+    warmup = max(1, int(warmup_fraction * total_steps)) if finite else 100
+    if elapsed is None:
+        start = time.monotonic()
+        elapsed = lambda: time.monotonic() - start  # noqa: E731
 
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        progress = (step - warmup) / max(1, total_steps - warmup) if finite else 0.0
+        if total_seconds:
+            progress = max(progress, elapsed() / total_seconds)
+        progress = min(1.0, progress)
         return final_lr_fraction + (1 - final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return LambdaLR(optimizer, factor)
@@ -49,10 +69,16 @@ class KeypointModule(L.LightningModule):
         keypoint_names: list[str],
         scheduler: dict[str, Any] | None = None,
         pck_px: tuple[float, ...] = (2.0, 5.0, 10.0),
+        confidence_weight: float = 0.1,
+        confidence_scale: float = 0.02,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.codec = KeypointCodec(input_size)
+        self.input_size = input_size
+        # A model that glimpses at higher resolution takes the letterbox at hires_factor x input_size
+        # and downsamples for its first step; coordinates are normalized either way.
+        self.letterbox_scale = int(model.get("hires_factor", 1))
+        self.codec = KeypointCodec(input_size * self.letterbox_scale)
         self.keypoint_names = list(keypoint_names)
         self.model = instantiate(model, num_keypoints=len(keypoint_names))
         self.loss = instantiate(loss)
@@ -78,26 +104,45 @@ class KeypointModule(L.LightningModule):
     @property
     def threshold_px(self) -> float | None:
         t = getattr(self.loss, "threshold", None)
-        return None if t is None else t * self.codec.input_size
+        return None if t is None else t * self.input_size
 
     def on_fit_start(self) -> None:
         t = getattr(self.loss, "threshold", None)
         if t is None:
             return
-        size = self.codec.input_size
+        size = self.input_size
         log.info(f"hinge loss threshold: {t:.4g} normalized = {t * size:.2f} px at the {size} px input")
         for logger in self.loggers:
             logger.log_hyperparams({"loss_threshold": t, "loss_threshold_px": t * size})
 
+    def _objective(self, out: dict[str, Any], target: torch.Tensor, visible: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """Loss over every step's estimate (later steps weigh more) + the confidence term.
+
+        Returns the total and the final estimate's LossOutput (for the loss_x / loss_y diagnostics).
+        """
+        steps = out.get("steps") or [out["coords"]]
+        final = self.loss(steps[-1], target, visible)
+        weights = range(1, len(steps) + 1)
+        total = sum(w * self.loss(s, target, visible).loss for w, s in zip(weights[:-1], steps[:-1], strict=True))
+        total = (total + weights[-1] * final.loss) / sum(weights)
+        confidence = out.get("confidence")
+        if confidence is not None and self.hparams.confidence_weight > 0:
+            # target: how close the final estimate is, exp(-(d / scale)^2); no gradient into the coordinates
+            d2 = torch.where(visible, ((steps[-1].detach() - target) ** 2).sum(-1), torch.zeros_like(confidence))
+            wanted = torch.exp(-d2 / self.hparams.confidence_scale**2)  # (B, K)
+            bce = F.binary_cross_entropy(confidence.float().clamp(1e-6, 1 - 1e-6), wanted.float(), reduction="none")
+            total = total + self.hparams.confidence_weight * (bce * visible).sum() / visible.sum().clamp_min(1)
+        return total, final
+
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         out = self(batch["image"])
         pred, target, visible = out["coords"], batch["keypoints"], batch["visible"]  # (B, K, 2) x2, (B, K)
-        losses = self.loss(pred, target, visible)
+        loss, final = self._objective(out, target, visible)
         bs = pred.shape[0]
         on_step = stage == "train"
-        self.log(f"{stage}/loss", losses.loss, on_step=on_step, on_epoch=True, batch_size=bs, sync_dist=True)
-        self.log(f"{stage}/loss_x", losses.loss_x, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
-        self.log(f"{stage}/loss_y", losses.loss_y, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, batch_size=bs, sync_dist=True)
+        self.log(f"{stage}/loss_x", final.loss_x, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
+        self.log(f"{stage}/loss_y", final.loss_y, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
         with torch.no_grad():
             safe_target = torch.where(visible[..., None], target, pred)  # (B, K, 2), NaN-free
             self.metrics[f"{stage}_errors"].update(
@@ -107,7 +152,7 @@ class KeypointModule(L.LightningModule):
                 (pred - safe_target).float().norm(dim=-1),
                 batch["index"],
             )
-        return losses.loss
+        return loss
 
     def _log_metrics(self, stage: str) -> None:
         errors: KeypointErrors = self.metrics[f"{stage}_errors"]
@@ -143,5 +188,12 @@ class KeypointModule(L.LightningModule):
         if not self.hparams.scheduler:
             return optimizer
         make: Callable[..., LambdaLR] = instantiate(self.hparams.scheduler)
-        scheduler = make(optimizer, total_steps=int(self.trainer.estimated_stepping_batches))
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        seconds = timer.time_remaining("train") if timer is not None else None
+        scheduler = make(
+            optimizer,
+            total_steps=float(self.trainer.estimated_stepping_batches),
+            total_seconds=seconds,
+            elapsed=(lambda: timer.time_elapsed("train")) if seconds else None,  # the clock max_time uses
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

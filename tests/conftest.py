@@ -18,10 +18,11 @@ TINY = [
     "data.source.num_keypoints=4",
     "data.batch_size=8",
     "data.num_workers=0",
-    "model.channels=[8,16]",
+    "data.epoch_size=0",
+    "model.channels=[8,8,16]",
     "model.width=16",
-    "model.decoder_layers=1",
     "model.heads=2",
+    "model.glimpse_size=8",
     "trainer.max_epochs=2",
     "trainer.accelerator=cpu",
     "trainer.enable_progress_bar=false",
@@ -30,9 +31,15 @@ TINY = [
 ]
 
 
+def tiny(*overrides: str) -> list[str]:
+    """TINY + overrides; choosing another config group (model=..., data=...) drops TINY's keys for it."""
+    swapped = {o.split("=", 1)[0] for o in overrides if "=" in o and "." not in o.split("=", 1)[0]}
+    return [o for o in TINY if o.split(".", 1)[0] not in swapped] + list(overrides)
+
+
 def compose_cfg(output_dir: Path, *overrides: str) -> DictConfig:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("train", overrides=[*TINY, f"paths.output_dir={output_dir}", *overrides])
+        return compose("train", overrides=tiny(f"paths.output_dir={output_dir}", *overrides))
 
 
 @pytest.fixture

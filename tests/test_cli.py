@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, TINY
+from conftest import ROOT, TINY, tiny
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +29,7 @@ def run_train(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     ],
 )
 def test_bad_value_is_one_line_naming_the_setting_and_leaves_no_run_folder(tmp_path, overrides, names):
-    swaps_data = any(o.startswith("data=") for o in overrides)
-    base = [o for o in TINY if not (swaps_data and o.startswith("data.source."))]
-    result = run_train(tmp_path, *base, *overrides)
+    result = run_train(tmp_path, *tiny(*overrides))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and names in lines[0], result.stderr
@@ -51,9 +49,9 @@ def test_unknown_model_name_is_a_short_error(tmp_path):
 def test_multirun_threshold_sweep_writes_one_folder_per_job(tmp_path):
     sweep = tmp_path / "sweep"
     # the default logger (wandb, offline) on purpose: it must need no login and no network
-    tiny = [o for o in TINY if not o.startswith("logger=")]
+    base = [o for o in TINY if not o.startswith("logger=")]
     result = run_train(
-        tmp_path, "-m", *tiny, "trainer.max_epochs=1", "loss.threshold=0.3,0.1", f"hydra.sweep.dir={sweep}"
+        tmp_path, "-m", *base, "trainer.max_epochs=1", "loss.threshold=0.3,0.1", f"hydra.sweep.dir={sweep}"
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summaries = {}

@@ -24,8 +24,19 @@ def test_batches_decode_back_to_the_raw_labels(cache):
 
 
 def test_train_loader_shuffles_and_drops_the_ragged_batch():
-    dm = KeypointDataModule(SyntheticSource(num_train=10), input_size=32, batch_size=4)
+    dm = KeypointDataModule(SyntheticSource(num_train=10, num_val=4, num_test=4), input_size=32, batch_size=4)
     dm.setup("fit")
     sizes = [len(b["index"]) for b in dm.train_dataloader()]
     assert sizes == [4, 4]
     assert torch.is_tensor(next(iter(dm.train_dataloader()))["visible"])
+
+
+def test_small_training_sets_are_repeated_to_the_epoch_size():
+    dm = KeypointDataModule(
+        SyntheticSource(num_train=10, num_val=6, num_test=4), input_size=32, batch_size=4, epoch_size=25
+    )
+    dm.setup("fit")
+    indices = torch.cat([b["index"] for b in dm.train_dataloader()])
+    assert len(indices) == 28  # 3 passes of 10, ragged last batch dropped
+    assert set(indices.tolist()) == set(range(10))
+    assert len(dm.val_dataloader().dataset) == 6  # evaluation splits are never repeated

@@ -19,3 +19,11 @@ def test_sine_encoding_separates_positions():
     code = sine_encoding(xy, 32)
     assert code.shape == (3, 32)
     assert torch.allclose(code[0], code[1]) and not torch.allclose(code[0], code[2])
+
+
+def test_simple_model_trains_through_train_py(make_cfg):
+    from seqattn.train import train
+
+    simple = ["model=simple", "model.channels=[8,16]", "model.width=16", "model.decoder_layers=1", "model.heads=2"]
+    summary = train(make_cfg(*simple, "trainer.max_epochs=1"))
+    assert summary.test_checkpoint == summary.best_checkpoint and summary.test_metrics["test/epe_px"] > 0

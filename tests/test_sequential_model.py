@@ -31,3 +31,18 @@ def test_outputs_steps_and_gradients():
     # zero-initialised residuals and a uniform glimpse: a fresh step barely moves the estimate
     sum(s.sum() for s in out["steps"]).backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
+    from seqattn.train import train
+
+    model = ["model=sequential", "model.channels=[8,8,16]", "model.width=16", "model.heads=2", "model.glimpse_size=8"]
+    summary = train(make_cfg(*model, "trainer.max_epochs=1"))
+    assert summary.test_metrics["test/epe_px"] > 0
+    ckpt = torch.load(summary.best_checkpoint, map_location="cpu", weights_only=False)
+    assert ckpt["hyper_parameters"]["model"]["hires_factor"] == 2
+    from seqattn.module import KeypointModule
+
+    module = KeypointModule.load_from_checkpoint(summary.best_checkpoint)
+    assert module.codec.input_size == 2 * 32  # letterbox at hires_factor x input_size
+    assert summary.loss_threshold_px == summary.loss_threshold * 32  # stated at the step-0 input

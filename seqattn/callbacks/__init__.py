@@ -1,5 +1,6 @@
 from seqattn.callbacks.early_stopping import EarlyStoppingReport
 from seqattn.callbacks.history import MetricsHistory
 from seqattn.callbacks.overlays import ErrorOverlays
+from seqattn.callbacks.schedules import ThresholdSchedule, ThroughputMonitor
 
-__all__ = ["EarlyStoppingReport", "ErrorOverlays", "MetricsHistory"]
+__all__ = ["EarlyStoppingReport", "ErrorOverlays", "MetricsHistory", "ThresholdSchedule", "ThroughputMonitor"]

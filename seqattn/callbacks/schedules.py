@@ -23,17 +23,22 @@ def training_progress(trainer: L.Trainer) -> float:
 
 
 class ThroughputMonitor(Callback):
-    """Logs ``train/images_per_s``: training samples over the time spent in training batches."""
+    """Logs ``train/images_per_s``: steady-state training rate, data loading included (the time
+    between consecutive batch ends; the first batch of each epoch, with worker start-up, is skipped)."""
 
     def __init__(self) -> None:
-        self.samples, self.seconds, self._start = 0, 0.0, 0.0
+        self.samples, self.seconds = 0, 0.0
+        self._last: float | None = None
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._start = time.perf_counter()
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._last = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.seconds += time.perf_counter() - self._start
-        self.samples += len(batch["image"]) * trainer.world_size
+        now = time.perf_counter()
+        if self._last is not None:
+            self.seconds += now - self._last
+            self.samples += len(batch["image"]) * trainer.world_size
+        self._last = now
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.seconds > 0:

@@ -69,6 +69,20 @@ class KeypointSamples(Dataset):
         }
 
 
+class Repeated(Dataset):
+    """``base`` repeated to at least ``min_size`` items: small labelled sets still make epochs long
+    enough for validation, checkpointing and early-stopping patience to mean something."""
+
+    def __init__(self, base: Dataset, min_size: int) -> None:
+        self.base, self.repeats = base, max(1, -(-min_size // max(1, len(base))))
+
+    def __len__(self) -> int:
+        return self.repeats * len(self.base)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.base[index % len(self.base)]
+
+
 class KeypointDataModule(L.LightningDataModule):
     """Feeds ``image`` (B, 3, S, S), ``keypoints`` (B, K, 2), ``visible`` (B, K) and ``frame`` (B, 6)."""
 
@@ -82,16 +96,20 @@ class KeypointDataModule(L.LightningDataModule):
         cache: bool = True,
         augment: Augment | None = None,
         pin_memory: bool = False,
+        letterbox_scale: int = 1,
+        epoch_size: int = 0,
     ) -> None:
         super().__init__()
         self.source = source
-        self.codec = KeypointCodec(input_size)
+        # models that glimpse at higher resolution (hires_factor) get a letterbox that many times larger
+        self.codec = KeypointCodec(input_size * letterbox_scale)
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
         self.cache = cache
         self.augment = augment
         self.pin_memory = pin_memory
+        self.epoch_size = epoch_size
         self.datasets: dict[str, KeypointSamples] = {}
 
     @property
@@ -108,11 +126,14 @@ class KeypointDataModule(L.LightningDataModule):
             self.datasets[split] = KeypointSamples(raw, self.codec, augment, self.cache)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self.datasets[split]
+        if shuffle and self.epoch_size > len(dataset):
+            dataset = Repeated(dataset, self.epoch_size)
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size if shuffle else self.eval_batch_size,
             shuffle=shuffle,
-            drop_last=shuffle and len(self.datasets[split]) > self.batch_size,
+            drop_last=shuffle and len(dataset) > self.batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,
