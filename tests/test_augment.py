@@ -95,3 +95,9 @@ def test_flip_keeps_the_creature_chirality():
             assert (p[left] - p[neck]) @ side > 0 > (p[right] - p[neck]) @ side
             checked += 1
     assert checked > 10
+
+
+def test_flips_are_off_when_no_left_right_pairs_are_known(caplog):
+    unknown = KeypointAugment(hflip=0.5).bind(None)  # e.g. names like paw1LH, paw4RH
+    assert unknown.hflip == 0.0 and "horizontal flip off" in caplog.text
+    assert KeypointAugment(hflip=0.5).bind([]).hflip == 0.5  # explicitly no sided keypoints

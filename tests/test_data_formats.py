@@ -119,7 +119,10 @@ def test_dlc_coco_and_plain_csv_give_the_same_samples(project):
 def test_headerless_csv_names_keypoints_by_position(project):
     root, samples = project
     write_plain(root / "bare.csv", samples, header=False)
-    assert CSVSource(str(root / "bare.csv")).keypoint_names == ["kp0", "kp1", "kp2", "kp3"]
+    bare = CSVSource(str(root / "bare.csv"))
+    assert bare.keypoint_names == ["kp0", "kp1", "kp2", "kp3"]
+    assert bare.flip_pairs is None  # unknown: flips are switched off
+    assert CSVSource(str(root / "bare.csv"), flip_pairs=[["kp1", "kp2"]]).flip_pairs == [(1, 2)]
 
 
 def test_split_file_is_honoured(project):

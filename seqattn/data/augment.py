@@ -8,8 +8,12 @@ frame become missing (NaN), never clipped; order and count never change.
 
 from __future__ import annotations
 
+import logging
+
 import albumentations as A
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 _FAR = -1e6  # where missing keypoints wait during a transform (albumentations has no NaN)
 
@@ -58,8 +62,16 @@ class KeypointAugment:
             ]
         )
 
-    def bind(self, flip_pairs: list[tuple[int, int]]) -> KeypointAugment:
-        self.flip_pairs = list(flip_pairs)
+    def bind(self, flip_pairs: list[tuple[int, int]] | None) -> KeypointAugment:
+        """``flip_pairs``: index pairs to swap on a flip; None = unknown, so flips are switched off
+        (a flip without the right swaps would teach the model wrong labels)."""
+        if flip_pairs is None and self.hflip > 0:
+            log.warning(
+                "horizontal flip off: no left/right keypoint pairs found in the names; "
+                "set data.source.flip_pairs (or [] if no keypoint has a side) to flip"
+            )
+            self.hflip = 0.0
+        self.flip_pairs = list(flip_pairs or [])
         return self
 
     def __call__(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -50,5 +50,6 @@ class KeypointSource:
         raise NotImplementedError
 
     @property
-    def flip_pairs(self) -> list[tuple[int, int]]:
-        return find_flip_pairs(self.keypoint_names)
+    def flip_pairs(self) -> list[tuple[int, int]] | None:
+        """Index pairs that swap on a horizontal flip; None when unknown (flipping is then unsafe)."""
+        return find_flip_pairs(self.keypoint_names) or None

@@ -198,9 +198,9 @@ class LabelledSource(KeypointSource):
         sizes = ", ".join(f"{s} {len(v)}" for s, v in self._splits.items())
         log.info(f"{len(names)} keypoints, samples: {sizes}")
 
-    def _pairs_from_names(self, pairs: Sequence[Sequence[str]] | None) -> list[tuple[int, int]]:
-        if pairs is None:
-            return find_flip_pairs(self.keypoint_names)
+    def _pairs_from_names(self, pairs: Sequence[Sequence[str]] | None) -> list[tuple[int, int]] | None:
+        if pairs is None:  # auto: found from names, or unknown (None) if none are found
+            return find_flip_pairs(self.keypoint_names) or None
         index = {n: i for i, n in enumerate(self.keypoint_names)}
         out = []
         for pair in pairs:
@@ -212,7 +212,7 @@ class LabelledSource(KeypointSource):
         return out
 
     @property
-    def flip_pairs(self) -> list[tuple[int, int]]:
+    def flip_pairs(self) -> list[tuple[int, int]] | None:
         return self._flip_pairs
 
     def splits(self) -> dict[str, LabelledImages]:
