@@ -8,12 +8,14 @@ from omegaconf import DictConfig
 
 import seqattn.train
 
+SCRIPT = Path(__file__).resolve()
+
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float:
-    return seqattn.train.main(cfg)
+    return seqattn.train.main(cfg, entry_script=SCRIPT)  # DDP re-runs this script for its other processes
 
 
 if __name__ == "__main__":
-    seqattn.train.check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
+    sys.argv[1:] = seqattn.train.cli_argv(sys.argv[1:], SCRIPT.parent / "conf")
     main()

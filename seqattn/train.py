@@ -7,7 +7,9 @@ import logging
 import math
 import os
 import shutil
+import signal
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqattn.callbacks import MetricsHistory
 from seqattn.data import build_datamodule
+from seqattn.distributed import ddp_job, is_rank_zero, no_loader_workers_in_joblib
 from seqattn.errors import ConfigError, UserError
 from seqattn.module import KeypointModule
+from seqattn.plugins import missing_plugin
 from seqattn.report import num, write_report
 from seqattn.results import format_metrics, write_test_results
+from seqattn.resume import RngState, continue_from, resume_argv
+from seqattn.run_info import write_run_info
 
 log = logging.getLogger("seqattn")
 
@@ -44,6 +50,8 @@ class RunSummary:
     test_checkpoint: str | None = None
     test_checkpoint_epoch: int | None = None
     test_metrics: dict[str, float] = field(default_factory=dict)
+    resumed_from: str | None = None  # the checkpoint this start continued, if any
+    wall_time_s: float | None = None  # of this start, from config check to summary
 
     def objective(self) -> float:
         """The monitored best value for sweepers; NaN or missing becomes +inf."""
@@ -82,7 +90,13 @@ def build_callbacks(cfg: DictConfig | None, output_dir: Path) -> list[Callback]:
     for name, ccfg in (cfg or {}).items():
         if ccfg is None:  # callbacks.lr_monitor=null switches one off
             continue
-        kwargs = {"dirpath": str(output_dir / "checkpoints")} if name == "model_checkpoint" else {}
+        kwargs: dict[str, Any] = {}
+        if name == "model_checkpoint":
+            kwargs["dirpath"] = str(output_dir / "checkpoints")
+            if "save_on_train_epoch_end" not in ccfg:
+                # After the module has logged the epoch's train metrics, so last.ckpt holds the whole
+                # epoch (history included) and a resumed run continues with the next one.
+                kwargs["save_on_train_epoch_end"] = True
         callbacks.append(instantiate(ccfg, **kwargs))
     return callbacks
 
@@ -117,12 +131,19 @@ def _resolve_test_ckpt(which: str, ckpt_cb: ModelCheckpoint | None) -> str | Non
     return which
 
 
-def train(cfg: DictConfig) -> RunSummary:
-    """Train, test on the chosen (default: best) checkpoint, write summary.json; return the summary."""
-    output_dir = Path(cfg.paths.output_dir)
+def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
+    """Train, test on the chosen (default: best) checkpoint, write summary.json; return the summary.
+
+    ``resume=<run>`` or ``ckpt_path=<run>/checkpoints/x.ckpt`` continue that run in its folder.
+    ``entry_script``: the Hydra script (train.py) that DDP re-runs for its other processes.
+    """
+    started = time.perf_counter()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     # Everything that can reject the config or the data runs before anything is written.
+    ckpt_path, run_folder = continue_from(cfg.get("resume"), cfg.get("ckpt_path"))
+    output_dir = run_folder or Path(cfg.paths.output_dir)
+    no_loader_workers_in_joblib(cfg)
     datamodule = build_datamodule(cfg.data)
     module = KeypointModule(
         model=_plain(cfg.model),
@@ -134,16 +155,27 @@ def train(cfg: DictConfig) -> RunSummary:
     )
     if cfg.test_ckpt not in ("best", "last") and not Path(cfg.test_ckpt).is_file():
         raise ConfigError(f"test_ckpt must be best, last or a .ckpt file, got {cfg.test_ckpt!r}")
-    callbacks = build_callbacks(cfg.get("callbacks"), output_dir)
+    # RngState is not optional: without it a resumed run draws other batches than an uninterrupted one.
+    callbacks = [*build_callbacks(cfg.get("callbacks"), output_dir), RngState()]
     loggers = build_loggers(cfg.get("logger"), output_dir)
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
     )
+    if ckpt_path and run_folder is None:
+        log.warning(f"{ckpt_path} is not in a run folder's checkpoints/: continuing it in a new folder {output_dir}")
+    if is_rank_zero():
+        write_run_info(output_dir, cfg, ckpt_path)
 
     try:
-        return _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir)
+        with ddp_job(entry_script, output_dir):
+            summary = _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir, ckpt_path, started)
+    except SystemExit as exc:  # Lightning's answer to Ctrl+C (exit 1) and to SIGTERM (no exit code)
+        if trainer.interrupted and is_rank_zero():
+            log.warning(f"interrupted; continue from the last finished epoch: python train.py resume={output_dir}")
+        raise SystemExit(128 + signal.SIGTERM if exc.code is None else exc.code) from exc
     finally:
         finish_wandb(loggers)
+    return summary
 
 
 def finish_wandb(loggers: list[Any]) -> None:
@@ -154,8 +186,8 @@ def finish_wandb(loggers: list[Any]) -> None:
         wandb.finish()
 
 
-def _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir) -> RunSummary:
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+def _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir, ckpt_path, started) -> RunSummary:
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
 
     ckpt_cb: ModelCheckpoint | None = _find(callbacks, ModelCheckpoint)
     early: EarlyStopping | None = _find(callbacks, EarlyStopping)
@@ -174,6 +206,7 @@ def _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir) -> Ru
         loss_threshold=getattr(module.loss, "threshold", None),
         loss_threshold_px=module.threshold_px,
         input_size=cfg.input_size,
+        resumed_from=ckpt_path,
     )
 
     if cfg.test:
@@ -199,6 +232,7 @@ def _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir) -> Ru
                     summary.test_checkpoint_epoch,
                 )
 
+    summary.wall_time_s = time.perf_counter() - started
     if trainer.is_global_zero:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
@@ -219,6 +253,7 @@ def format_summary(s: RunSummary, output_dir: Path) -> str:
         f"stopped        : after epoch {s.last_epoch} ({s.stop_reason})",
         f"best checkpoint: {s.best_checkpoint}",
         f"last checkpoint: {s.last_checkpoint}",
+        f"wall time      : {num(s.wall_time_s)} s" + (f" (continued {s.resumed_from})" if s.resumed_from else ""),
     ]
     if s.test_checkpoint:
         lines.append(f"test metrics   : from {s.test_checkpoint} (epoch {s.test_checkpoint_epoch})")
@@ -237,6 +272,19 @@ def _discard_unused_run_dir(output_dir: Path) -> None:
                 parent.rmdir()
 
 
+def cli_argv(argv: list[str], conf_dir: Path) -> list[str]:
+    """train.py's arguments, checked (one-line errors, exit 2: unknown config names, missing sweep plugins) and
+    with ``resume`` expanded (see seqattn.resume)."""
+    check_group_choices(argv, conf_dir)
+    try:
+        if problem := missing_plugin(argv, conf_dir):
+            raise ConfigError(problem)
+        return resume_argv(argv)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
 def check_group_choices(argv: list[str], conf_dir: Path) -> None:
     """One-line error for ``group=name`` overrides naming no file in ``conf/<group>/`` (before Hydra)."""
     for arg in argv:
@@ -251,29 +299,33 @@ def check_group_choices(argv: list[str], conf_dir: Path) -> None:
                 sys.exit(2)
 
 
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig, entry_script: Path | None = None) -> float:
     """Hydra entry: one-line errors for config and data problems; the objective for sweepers."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    started = time.perf_counter()
     try:
-        return train(cfg).objective()
+        return train(cfg, entry_script).objective()
     except Exception as exc:  # noqa: BLE001 - user errors may arrive wrapped by hydra.instantiate
         user_error = find_user_error(exc)
         if user_error is None and not multirun:
             raise
         message = str(user_error) if user_error else f"{type(exc).__name__}: {exc}"
-        if user_error:
-            _discard_unused_run_dir(Path(cfg.paths.output_dir))
         if not multirun:
+            if user_error:
+                _discard_unused_run_dir(Path(cfg.paths.output_dir))
             print(f"error: {message}", file=sys.stderr)
             sys.exit(2)
-        # In a sweep one failed job must not stop the others: record it and report +inf.
+        # In a sweep one failed job must not stop the others: record it (its folder and overrides
+        # stay, for the sweep summary) and report +inf.
         log.exception(f"job failed: {message}")
-        out = Path(cfg.paths.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.json").write_text(json.dumps({"error": message}, indent=2))
+        if is_rank_zero():
+            out = Path(cfg.paths.output_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            failed = {"error": message, "wall_time_s": time.perf_counter() - started}
+            (out / "summary.json").write_text(json.dumps(failed, indent=2))
         return math.inf
 
 

@@ -15,6 +15,13 @@ class EarlyStoppingReport(EarlyStopping):
         self.best_epoch: int | None = None
         self._epoch = 0
 
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self.best_epoch = state_dict.get("best_epoch")
+
     def _run_early_stopping_check(self, trainer: L.Trainer) -> None:
         self._epoch = trainer.current_epoch
         super()._run_early_stopping_check(trainer)

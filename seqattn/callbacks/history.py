@@ -17,7 +17,8 @@ class MetricsHistory(Callback):
     are read when the next epoch starts, or when training ends for the last epoch. A key logged
     both per step and per epoch appears as ``<key>_epoch``; it is stored under ``<key>``. ``lr``
     is the first parameter group's rate at the end of the epoch. Saved in checkpoints, so a
-    resumed run keeps the earlier epochs.
+    resumed run keeps the earlier epochs (all of them when the checkpoint is taken at the end of a
+    train epoch, as train.py sets up ``last.ckpt``).
     """
 
     def __init__(
@@ -62,6 +63,15 @@ class MetricsHistory(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": self.rows}
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        # A checkpoint saved at the end of a train epoch (after the module logged the epoch's train
+        # values: processed > completed) takes that epoch's train row along; otherwise a resumed
+        # run would miss the train values of the last epoch before the interruption.
+        progress = trainer.fit_loop.epoch_progress.current
+        if trainer.state.fn == TrainerFn.FITTING and progress.processed > progress.completed:
+            self._record_train(trainer, trainer.current_epoch)
+            checkpoint.setdefault("callbacks", {})[self.state_key] = self.state_dict()
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
         # Lightning also restores callbacks when *testing* a checkpoint; the best checkpoint's

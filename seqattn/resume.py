@@ -1,0 +1,138 @@
+"""Continue an interrupted run in its own folder: ``resume=<run folder>`` or ``ckpt_path=<run>/checkpoints/x.ckpt``.
+
+Lightning restores weights, optimizer, scheduler, loop counters and the callbacks' state from the
+checkpoint. Two things it does not keep are added here: the random number generators (so the
+resumed epochs draw the same shuffles and augmentations as an uninterrupted run), and the run's
+own config (its ``.hydra/overrides.yaml`` is replayed, so ``resume=<run>`` alone continues the same
+experiment). ``checkpoints/last.ckpt`` is written at the end of every epoch: an interrupted run
+loses at most the epoch it was in.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import yaml
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.trainer.states import TrainerFn
+
+from seqattn.errors import ConfigError
+from seqattn.run_info import RUN_INFO_FILE
+
+log = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+RUN_OVERRIDES = Path(".hydra") / "overrides.yaml"
+# Keys of a run's saved overrides that a resume replaces rather than replays.
+_NOT_REPLAYED = ("resume", "ckpt_path", "hydra.run.dir")
+
+
+def _rng_states() -> dict[str, Any]:
+    # Plain lists and tensors only: checkpoints are loaded with torch.load(weights_only=True).
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    numpy_state = [name, keys.tolist(), pos, has_gauss, gauss]
+    states = {"torch": torch.get_rng_state(), "numpy": numpy_state, "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    name, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    random.setstate(states["python"])
+    if "cuda" in states and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class RngState(Callback):
+    """Saves the random generators' states in every checkpoint and restores them when a fit resumes.
+
+    A checkpoint taken at an epoch's end holds the states the next epoch starts from. They are set
+    as soon as the checkpoint is loaded, before Lightning creates the training DataLoader's iterator
+    (which draws a seed), so the resumed epochs see the shuffles and augmentations of an
+    uninterrupted run. Exact in a single process with ``data.num_workers=0``: DataLoader workers
+    and DDP ranks other than 0 keep generators of their own that a checkpoint does not hold.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": _rng_states()}
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        # Lightning also restores callbacks when testing a checkpoint: leave the generators alone then.
+        states = checkpoint.get("callbacks", {}).get(self.state_key, {}).get("rng")
+        if states is not None and trainer.state.fn == TrainerFn.FITTING:
+            _set_rng_states(states)
+
+
+def is_run_folder(path: Path) -> bool:
+    return (path / RUN_OVERRIDES).is_file() or (path / RUN_INFO_FILE).is_file()
+
+
+def run_folder_of(ckpt: Path) -> Path | None:
+    """The run folder whose ``checkpoints/`` holds ``ckpt``, if it is a run folder."""
+    run = ckpt.resolve().parent.parent
+    return run if ckpt.resolve().parent.name == "checkpoints" and is_run_folder(run) else None
+
+
+def continue_from(resume: str | None, ckpt_path: str | None) -> tuple[str | None, Path | None]:
+    """(checkpoint to continue, the run folder it belongs to) for ``resume`` / ``ckpt_path``.
+
+    ``resume=<run>`` means ``<run>/checkpoints/last.ckpt``. A ``ckpt_path`` outside a run folder's
+    ``checkpoints/`` gives no folder. Neither set: (None, None).
+    """
+    if resume and ckpt_path:
+        raise ConfigError("give resume=<run folder> or ckpt_path=<file.ckpt>, not both")
+    if resume:
+        run = Path(resume).resolve()
+        if not (run / LAST_CHECKPOINT).is_file():
+            raise ConfigError(f"resume: no {LAST_CHECKPOINT} in {resume} (give a run folder of train.py)")
+        return str(run / LAST_CHECKPOINT), run
+    if ckpt_path:
+        if not Path(ckpt_path).is_file():
+            raise ConfigError(f"ckpt_path: no checkpoint file at {ckpt_path}")
+        return str(ckpt_path), run_folder_of(Path(ckpt_path))
+    return None, None
+
+
+def _key(override: str) -> str:
+    """The config key an override sets: ``+a.b=1`` -> ``a.b``; ``~a`` -> ``a``."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _value(argv: list[str], key: str) -> str | None:
+    return next((a.split("=", 1)[1] for a in reversed(argv) if "=" in a and _key(a) == key), None)
+
+
+def merge_overrides(*lists: list[str]) -> list[str]:
+    """Concatenate override lists; of several overrides of one key the last wins (and moves there)."""
+    merged: dict[str, str] = {}
+    for override in (o for overrides in lists for o in overrides):
+        merged.pop(_key(override), None)
+        merged[_key(override)] = override
+    return list(merged.values())
+
+
+def resume_argv(argv: list[str]) -> list[str]:
+    """train.py's arguments for ``resume=<run>`` or ``ckpt_path=<run>/checkpoints/x.ckpt``: the run's
+    saved overrides, then the given ones (these win), and ``hydra.run.dir`` pinned to the run folder,
+    so the run goes on with its own config in its own folder. Other arguments come back unchanged."""
+    resume, ckpt_path = _value(argv, "resume"), _value(argv, "ckpt_path")
+    if (resume or ckpt_path) and any(a in ("-m", "--multirun") for a in argv):
+        raise ConfigError("resume / ckpt_path continue one run: run them without -m, one command per run folder")
+    _, run = continue_from(resume, ckpt_path)
+    if run is None:  # nothing to continue, or a checkpoint from elsewhere: a new run folder
+        return argv
+    saved = yaml.safe_load((run / RUN_OVERRIDES).read_text()) if (run / RUN_OVERRIDES).is_file() else []
+    replayed = [o for o in saved if _key(o) not in _NOT_REPLAYED]
+    is_override = [("=" in a or a.startswith("~")) and not a.startswith("-") for a in argv]
+    given = [a for a, o in zip(argv, is_override, strict=True) if o]
+    flags = [a for a, o in zip(argv, is_override, strict=True) if not o]  # -m, --config-name x, ...
+    return [*flags, *merge_overrides(replayed, given, [f'hydra.run.dir="{run}"'])]
