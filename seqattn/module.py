@@ -71,6 +71,8 @@ class KeypointModule(L.LightningModule):
         pck_px: tuple[float, ...] = (2.0, 5.0, 10.0),
         confidence_weight: float = 0.1,
         confidence_scale: float = 0.02,
+        step_weight_slope: float = 0.0,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -81,13 +83,12 @@ class KeypointModule(L.LightningModule):
         self.codec = KeypointCodec(input_size * self.letterbox_scale)
         self.keypoint_names = list(keypoint_names)
         self.model = instantiate(model, num_keypoints=len(keypoint_names))
+        # NHWC: faster convolutions on GPU tensor cores (bf16/fp16); same results, any device
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
         self.loss = instantiate(loss)
-        threshold = getattr(self.loss, "threshold", None)
         self.metrics = torch.nn.ModuleDict(
-            {
-                f"{stage}_errors": KeypointErrors(keypoint_names, tuple(pck_px), threshold)
-                for stage in ("train", "val", "test")
-            }
+            {f"{stage}_errors": KeypointErrors(keypoint_names, tuple(pck_px)) for stage in ("train", "val", "test")}
         )
         # Per-point errors of each stage's last epoch, on the CPU, kept after the metric is reset
         # so callbacks and result writers can list per-image and per-keypoint errors.
@@ -99,15 +100,20 @@ class KeypointModule(L.LightningModule):
         self.checkpoint_epoch = checkpoint.get("epoch")
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.model(images)
+        return self.model(images.contiguous(memory_format=self.memory_format))
+
+    @property
+    def loss_threshold(self) -> float | None:
+        """The loss's threshold now (normalized; a schedule moves it), None for losses without one."""
+        return getattr(self.loss, "threshold", None)
 
     @property
     def threshold_px(self) -> float | None:
-        t = getattr(self.loss, "threshold", None)
+        t = self.loss_threshold
         return None if t is None else t * self.input_size
 
     def on_fit_start(self) -> None:
-        t = getattr(self.loss, "threshold", None)
+        t = self.loss_threshold
         if t is None:
             return
         size = self.input_size
@@ -116,13 +122,13 @@ class KeypointModule(L.LightningModule):
             logger.log_hyperparams({"loss_threshold": t, "loss_threshold_px": t * size})
 
     def _objective(self, out: dict[str, Any], target: torch.Tensor, visible: torch.Tensor) -> tuple[torch.Tensor, Any]:
-        """Loss over every step's estimate (later steps weigh more) + the confidence term.
+        """Loss over every step's estimate (step t weighs 1 + step_weight_slope * t) + the confidence term.
 
         Returns the total and the final estimate's LossOutput (for the loss_x / loss_y diagnostics).
         """
         steps = out.get("steps") or [out["coords"]]
         final = self.loss(steps[-1], target, visible)
-        weights = range(1, len(steps) + 1)
+        weights = [1.0 + self.hparams.step_weight_slope * t for t in range(len(steps))]
         total = sum(w * self.loss(s, target, visible).loss for w, s in zip(weights[:-1], steps[:-1], strict=True))
         total = (total + weights[-1] * final.loss) / sum(weights)
         confidence = out.get("confidence")
@@ -158,7 +164,7 @@ class KeypointModule(L.LightningModule):
         errors: KeypointErrors = self.metrics[f"{stage}_errors"]
         points = errors.snapshot()  # one gather across processes; the values below are then equal on every rank
         self.last_errors[stage] = points
-        for name, value in points.summary(errors.pck_px, errors.threshold).items():
+        for name, value in points.summary(errors.pck_px, self.loss_threshold).items():
             self.log(f"{stage}/{name}", float(value), prog_bar=name == "epe_px")
         if stage != "train":  # per keypoint on held-out data only: train errors move within the epoch
             for name, stats in points.per_keypoint(errors.pck_px).items():

@@ -61,7 +61,7 @@ def write_test_results(
     errors: KeypointErrors = module.metrics["test_errors"]
     output_dir.mkdir(parents=True, exist_ok=True)
     source = [checkpoint or "", "" if checkpoint_epoch is None else checkpoint_epoch]
-    per_keypoint = points.per_keypoint(errors.pck_px, errors.threshold)
+    per_keypoint = points.per_keypoint(errors.pck_px, module.loss_threshold)
 
     summary = {
         "checkpoint": checkpoint,

@@ -21,7 +21,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from seqattn.callbacks import MetricsHistory
-from seqattn.data import build_datamodule
+from seqattn.data import KeypointDataModule, build_datamodule
 from seqattn.distributed import ddp_job, is_rank_zero, no_loader_workers_in_joblib
 from seqattn.errors import ConfigError, UserError
 from seqattn.module import KeypointModule
@@ -152,6 +152,8 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
         scheduler=_plain(cfg.scheduler),
         input_size=cfg.input_size,
         keypoint_names=datamodule.keypoint_names,
+        channels_last=bool(cfg.get("channels_last", False)),
+        **(_plain(cfg.supervision) if cfg.get("supervision") else {}),
     )
     if cfg.test_ckpt not in ("best", "last") and not Path(cfg.test_ckpt).is_file():
         raise ConfigError(f"test_ckpt must be best, last or a .ckpt file, got {cfg.test_ckpt!r}")
@@ -186,7 +188,16 @@ def finish_wandb(loggers: list[Any]) -> None:
         wandb.finish()
 
 
-def _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir, ckpt_path, started) -> RunSummary:
+def _fit_and_test(
+    cfg: DictConfig,
+    trainer: L.Trainer,
+    module: KeypointModule,
+    datamodule: KeypointDataModule,
+    callbacks: list[Callback],
+    output_dir: Path,
+    ckpt_path: str | None,
+    started: float,
+) -> RunSummary:
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
 
     ckpt_cb: ModelCheckpoint | None = _find(callbacks, ModelCheckpoint)
@@ -220,7 +231,7 @@ def _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir, ckpt_
         else:
             results = trainer.test(module, datamodule=datamodule, ckpt_path=test_path, verbose=False)
             summary.test_checkpoint = test_path
-            summary.test_checkpoint_epoch = _checkpoint_epoch(test_path)
+            summary.test_checkpoint_epoch = module.checkpoint_epoch  # Trainer.test loaded test_path into it
             summary.test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
             if trainer.is_global_zero:
                 write_test_results(

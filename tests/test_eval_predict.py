@@ -1,6 +1,7 @@
 """One tiny training run, then what it leaves on disk, eval on its best checkpoint and predict on plain images."""
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -13,11 +14,13 @@ import pytest
 from conftest import CONF, ROOT, TINY, compose_cfg
 from hydra import compose, initialize_config_dir
 
+from seqattn.data import build_datamodule
 from seqattn.data.images import read_image
 from seqattn.data.synthetic import SyntheticSource
 from seqattn.errors import ConfigError, DataError
 from seqattn.evaluate import evaluate
 from seqattn.evaluate import main as eval_main
+from seqattn.inference import load_checkpoint
 from seqattn.predict import main as predict_main
 from seqattn.report import num
 from seqattn.train import train
@@ -186,8 +189,37 @@ def test_predict_writes_deeplabcut_csv_in_original_pixels(run, tmp_path):
     ]
 
 
+def test_predict_without_a_confidence_output_writes_likelihood_one(tmp_path):
+    # model=simple has no confidence head: DeepLabCut's pcutoff must keep its points, JSON says null
+    summary = train(compose_cfg(tmp_path / "run", "model=simple", "trainer.max_epochs=1", "test=false"))
+    images = tmp_path / "images"
+    images.mkdir()
+    raw = SyntheticSource(**SOURCE).splits()["test"]
+    for i in range(2):
+        cv2.imwrite(str(images / f"img{i}.png"), raw[i].image[:, :, ::-1])
+    paths = predict_main([summary.best_checkpoint, str(images)])
+    with paths["csv"].open(newline="") as f:
+        table = np.array([r[1:] for r in list(csv.reader(f))[3:]], float).reshape(2, -1, 3)
+    assert (table[:, :, 2] == 1.0).all() and np.isfinite(table[:, :, :2]).all()
+    saved = json.loads(paths["json"].read_text())
+    assert all(p["confidence"] is None for image in saved["images"] for p in image["keypoints"].values())
+
+
 def test_predict_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         predict_main([str(tmp_path / "missing.ckpt"), str(tmp_path)])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == f"error: images: no png/jpg/jpeg/bmp/tif/tiff files in {tmp_path}"
+
+
+def test_bench_step_errors_end_at_the_test_error(run, tmp_path):
+    spec = importlib.util.spec_from_file_location("step_errors", ROOT / "bench" / "step_errors.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    summary, _ = run
+    module = load_checkpoint(summary.best_checkpoint).eval()
+    datamodule = build_datamodule(compose_cfg(tmp_path).data)
+    datamodule.setup("test")
+    errors = bench.step_errors(module, datamodule.test_dataloader())
+    assert len(errors) == 1 + module.model.steps  # step 0 and every refinement step
+    assert errors[-1].mean().item() == pytest.approx(summary.test_metrics["test/epe_px"], rel=1e-4)

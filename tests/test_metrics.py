@@ -147,3 +147,26 @@ def test_two_process_sync_equals_single_process(tmp_path):
         assert got["values"] == pytest.approx(expected, rel=1e-6)
         assert got["index"].tolist() == list(range(N_IMAGES))
         assert torch.allclose(got["dxy"], reference.dxy)
+
+
+@pytest.mark.parametrize("slope", [0.0, 1.0, 2.5])
+def test_every_step_is_supervised_with_weights_growing_by_the_slope(slope):
+    module = KeypointModule(
+        model={"_target_": "seqattn.models.QueryDecoderModel", "channels": [4], "width": 8, "heads": 2},
+        loss={"_target_": "seqattn.losses.L1Loss"},
+        optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
+        input_size=64,
+        keypoint_names=["p"],
+        confidence_weight=0.0,
+        step_weight_slope=slope,
+    )
+    target = torch.full((1, 1, 2), 0.5)
+    errors = [0.3, 0.1, 0.02]  # x error of each step's estimate, coarse to fine
+    steps = [target + torch.tensor([e, 0.0]) for e in errors]
+    total, final = module._objective({"steps": steps, "coords": steps[-1]}, target, torch.ones(1, 1, dtype=torch.bool))
+    per_step = [module.loss(s, target, torch.ones(1, 1, dtype=torch.bool)).loss for s in steps]
+    weights = [1 + slope * t for t in range(3)]
+    expected = sum(w * p for w, p in zip(weights, per_step, strict=True)) / sum(weights)
+    assert total.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert final.loss.item() == pytest.approx(per_step[-1].item(), rel=1e-6)
+    assert per_step[0] > per_step[1] > per_step[2]  # so the weights change the total

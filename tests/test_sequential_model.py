@@ -46,3 +46,20 @@ def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
     module = KeypointModule.load_from_checkpoint(summary.best_checkpoint)
     assert module.codec.input_size == 2 * 32  # letterbox at hires_factor x input_size
     assert summary.loss_threshold_px == summary.loss_threshold * 32  # stated at the step-0 input
+
+
+def test_soft_argmax_keeps_float32_under_bf16_autocast():
+    logits = torch.zeros(1, 1, 40, 40)
+    logits[0, 0, 17, 29] = 30.0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        xy = soft_argmax(logits.bfloat16())
+    assert xy.dtype == torch.float32  # bf16 would round 0.7375 to the nearest 1/256: 0.6 px at 160
+    assert torch.allclose(xy[0, 0], torch.tensor([29.5 / 40, 17.5 / 40]), atol=1e-4)
+
+
+def test_trains_with_bf16_autocast_and_channels_last(make_cfg):
+    # the GPU recipe (trainer=gpu channels_last=true), checked on the CPU's bf16 autocast
+    from seqattn.train import train
+
+    summary = train(make_cfg("trainer.precision=bf16-mixed", "channels_last=true", "trainer.max_epochs=1"))
+    assert summary.best_checkpoint and 0 < summary.test_metrics["test/epe_px"] < float("inf")

@@ -57,9 +57,8 @@ class ThresholdSchedule(Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         p = training_progress(trainer)
         pl_module.loss.threshold = math.exp((1 - p) * math.log(self.start) + p * math.log(self.end))
-        size = pl_module.codec.input_size
         for logger in trainer.loggers:
             logger.log_metrics(
-                {"loss/threshold": pl_module.loss.threshold, "loss/threshold_px": pl_module.loss.threshold * size},
+                {"loss/threshold": pl_module.loss.threshold, "loss/threshold_px": pl_module.threshold_px},
                 step=trainer.global_step,
             )

@@ -21,7 +21,7 @@ from seqattn.models.layers import ConvBackbone, conv_bn_relu, sine_encoding
 def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     """(B, K, h, w) logits -> (B, K, 2) expected (x, y) in [0, 1], cell centres at (i + 0.5) / n."""
     b, k, h, w = logits.shape
-    p = logits.flatten(2).softmax(-1).view(b, k, h, w)  # (B, K, h, w)
+    p = logits.float().flatten(2).softmax(-1).view(b, k, h, w)  # (B, K, h, w); float32 under bf16 autocast
     xs = (torch.arange(w, device=logits.device, dtype=p.dtype) + 0.5) / w
     ys = (torch.arange(h, device=logits.device, dtype=p.dtype) + 0.5) / h
     return torch.stack([(p.sum(2) * xs).sum(-1), (p.sum(3) * ys).sum(-1)], dim=-1)
@@ -86,12 +86,12 @@ class SequentialAttentionModel(nn.Module):
     def __init__(
         self,
         num_keypoints: int,
-        channels: tuple[int, ...] = (32, 64, 96, 128),
-        width: int = 64,
-        steps: int = 2,
+        channels: tuple[int, ...] = (24, 48, 64, 96),
+        width: int = 48,
+        steps: int = 3,
         heads: int = 4,
         glimpse_size: int = 16,
-        glimpse_extent: float = 0.12,
+        glimpse_extent: float = 0.15,
         glimpse_shrink: float = 0.5,
         hires_factor: int = 2,
     ) -> None:

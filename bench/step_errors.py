@@ -1,0 +1,56 @@
+"""Error of every refinement step of a checkpoint, on val and test, in original pixels.
+
+Shows where the error comes from: a large step-0 error that the glimpses cannot undo (a swapped
+or lost keypoint), or a refinement that stops improving. Usage (the data overrides of the run):
+
+    python bench/step_errors.py bench_runs/<run>/checkpoints/best-epoch025.ckpt \\
+        data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+
+from seqattn.data import build_datamodule
+from seqattn.inference import load_checkpoint
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+@torch.inference_mode()
+def step_errors(module, loader) -> list[torch.Tensor]:
+    """One 1-D tensor of labelled-point errors (original pixels) per step, coarse to fine."""
+    per_step: list[list[torch.Tensor]] = []
+    for batch in loader:
+        out = module(batch["image"])
+        truth = module.codec.decode(batch["keypoints"].nan_to_num(), batch["frame"])  # (B, K, 2)
+        visible = batch["visible"]  # (B, K)
+        steps = out.get("steps") or [out["coords"]]
+        per_step = per_step or [[] for _ in steps]
+        for t, coords in enumerate(steps):
+            per_step[t].append((module.codec.decode(coords.float(), batch["frame"]) - truth).norm(dim=-1)[visible])
+    return [torch.cat(e) for e in per_step]
+
+
+def main(argv: list[str]) -> None:
+    if not argv:
+        sys.exit(__doc__)
+    module = load_checkpoint(argv[0], key="checkpoint").eval()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[*argv[1:], f"input_size={module.hparams.input_size}"])
+    cfg.data.letterbox_scale = module.letterbox_scale
+    datamodule = build_datamodule(cfg.data)
+    datamodule.setup("test")
+    print("| split | step | mean px | median px | p90 px | max px |\n|---|---|---|---|---|---|")
+    for split, loader in (("val", datamodule.val_dataloader()), ("test", datamodule.test_dataloader())):
+        for t, err in enumerate(step_errors(module, loader)):
+            q = torch.quantile(err, torch.tensor([0.5, 0.9]))
+            print(f"| {split} | {t} | {err.mean():.2f} | {q[0]:.2f} | {q[1]:.2f} | {err.max():.1f} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
