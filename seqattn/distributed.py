@@ -16,7 +16,9 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import torch
 from lightning.pytorch.strategies.launchers import subprocess_script
@@ -45,6 +47,20 @@ def no_loader_workers_in_joblib(cfg: DictConfig) -> None:
     if in_joblib_job() and cfg.data.get("num_workers", 0) > 0:
         log.info(f"joblib launcher: data.num_workers={cfg.data.num_workers} -> 0 (the job itself is the worker)")
         cfg.data.num_workers = 0
+
+
+# Lightning's names for the DDP strategy that re-runs the script, with the arguments they stand for.
+_DDP_NAMES = {"ddp": {}, "ddp_find_unused_parameters_true": {"find_unused_parameters": True}}
+
+
+def ddp_strategy(strategy: Any, timeout_s: float | None) -> Any:
+    """``strategy`` as given, except that ``ddp`` becomes a DDPStrategy whose collectives fail after
+    ``timeout_s`` seconds instead of Lightning's 30 minutes (a stuck run ends, naming where it was)."""
+    if not isinstance(strategy, str) or strategy not in _DDP_NAMES or not timeout_s:
+        return strategy
+    from lightning.pytorch.strategies import DDPStrategy
+
+    return DDPStrategy(timeout=timedelta(seconds=float(timeout_s)), **_DDP_NAMES[strategy])
 
 
 def child_command(local_rank: int, script: Path, output_dir: Path) -> tuple[list[str], str]:

@@ -11,3 +11,7 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """A label file, image or split is invalid."""
+
+
+class DistributedError(UserError):
+    """A multi-process run lost a process or waited too long for one; the message names the rank and the stage."""

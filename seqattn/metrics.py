@@ -158,3 +158,32 @@ class KeypointErrors(Metric):
         with self.sync_context(dist_sync_fn=self.dist_sync_fn, should_sync=self.sync_on_compute):
             points = self._points()
         return PointErrors(points.keypoint_names, *(getattr(points, name).detach().cpu().clone() for name in _STATES))
+
+
+class BatchMeans(Metric):
+    """Batch-size-weighted epoch means of a fixed list of scalars (the loss and its parts).
+
+    Summed across processes by ``compute`` (a collective: every process calls it, at the same
+    point), so the module logs values that are already equal on every rank and needs no
+    ``sync_dist``: Lightning would run that reduction whenever some rank first reads its metrics,
+    e.g. in a progress bar that exists on rank 0 only, and the ranks' collectives would no longer
+    pair up (the multi-epoch DDP hang).
+    """
+
+    full_state_update = False
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.names = tuple(names)
+        self.add_state("sums", default=torch.zeros(len(self.names)), dist_reduce_fx="sum")
+        self.add_state("weight", default=torch.zeros(()), dist_reduce_fx="sum")
+
+    def update(self, values: tuple[torch.Tensor, ...], batch_size: int) -> None:
+        """``values``: one scalar per name, each the mean over a batch of ``batch_size`` images."""
+        batch = torch.stack([v.detach().float().reshape(()) for v in values]).to(self.sums.device)  # (n,)
+        self.sums += batch * batch_size
+        self.weight += batch_size
+
+    def compute(self) -> dict[str, float]:
+        means = self.sums / self.weight.clamp_min(1)  # (n,); NaN-free when nothing was seen
+        return {name: float(v) for name, v in zip(self.names, means, strict=True)}

@@ -16,9 +16,11 @@ from lightning.pytorch.callbacks import Timer
 from torch.optim.lr_scheduler import LambdaLR
 
 from seqattn.data.codec import KeypointCodec
-from seqattn.metrics import KeypointErrors, PointErrors
+from seqattn.metrics import BatchMeans, KeypointErrors, PointErrors
 
 log = logging.getLogger(__name__)
+
+LOSS_TERMS = ("loss", "loss_x", "loss_y")  # logged per epoch as {stage}/loss, {stage}/loss_x, {stage}/loss_y
 
 
 def warmup_cosine(
@@ -87,9 +89,11 @@ class KeypointModule(L.LightningModule):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         self.loss = instantiate(loss)
+        stages = ("train", "val", "test")
         self.metrics = torch.nn.ModuleDict(
-            {f"{stage}_errors": KeypointErrors(keypoint_names, tuple(pck_px)) for stage in ("train", "val", "test")}
+            {f"{stage}_errors": KeypointErrors(keypoint_names, tuple(pck_px)) for stage in stages}
         )
+        self.loss_means = torch.nn.ModuleDict({f"{stage}_loss": BatchMeans(LOSS_TERMS) for stage in stages})
         # Per-point errors of each stage's last epoch, on the CPU, kept after the metric is reset
         # so callbacks and result writers can list per-image and per-keypoint errors.
         self.last_errors: dict[str, PointErrors] = {}
@@ -145,10 +149,9 @@ class KeypointModule(L.LightningModule):
         pred, target, visible = out["coords"], batch["keypoints"], batch["visible"]  # (B, K, 2) x2, (B, K)
         loss, final = self._objective(out, target, visible)
         bs = pred.shape[0]
-        on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, batch_size=bs, sync_dist=True)
-        self.log(f"{stage}/loss_x", final.loss_x, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
-        self.log(f"{stage}/loss_y", final.loss_y, on_step=False, on_epoch=True, batch_size=bs, sync_dist=True)
+        if stage == "train":  # this process's batch, for the progress bar and the step curve
+            self.log("train/loss_step", loss, on_step=True, on_epoch=False, batch_size=bs, prog_bar=True)
+        self.loss_means[f"{stage}_loss"].update((loss, final.loss_x, final.loss_y), bs)
         with torch.no_grad():
             safe_target = torch.where(visible[..., None], target, pred)  # (B, K, 2), NaN-free
             self.metrics[f"{stage}_errors"].update(
@@ -161,9 +164,16 @@ class KeypointModule(L.LightningModule):
         return loss
 
     def _log_metrics(self, stage: str) -> None:
+        # The only collectives of an epoch end, made by every rank in this order (this hook runs on
+        # all of them). Every value logged below is then equal on every rank, so nothing is logged
+        # with sync_dist: see BatchMeans for the hang that would bring back.
         errors: KeypointErrors = self.metrics[f"{stage}_errors"]
-        points = errors.snapshot()  # one gather across processes; the values below are then equal on every rank
+        points = errors.snapshot()
+        means = self.loss_means[f"{stage}_loss"].compute()
+        self.loss_means[f"{stage}_loss"].reset()
         self.last_errors[stage] = points
+        for term, value in means.items():
+            self.log(f"{stage}/{term}", value)
         for name, value in points.summary(errors.pck_px, self.loss_threshold).items():
             self.log(f"{stage}/{name}", float(value), prog_bar=name == "epe_px")
         if stage != "train":  # per keypoint on held-out data only: train errors move within the epoch

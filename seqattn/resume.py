@@ -11,6 +11,7 @@ loses at most the epoch it was in.
 from __future__ import annotations
 
 import logging
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,23 @@ LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 RUN_OVERRIDES = Path(".hydra") / "overrides.yaml"
 # Keys of a run's saved overrides that a resume replaces rather than replays.
 _NOT_REPLAYED = ("resume", "ckpt_path", "hydra.run.dir")
+
+
+def requeued_checkpoint(output_dir: Path) -> str | None:
+    """The checkpoint to continue from when this job is a restart of one that the cluster requeued
+    (preempted or out of time) in the same folder; None otherwise.
+
+    A restart is a submitit job (``hydra/launcher=slurm``, submitit requeues on its signal) or a
+    SLURM job with ``SLURM_RESTART_COUNT`` > 0 (Lightning's own auto-requeue, which leaves an
+    ``hpc_ckpt_N.ckpt`` in the folder). The newest of ``checkpoints/last.ckpt`` and those is taken.
+    """
+    # submitit sets SUBMITIT_EXECUTOR in the jobs it starts: a folder that already holds a
+    # checkpoint there is this job's earlier attempt (every Hydra job has a folder of its own).
+    restarted = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0 or bool(os.environ.get("SUBMITIT_EXECUTOR"))
+    if not restarted or (output_dir / "summary.json").is_file():
+        return None
+    found = [p for p in [output_dir / LAST_CHECKPOINT, *output_dir.glob("hpc_ckpt_*.ckpt")] if p.is_file()]
+    return str(max(found, key=lambda p: p.stat().st_mtime)) if found else None
 
 
 def _rng_states() -> dict[str, Any]:

@@ -21,14 +21,15 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from seqattn.callbacks import MetricsHistory
+from seqattn.callbacks.stop_together import StopTogether, explain_distributed_failure
 from seqattn.data import KeypointDataModule, build_datamodule
-from seqattn.distributed import ddp_job, is_rank_zero, no_loader_workers_in_joblib
-from seqattn.errors import ConfigError, UserError
+from seqattn.distributed import ddp_job, ddp_strategy, is_rank_zero, no_loader_workers_in_joblib
+from seqattn.errors import ConfigError, DistributedError, UserError
 from seqattn.module import KeypointModule
 from seqattn.plugins import missing_plugin
 from seqattn.report import num, write_report
 from seqattn.results import format_metrics, write_test_results
-from seqattn.resume import RngState, continue_from, resume_argv
+from seqattn.resume import RngState, continue_from, requeued_checkpoint, resume_argv
 from seqattn.run_info import write_run_info
 
 log = logging.getLogger("seqattn")
@@ -143,6 +144,8 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     # Everything that can reject the config or the data runs before anything is written.
     ckpt_path, run_folder = continue_from(cfg.get("resume"), cfg.get("ckpt_path"))
     output_dir = run_folder or Path(cfg.paths.output_dir)
+    if ckpt_path is None and (ckpt_path := requeued_checkpoint(output_dir)):
+        log.warning(f"restarted by the cluster after a requeue: continuing this job from {ckpt_path}")
     no_loader_workers_in_joblib(cfg)
     datamodule = build_datamodule(cfg.data)
     module = KeypointModule(
@@ -157,11 +160,18 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     )
     if cfg.test_ckpt not in ("best", "last") and not Path(cfg.test_ckpt).is_file():
         raise ConfigError(f"test_ckpt must be best, last or a .ckpt file, got {cfg.test_ckpt!r}")
-    # RngState is not optional: without it a resumed run draws other batches than an uninterrupted one.
-    callbacks = [*build_callbacks(cfg.get("callbacks"), output_dir), RngState()]
+    # Not optional: without RngState a resumed run draws other batches than an uninterrupted one;
+    # without StopTogether a SIGTERM under DDP can hang the run.
+    stop = StopTogether(grace_s=float(cfg.get("stop_grace_s", 30)))
+    callbacks = [*build_callbacks(cfg.get("callbacks"), output_dir), RngState(), stop]
     loggers = build_loggers(cfg.get("logger"), output_dir)
+    timeout_s = cfg.get("ddp_timeout_s")
     trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        default_root_dir=str(output_dir),
+        strategy=ddp_strategy(cfg.trainer.get("strategy", "auto"), timeout_s),
     )
     if ckpt_path and run_folder is None:
         log.warning(f"{ckpt_path} is not in a run folder's checkpoints/: continuing it in a new folder {output_dir}")
@@ -170,7 +180,12 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
 
     try:
         with ddp_job(entry_script, output_dir):
-            summary = _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir, ckpt_path, started)
+            try:
+                summary = _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir, ckpt_path, started)
+            except Exception as exc:  # a collective that timed out or lost its peer: say which rank, where
+                if message := explain_distributed_failure(exc, stop.position, timeout_s):
+                    raise DistributedError(message) from exc
+                raise
     except SystemExit as exc:  # Lightning's answer to Ctrl+C (exit 1) and to SIGTERM (no exit code)
         if trainer.interrupted and is_rank_zero():
             log.warning(f"interrupted; continue from the last finished epoch: python train.py resume={output_dir}")

@@ -15,6 +15,7 @@ from seqattn.data.dlc import DLCSource
 from seqattn.data.synthetic import SyntheticSource
 from seqattn.data.table import CSVSource
 from seqattn.errors import DataError
+from seqattn.train import train
 
 NAMES = ["snout", "left_ear", "right_ear", "neck"]
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -114,6 +115,61 @@ def test_dlc_coco_and_plain_csv_give_the_same_samples(project):
         assert {s: sorted(x.name for x in v.entries) for s, v in source.splits().items()} == {
             s: sorted(x.name for x in v.entries) for s, v in sources[0].splits().items()
         }
+
+
+def write_dlc_h5(path: Path, samples, split_index: bool = True, scorer: str = "me") -> None:
+    """DeepLabCut's own label file: a pandas HDF table, key df_with_missing, columns scorer /
+    bodyparts / coords; DeepLabCut 2.2+ splits the image path into (labeled-data, video, file)."""
+    pd = pytest.importorskip("pandas")
+    columns = pd.MultiIndex.from_product([[scorer], NAMES, ["x", "y"]], names=["scorer", "bodyparts", "coords"])
+    names = [name for name, _, _ in samples]
+    index = pd.MultiIndex.from_tuples([tuple(n.split("/")) for n in names]) if split_index else pd.Index(names)
+    values = np.stack([pts.reshape(-1) for _, _, pts in samples])
+    pd.DataFrame(values, index=index, columns=columns).to_hdf(path, key="df_with_missing", mode="w")
+
+
+def test_csv_with_a_byte_order_mark_reads_like_one_without(project):
+    root, samples = project
+    for file in (root / "labeled-data" / "vid1" / "CollectedData_me.csv", root / "labels.csv"):
+        file.write_text(file.read_text(), encoding="utf-8-sig")  # what spreadsheets save as "CSV UTF-8"
+        assert file.read_bytes().startswith(b"\xef\xbb\xbf")
+    reference = {name: pts for name, _, pts in samples}
+    for source in (DLCSource(str(root)), CSVSource(str(root / "labels.csv"))):
+        assert source.keypoint_names == NAMES
+        got = {name: pts for name, (_, pts) in all_samples(source).items()}
+        assert got.keys() == reference.keys()
+        assert all(np.array_equal(got[n], reference[n], equal_nan=True) for n in got)
+
+
+@pytest.mark.parametrize("split_index", [True, False], ids=["dlc2.2-index", "string-index"])
+def test_project_with_only_h5_labels_reads_like_its_csv(project, split_index):
+    root, samples = project
+    csv_file = root / "labeled-data" / "vid1" / "CollectedData_me.csv"
+    from_csv = all_samples(DLCSource(str(root)))
+    write_dlc_h5(csv_file.with_suffix(".h5"), samples, split_index)
+    csv_file.unlink()
+    for source in (DLCSource(str(root)), DLCSource(str(csv_file.with_suffix(".h5")))):
+        got = all_samples(source)
+        assert source.keypoint_names == NAMES and got.keys() == from_csv.keys()
+        for name in got:
+            assert np.array_equal(got[name][0], from_csv[name][0])
+            assert np.array_equal(got[name][1], from_csv[name][1], equal_nan=True)
+
+
+def test_h5_that_is_no_label_table_is_one_line(tmp_path):
+    bad = tmp_path / "CollectedData_me.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(DataError, match=r"CollectedData_me.h5: not a DeepLabCut label file with key 'df_with_missing'"):
+        DLCSource(str(bad))
+
+
+def test_h5_only_project_trains(project, make_cfg):
+    root, samples = project
+    csv_file = root / "labeled-data" / "vid1" / "CollectedData_me.csv"
+    write_dlc_h5(csv_file.with_suffix(".h5"), samples)
+    csv_file.unlink()
+    summary = train(make_cfg("data=dlc", f"data.path={root}", "trainer.max_epochs=1", "data.num_workers=0"))
+    assert summary.test_metrics["test/epe_px"] > 0
 
 
 def test_headerless_csv_names_keypoints_by_position(project):

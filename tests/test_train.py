@@ -43,7 +43,7 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(make_cfg):
             "trainer.max_epochs=6",
             "optimizer.lr=0",
             "callbacks.early_stopping.patience=1",
-            "+callbacks.early_stopping.min_delta=0.5",
+            "callbacks.early_stopping.min_delta=0.5",
         )
     )
     assert summary.stopped_early and summary.last_epoch == 1

@@ -1,5 +1,6 @@
-"""Helpers for the sweep, DDP and resume tests: train.py in a subprocess, and a callback that
-interrupts training at a known batch (``+callbacks.interrupt._target_=train_helpers.SignalAt``)."""
+"""Helpers for the sweep, DDP and resume tests: train.py in a subprocess, a callback that
+interrupts training at a known batch (``+callbacks.interrupt._target_=train_helpers.SignalAt``),
+and one that re-creates the DDP trap of a collective made on rank 0 alone."""
 
 import csv
 import os
@@ -8,24 +9,40 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch
 from conftest import ROOT
 from lightning.pytorch.callbacks import Callback
 
 TESTS = Path(__file__).resolve().parent
 
 
-def run_train(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``python train.py *args`` in ``cwd``; this folder is importable there (for SignalAt)."""
+def run_train(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """``python train.py *args`` in ``cwd``; this folder is importable there (for SignalAt).
+
+    Runs in a process group of its own: a run still going after ``timeout`` seconds (a hang) is
+    killed with every process it started (DDP ranks included) and the test fails, saying so.
+    """
     path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
     full_env = {**os.environ, "WANDB_SILENT": "true", "HYDRA_FULL_ERROR": "0", "PYTHONPATH": path, **(env or {})}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args],
+    command = [sys.executable, str(ROOT / "train.py"), *args]
+    proc = subprocess.Popen(
+        command,
         cwd=cwd,
         env=full_env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
+        start_new_session=True,
     )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"train.py did not finish within {timeout:g} s (hung?):\n{err[-3000:]}") from None
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -33,7 +50,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def interrupt_at(epoch: int, batch: int, marker: Path, signal_name: str) -> list[str]:
+def interrupt_at(epoch: int, batch: int, marker: Path, signal_name: str, rank: int | None = None) -> list[str]:
     """Overrides that add :class:`SignalAt` to a run."""
     return [
         "+callbacks.interrupt._target_=train_helpers.SignalAt",
@@ -41,6 +58,7 @@ def interrupt_at(epoch: int, batch: int, marker: Path, signal_name: str) -> list
         f"+callbacks.interrupt.batch={batch}",
         f"+callbacks.interrupt.marker={marker}",
         f"+callbacks.interrupt.signal_name={signal_name}",
+        f"+callbacks.interrupt.rank={'null' if rank is None else rank}",
     ]
 
 
@@ -49,13 +67,29 @@ class SignalAt(Callback):
     a scheduler's SIGTERM), unless ``marker`` exists; creates ``marker`` first, so the resumed run,
     which replays the same config, is not interrupted again."""
 
-    def __init__(self, epoch: int, batch: int, marker: str, signal_name: str = "SIGTERM") -> None:
-        self.epoch, self.batch, self.marker = epoch, batch, Path(marker)
+    def __init__(
+        self, epoch: int, batch: int, marker: str, signal_name: str = "SIGTERM", rank: int | None = None
+    ) -> None:
+        self.epoch, self.batch, self.marker, self.rank = epoch, batch, Path(marker), rank
         self.signal = signal.Signals[signal_name]
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if self.rank is not None and trainer.global_rank != self.rank:  # under DDP: signal that rank only
+            return
         if (trainer.current_epoch, batch_idx) == (self.epoch, self.batch) and not self.marker.exists():
             self.marker.touch()
             if self.signal == signal.SIGINT:  # started in the background, Python may have inherited "ignore"
                 signal.signal(signal.SIGINT, signal.default_int_handler)
             os.kill(os.getpid(), self.signal)
+
+
+class RankZeroCollective(Callback):
+    """An all-reduce on rank 0 only at the end of train epoch ``epoch``: the mistake a rank-0-only
+    hook (progress bar, logger, writer) makes when it syncs. The run must fail, not hang."""
+
+    def __init__(self, epoch: int = 0) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero and trainer.current_epoch == self.epoch:
+            torch.distributed.all_reduce(torch.zeros(1))

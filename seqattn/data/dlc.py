@@ -1,8 +1,10 @@
-"""DeepLabCut labels: one CollectedData CSV, or a project folder whose labeled-data/*/ CSVs are merged.
+"""DeepLabCut labels: one CollectedData file, or a project folder whose labeled-data/*/ files are merged.
 
 CSV layout: header rows ``scorer``, (``individuals`` for multi-animal projects), ``bodyparts``,
 ``coords``; then one row per image. The image path fills the leading index column(s), relative
 to the project root (the folder holding ``labeled-data/``). An empty cell is a missing label.
+DeepLabCut's primary label file is the ``.h5`` beside it (pandas HDF, key ``df_with_missing``,
+the same columns); it is read, as the same rows, where a folder has no CSV.
 """
 
 from __future__ import annotations
@@ -16,11 +18,43 @@ import numpy as np
 from seqattn.data.labels import Entry, LabelledSource, parse_number, resolve_image_root
 from seqattn.errors import DataError
 
+H5_KEY = "df_with_missing"
 
-def read_dlc_csv(path: Path) -> tuple[list[str], list[tuple[str, np.ndarray]]]:
-    """Parse one DeepLabCut CSV -> (keypoint names, [(image path as written, (K, 2) points)])."""
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+
+def read_dlc_labels(path: Path) -> tuple[list[str], list[tuple[str, np.ndarray]]]:
+    """Parse one DeepLabCut label file (.csv or .h5) -> (keypoint names, [(image path, (K, 2) points)])."""
+    if path.suffix.lower() in (".h5", ".hdf5", ".hdf"):
+        return parse_dlc_rows(path, dlc_h5_rows(path))
+    # utf-8-sig: a byte order mark (spreadsheets' "CSV UTF-8") is not part of the first cell
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return parse_dlc_rows(path, list(csv.reader(f)))
+
+
+def dlc_h5_rows(path: Path) -> list[list[str]]:
+    """The rows of the CSV DeepLabCut would write for the label table in ``path`` (key df_with_missing)."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_hdf(path, key=H5_KEY)
+    except ImportError as exc:
+        raise DataError(f"{path}: reading DeepLabCut .h5 labels needs PyTables: pip install tables") from exc
+    except Exception as exc:  # noqa: BLE001 - PyTables' and pandas' errors share no base class
+        raise DataError(f"{path}: not a DeepLabCut label file with key '{H5_KEY}' ({exc})") from exc
+    if not isinstance(frame.columns, pd.MultiIndex):
+        raise DataError(f"{path}: columns are not DeepLabCut's scorer / bodyparts / coords levels")
+    width = frame.index.nlevels  # the image path: one string, or DeepLabCut 2.2+'s (labeled-data, video, file)
+    rows = [
+        [str(name)] + [""] * (width - 1) + [str(v) for v in frame.columns.get_level_values(level)]
+        for level, name in enumerate(frame.columns.names)
+    ]
+    for key, values in zip(frame.index, frame.to_numpy(dtype=np.float64, na_value=np.nan), strict=True):
+        parts = list(key) if isinstance(key, tuple) else [key]
+        rows.append([str(p) for p in parts] + ["" if np.isnan(v) else repr(float(v)) for v in values])
+    return rows
+
+
+def parse_dlc_rows(path: Path, rows: list[list[str]]) -> tuple[list[str], list[tuple[str, np.ndarray]]]:
+    """Parse the rows of a DeepLabCut CSV (``path`` names it in errors)."""
     header = {}
     for i, row in enumerate(rows[:4]):
         if row and row[0].strip() in ("scorer", "individuals", "bodyparts", "coords"):
@@ -82,20 +116,29 @@ def read_dlc_csv(path: Path) -> tuple[list[str], list[tuple[str, np.ndarray]]]:
     return names, samples
 
 
-def find_dlc_csvs(path: Path) -> list[Path]:
-    """The CSV itself, or a project folder's labeled-data/*/CollectedData_*.csv (else a root CollectedData*.csv)."""
+def find_dlc_files(path: Path) -> list[Path]:
+    """The file itself, or a project folder's labeled-data/*/CollectedData_*.csv (else a root
+    CollectedData*.csv); in each of those folders the .h5 stands in where there is no CSV."""
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise DataError(f"DeepLabCut labels not found: {path}")
-    found = sorted(path.glob("labeled-data/*/CollectedData_*.csv")) or sorted(path.glob("CollectedData*.csv"))
+    found = []
+    for folder in sorted(path.glob("labeled-data/*/")):
+        found += _labels_in(folder, "CollectedData_*")
     if not found:
-        raise DataError(f"{path}: no labeled-data/*/CollectedData_*.csv and no CollectedData*.csv")
+        found = _labels_in(path, "CollectedData*")
+    if not found:
+        raise DataError(f"{path}: no labeled-data/*/CollectedData_*.csv (or .h5) and no CollectedData*.csv (or .h5)")
     return found
 
 
+def _labels_in(folder: Path, pattern: str) -> list[Path]:
+    return sorted(folder.glob(f"{pattern}.csv")) or sorted(folder.glob(f"{pattern}.h5"))
+
+
 class DLCSource(LabelledSource):
-    """DeepLabCut CSV labels (file or project folder) with a split file or seeded split fractions."""
+    """DeepLabCut labels (a .csv or .h5 file, or a project folder) with a split file or seeded split fractions."""
 
     def __init__(
         self,
@@ -107,8 +150,8 @@ class DLCSource(LabelledSource):
         flip_pairs: Sequence[Sequence[str]] | None = None,
     ) -> None:
         names, entries = None, []
-        for csv_path in find_dlc_csvs(Path(path)):
-            these, samples = read_dlc_csv(csv_path)
+        for csv_path in find_dlc_files(Path(path)):
+            these, samples = read_dlc_labels(csv_path)
             if names is not None and these != names:
                 raise DataError(f"{csv_path}: keypoint names {these} differ from the first CSV's {names}")
             names = these

@@ -55,7 +55,7 @@ class CSVSource(LabelledSource):
         file = Path(path)
         if not file.is_file():
             raise DataError(f"CSV labels not found: {file}")
-        with open(file, newline="") as f:
+        with open(file, newline="", encoding="utf-8-sig") as f:  # a byte order mark is no part of a cell
             rows = [(i + 1, r) for i, r in enumerate(csv.reader(f)) if any(c.strip() for c in r)]
         if not rows:
             raise DataError(f"{file}: empty")
