@@ -3,7 +3,8 @@
 Each configuration (a quoted string of train.py overrides) trains in its own process under a
 wall-time budget (Lightning ``max_time``), stops early and picks its checkpoint on val, is
 tested on test in original pixels, and prints one markdown row: mean / median / p90 px,
-PCK@5px, epochs, training images/s, batched inference images/s (CPU), peak memory.
+PCK@5px, gross-miss rate (share of points off by more than 10 % of the image diagonal), epochs,
+training images/s, batched inference images/s (CPU), peak memory.
 
     python bench/accuracy.py --minutes 10 \\
         --common "data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json" \\
@@ -28,8 +29,8 @@ from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = (
-    "| configuration | mean px | median px | p90 px | PCK@5px | epochs | train img/s | infer img/s | peak MB |\n"
-    "|---|---|---|---|---|---|---|---|---|"
+    "| configuration | mean px | median px | p90 px | PCK@5px | gross miss | epochs | train img/s | infer img/s"
+    " | peak MB |\n|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -71,6 +72,7 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
         "median": metrics.get("test/median_px"),
         "p90": metrics.get("test/p90_px"),
         "pck5": metrics.get("test/pck@5px"),
+        "gross": metrics.get("test/gross_miss", float("nan")),
         "epochs": summary.last_epoch + 1,
         "best_epoch": summary.best_epoch,
         "train_ips": rates[-1] if rates else float("nan"),
@@ -82,9 +84,10 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
 
 def row(label: str, r: dict) -> str:
     if "error" in r:
-        return f"| {label} | failed: {r['error']} | | | | | | | |"
+        return f"| {label} | failed: {r['error']} | | | | | | | | |"
     return (
         f"| {label} | {r['mean']:.2f} | {r['median']:.2f} | {r['p90']:.2f} | {r['pck5']:.3f} "
+        f"| {100 * r['gross']:.1f} % "
         f"| {r['epochs']} (best {r['best_epoch']}) | {r['train_ips']:.1f} | {r['infer_ips']:.0f} | {r['peak_mb']:.0f} |"
     )
 

@@ -14,6 +14,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from seqattn.adapt import resolve_auto
 from seqattn.data import build_datamodule
 from seqattn.module import KeypointModule
 
@@ -64,6 +65,7 @@ def model_rate(cfg, keypoint_names: list[str]) -> float:
 def main(overrides: list[str]) -> None:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
+    resolve_auto(cfg, build_datamodule(cfg.data))  # input_size=auto etc., as train.py chooses them
     print(f"overrides: {' '.join(overrides) or '(defaults)'}; torch threads {torch.get_num_threads()}")
     rows = []
     for cache in (True, False):

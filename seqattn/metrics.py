@@ -8,15 +8,22 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-_STATES = ("index", "pred_px", "dxy", "visible", "norm_dist")
+_STATES = ("index", "pred_px", "dxy", "visible", "norm_dist", "diagonal")
+GROSS_MISS_FRACTION = 0.1  # a gross miss: error above this fraction of the image diagonal
 
 
 def summarize(
-    dxy: torch.Tensor, norm_dist: torch.Tensor, pck_px: tuple[float, ...], threshold: float | None
+    dxy: torch.Tensor,
+    norm_dist: torch.Tensor,
+    pck_px: tuple[float, ...],
+    threshold: float | None,
+    diagonal: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Error statistics over M labelled points: dxy (M, 2) original pixels, norm_dist (M,) normalized units.
+    """Error statistics over M labelled points: dxy (M, 2) original pixels, norm_dist (M,) normalized
+    units, diagonal (M,) the diagonal of each point's original image in pixels (NaN: unknown).
 
     Every key is present, NaN when M = 0, so tables keep the same columns for every keypoint.
+    ``gross_miss`` is the share of points off by more than 10 % of their image's diagonal.
     """
     dist = dxy.norm(dim=-1)  # (M,)
     empty = dist.numel() == 0
@@ -35,6 +42,8 @@ def summarize(
     }
     for r in pck_px:
         out[f"pck@{r:g}px"] = stat(lambda r=r: (dist <= r).float().mean())
+    known = diagonal is not None and bool(torch.isfinite(diagonal).all()) and not empty
+    out["gross_miss"] = (dist > GROSS_MISS_FRACTION * diagonal).float().mean() if known else nan
     if threshold is not None:
         out["within_threshold"] = stat(lambda: (norm_dist < threshold).float().mean())
     return out
@@ -46,7 +55,8 @@ class PointErrors:
 
     index: (N,) dataset index; pred_px: (N, K, 2) predictions in original pixels; dxy: (N, K, 2)
     prediction minus truth in original pixels (0 where missing); visible: (N, K) bool, labelled;
-    norm_dist: (N, K) distance in normalized input units (0 where missing).
+    norm_dist: (N, K) distance in normalized input units (0 where missing); diagonal: (N,) each
+    original image's diagonal in pixels (NaN where not given).
     """
 
     keypoint_names: list[str]
@@ -55,6 +65,7 @@ class PointErrors:
     dxy: torch.Tensor
     visible: torch.Tensor
     norm_dist: torch.Tensor
+    diagonal: torch.Tensor
 
     def __len__(self) -> int:
         return int(self.index.numel())
@@ -69,14 +80,17 @@ class PointErrors:
 
     def summary(self, pck_px: tuple[float, ...], threshold: float | None = None) -> dict[str, torch.Tensor]:
         """Statistics over all labelled points (what is logged as ``{stage}/<name>``)."""
-        return summarize(self.dxy[self.visible], self.norm_dist[self.visible], pck_px, threshold)
+        diagonal = self.diagonal[:, None].expand_as(self.norm_dist)  # (N, K)
+        return summarize(
+            self.dxy[self.visible], self.norm_dist[self.visible], pck_px, threshold, diagonal[self.visible]
+        )
 
     def per_keypoint(self, pck_px: tuple[float, ...], threshold: float | None = None) -> dict[str, dict[str, float]]:
         """{keypoint name: {"count": labelled points, "epe_px": ..., ...}}; NaN statistics where count = 0."""
         table = {}
         for k, name in enumerate(self.keypoint_names):
             vis = self.visible[:, k]
-            stats = summarize(self.dxy[:, k][vis], self.norm_dist[:, k][vis], pck_px, threshold)
+            stats = summarize(self.dxy[:, k][vis], self.norm_dist[:, k][vis], pck_px, threshold, self.diagonal[vis])
             table[name] = {"count": int(vis.sum()), **{key: float(v) for key, v in stats.items()}}
         return table
 
@@ -120,14 +134,19 @@ class KeypointErrors(Metric):
         visible: torch.Tensor,
         norm_dist: torch.Tensor,
         index: torch.Tensor,
+        diagonal: torch.Tensor | None = None,
     ) -> None:
-        """pred_px, target_px: (B, K, 2) original pixels; visible, norm_dist: (B, K); index: (B,)."""
+        """pred_px, target_px: (B, K, 2) original pixels; visible, norm_dist: (B, K); index: (B,);
+        diagonal: (B,) original image diagonals in pixels (for the gross-miss rate), or None."""
         diff = torch.where(visible[..., None], pred_px - target_px, torch.zeros_like(pred_px))  # (B, K, 2)
         self.index.append(index.detach().long())
         self.pred_px.append(pred_px.detach().float())
         self.dxy.append(diff.detach().float())
         self.visible.append(visible.detach().bool())
         self.norm_dist.append(torch.where(visible, norm_dist, torch.zeros_like(norm_dist)).detach().float())
+        if diagonal is None:
+            diagonal = torch.full(index.shape, float("nan"), device=pred_px.device)
+        self.diagonal.append(diagonal.detach().float().reshape(-1))
 
     def _points(self) -> PointErrors:
         """The collected rows, deduplicated by index and sorted (of this process unless states are synced)."""
@@ -141,6 +160,7 @@ class KeypointErrors(Metric):
                 torch.zeros(0, k, 2, device=self.device),
                 empty.bool(),
                 empty,
+                torch.zeros(0, device=self.device),
             )
         states = {name: dim_zero_cat(getattr(self, name)) for name in _STATES}
         order = torch.argsort(states["index"], stable=True)

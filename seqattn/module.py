@@ -160,6 +160,7 @@ class KeypointModule(L.LightningModule):
                 visible,
                 (pred - safe_target).float().norm(dim=-1),
                 batch["index"],
+                batch["frame"][:, 4:6].float().norm(dim=-1),  # original image diagonal (frame: ..., width, height)
             )
         return loss
 

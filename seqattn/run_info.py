@@ -54,10 +54,15 @@ def run_info(cfg: DictConfig, ckpt_path: str | None) -> dict[str, Any]:
     }
 
 
-def write_run_info(output_dir: Path, cfg: DictConfig, ckpt_path: str | None = None) -> Path:
-    """Write ``<output_dir>/run_info.json``. A resumed run keeps the earlier starts under ``earlier_starts``."""
+def write_run_info(
+    output_dir: Path, cfg: DictConfig, ckpt_path: str | None = None, adaptive: dict | None = None
+) -> Path:
+    """Write ``<output_dir>/run_info.json`` (with the data-derived settings, ``adaptive``, and their
+    reasons). A resumed run keeps the earlier starts under ``earlier_starts``."""
     path = output_dir / RUN_INFO_FILE
     info = run_info(cfg, ckpt_path)
+    if adaptive is not None:
+        info["adaptive"] = adaptive
     if ckpt_path and path.is_file():
         earlier = json.loads(path.read_text())
         info["earlier_starts"] = [*earlier.pop("earlier_starts", []), earlier]

@@ -20,6 +20,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from seqattn.adapt import format_header, resolve_auto
 from seqattn.callbacks import MetricsHistory
 from seqattn.callbacks.stop_together import StopTogether, explain_distributed_failure
 from seqattn.data import KeypointDataModule, build_datamodule
@@ -148,6 +149,7 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
         log.warning(f"restarted by the cluster after a requeue: continuing this job from {ckpt_path}")
     no_loader_workers_in_joblib(cfg)
     datamodule = build_datamodule(cfg.data)
+    adaptive = resolve_auto(cfg, datamodule)  # input_size=auto etc., from the data; explicit values win
     module = KeypointModule(
         model=_plain(cfg.model),
         loss=_plain(cfg.loss),
@@ -176,7 +178,8 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     if ckpt_path and run_folder is None:
         log.warning(f"{ckpt_path} is not in a run folder's checkpoints/: continuing it in a new folder {output_dir}")
     if is_rank_zero():
-        write_run_info(output_dir, cfg, ckpt_path)
+        log.info("run header\n" + format_header(adaptive))
+        write_run_info(output_dir, cfg, ckpt_path, adaptive=adaptive)
 
     try:
         with ddp_job(entry_script, output_dir):

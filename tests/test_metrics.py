@@ -17,7 +17,7 @@ NAMES = ["a", "b", "c"]
 NAN = float("nan")
 
 
-def _update(metric: KeypointErrors, truth, offsets, visible, norm_dist, index) -> None:
+def _update(metric: KeypointErrors, truth, offsets, visible, norm_dist, index, diagonal=None) -> None:
     truth = torch.tensor(truth, dtype=torch.float32)
     metric.update(
         truth + torch.tensor(offsets, dtype=torch.float32),
@@ -25,6 +25,7 @@ def _update(metric: KeypointErrors, truth, offsets, visible, norm_dist, index) -
         torch.tensor(visible),
         torch.tensor(norm_dist, dtype=torch.float32),
         torch.tensor(index),
+        None if diagonal is None else torch.tensor(diagonal, dtype=torch.float32),
     )
 
 
@@ -132,6 +133,21 @@ def test_module_measures_errors_in_original_pixels():
     assert points.pred_px[0, 0].tolist() == pytest.approx([70.0, 40.0], abs=1e-3)
     # the metric was reset after the snapshot: the next epoch starts empty
     assert module.metrics["val_errors"].snapshot().index.numel() == 0
+
+
+def test_gross_miss_is_the_share_of_points_off_by_a_tenth_of_their_image_diagonal():
+    metric = KeypointErrors(NAMES)
+    # visible errors 5 and 1 in image 0 (diagonal 40: limit 4), 5 in image 1 (diagonal 100: limit 10),
+    # 0 in image 2 (diagonal 1: limit 0.1): only the first 5 px error is a gross miss.
+    for i, diagonal in zip((0, 1, 2), (40.0, 100.0, 1.0), strict=True):
+        _update(metric, [TRUTH[i]], [OFFSETS[i]], [VISIBLE[i]], [NORM[i]], [i], [diagonal])
+    assert float(metric.compute()["gross_miss"]) == pytest.approx(1 / 4)
+    per_keypoint = metric.snapshot().per_keypoint(())
+    assert per_keypoint["a"]["gross_miss"] == pytest.approx(1 / 2) and per_keypoint["b"]["gross_miss"] == 0
+    assert math.isnan(per_keypoint["c"]["gross_miss"])  # never labelled
+    unknown = KeypointErrors(NAMES)
+    hand_case(unknown)  # no diagonals given: the rate is unknown, not 0
+    assert math.isnan(float(unknown.compute()["gross_miss"]))
 
 
 # ---- two processes -------------------------------------------------------------------------------

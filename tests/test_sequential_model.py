@@ -1,7 +1,7 @@
 import torch
 
 from seqattn.models import SequentialAttentionModel
-from seqattn.models.sequential import crop_glimpses, soft_argmax
+from seqattn.models.sequential import crop_glimpses, sample_cells, soft_argmax
 
 
 def test_soft_argmax_finds_a_sharp_peak_at_its_cell_centre():
@@ -63,3 +63,27 @@ def test_trains_with_bf16_autocast_and_channels_last(make_cfg):
 
     summary = train(make_cfg("trainer.precision=bf16-mixed", "channels_last=true", "trainer.max_epochs=1"))
     assert summary.best_checkpoint and 0 < summary.test_metrics["test/epe_px"] < float("inf")
+
+
+def test_sampled_cells_read_the_feature_at_each_point():
+    fmap = torch.zeros(1, 2, 16, 16)
+    fmap[0, 1, 5, 9] = 1.0  # the cell centred at ((9 + 0.5) / 16, (5 + 0.5) / 16)
+    centres = torch.tensor([[[9.5 / 16, 5.5 / 16], [0.5, 0.5]]])
+    cells = sample_cells(fmap, centres, extent=3 / 16, cells=3)  # 3 x 3 cells one map cell apart
+    assert cells.shape == (2, 9, 2)
+    assert cells[0, 4, 1] == 1.0 and cells[0, :, 1].sum() == 1.0  # the middle cell, exactly
+    assert cells[1].abs().sum() == 0
+
+
+def test_glimpse_source_follows_the_number_of_keypoints():
+    few = SequentialAttentionModel(4, channels=(8, 8, 16), width=16, steps=2, heads=2, glimpse_size=8)
+    many = SequentialAttentionModel(20, channels=(8, 8, 16), width=16, steps=2, heads=2, glimpse_size=8)
+    assert (few.glimpse_source, many.glimpse_source) == ("pixels", "features")
+    assert few.hires is None and many.refine[0].encode is None  # one shared map, no per-step glimpse CNN
+    out = many(torch.randn(2, 3, 64, 64))
+    assert out["coords"].shape == (2, 20, 2) and len(out["steps"]) == 3
+    sum(s.sum() for s in out["steps"]).backward()
+    assert all(torch.isfinite(p.grad).all() for p in many.parameters() if p.grad is not None)
+    assert many.hires[0][0].weight.grad.abs().sum() > 0  # the shared map is trained through the glimpses
+    forced = SequentialAttentionModel(20, channels=(8, 8, 16), width=16, steps=1, heads=2, glimpse_source="pixels")
+    assert forced.hires is None and forced.refine[0].encode is not None

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from seqattn.data import find_flip_pairs
-from seqattn.data.synthetic import KEYPOINT_NAMES, SyntheticSource
+from seqattn.data.synthetic import KEYPOINT_NAMES, MAX_KEYPOINTS, SyntheticSource
 from seqattn.errors import ConfigError
 
 
@@ -54,4 +54,20 @@ def test_left_right_pairs_and_bad_config():
     assert ("left_ear", "right_ear") in names and len(pairs) == 3
     assert find_flip_pairs(["leftear", "RightEar", "paw1LH", "paw3RF"]) == [(0, 1)]
     with pytest.raises(ConfigError, match="num_keypoints"):
-        SyntheticSource(num_keypoints=11)
+        SyntheticSource(num_keypoints=MAX_KEYPOINTS + 1)
+
+
+@pytest.mark.parametrize("k", [17, 68, 100, MAX_KEYPOINTS])
+def test_many_keypoint_mode_gives_paired_landmarks_on_the_creature(k):
+    source = SyntheticSource(num_train=4, num_val=1, num_test=1, width=96, height=80, num_keypoints=k)
+    names = source.keypoint_names
+    assert len(names) == len(set(names)) == k and names[:10] == list(KEYPOINT_NAMES)
+    # every lateral landmark has its mirror partner, so a horizontal flip can swap them
+    lateral = [n for n in names if "left" in n or "right" in n]
+    assert 2 * len(find_flip_pairs(names)) == len(lateral)
+    sample = source.splits()["train"][0]
+    assert sample.keypoints.shape == (k, 2)
+    seen = sample.keypoints[np.isfinite(sample.keypoints).all(1)]
+    # landmarks lie on one creature: within its body length of the neck, not spread over the frame
+    neck = sample.keypoints[names.index("neck")]
+    assert np.isfinite(neck).all() and np.linalg.norm(seen - neck, axis=1).max() < 0.6 * 80

@@ -89,7 +89,7 @@ class KeypointDataModule(L.LightningDataModule):
     def __init__(
         self,
         source: KeypointSource,
-        input_size: int,
+        input_size: int | str,
         batch_size: int = 32,
         eval_batch_size: int | None = None,
         num_workers: int = 0,
@@ -102,7 +102,11 @@ class KeypointDataModule(L.LightningDataModule):
         super().__init__()
         self.source = source
         # models that glimpse at higher resolution (hires_factor) get a letterbox that many times larger
-        self.codec = KeypointCodec(input_size * letterbox_scale)
+        self.letterbox_scale = letterbox_scale
+        self.codec: KeypointCodec | None = None  # until the input size is known ("auto": seqattn.adapt)
+        self.datasets: dict[str, KeypointSamples] = {}
+        if input_size != "auto":
+            self.set_input_size(int(input_size))
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
@@ -110,15 +114,22 @@ class KeypointDataModule(L.LightningDataModule):
         self.augment = augment
         self.pin_memory = pin_memory
         self.epoch_size = epoch_size
-        self.datasets: dict[str, KeypointSamples] = {}
 
     @property
     def keypoint_names(self) -> list[str]:
         return list(self.source.keypoint_names)
 
+    def set_input_size(self, input_size: int) -> None:
+        """The network input side S (before any samples are made): the letterbox is S x letterbox_scale."""
+        if self.datasets:
+            raise RuntimeError("set_input_size after setup: the cached letterboxes have another size")
+        self.codec = KeypointCodec(input_size * self.letterbox_scale)
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
+        if self.codec is None:
+            raise RuntimeError("input_size=auto was not resolved (seqattn.adapt.resolve_auto) before setup")
         if self.augment is not None and hasattr(self.augment, "bind"):
             self.augment.bind(self.source.flip_pairs)  # which keypoints swap on a horizontal flip
         for split, raw in self.source.splits().items():

@@ -68,8 +68,93 @@ def _distractors(rng: np.random.Generator, img: np.ndarray, size: float) -> None
             cv2.ellipse(img, _pt(centre), axes, rng.uniform(0, 180), 0, 360, colour, -1, cv2.LINE_AA, _SHIFT)
 
 
+def _dense_names() -> tuple[str, ...]:
+    """Names of the extra landmarks beyond the 10 named ones, in the order ``render_creature`` gives them.
+
+    Lateral points carry left/right in their names, so a horizontal flip finds their pairs;
+    points on the midline (spine, tail, head axis) are their own mirror image.
+    """
+    names = []
+    for i in range(_OUTLINE):  # body outline, front to back, on both flanks
+        names += [f"body_left_{i:02d}", f"body_right_{i:02d}"]
+    for i in range(_HEAD):
+        names += [f"head_left_{i:02d}", f"head_right_{i:02d}"]
+    for leg in ("fore", "hind"):
+        for i in range(_LEG):
+            names += [f"{leg}leg_left_{i}", f"{leg}leg_right_{i}"]
+    names += [f"spine_{i:02d}" for i in range(_SPINE)] + [f"tail_{i:02d}" for i in range(_TAIL)]
+    return tuple(names)
+
+
+_OUTLINE, _HEAD, _LEG, _SPINE, _TAIL = 20, 8, 4, 10, 12
+DENSE_NAMES = _dense_names()
+MAX_KEYPOINTS = len(KEYPOINT_NAMES) + len(DENSE_NAMES)  # 104
+
+
+def keypoint_names(num_keypoints: int) -> list[str]:
+    """The first 10 are the named anatomy; beyond, landmarks spread evenly over the dense set
+    (outline, head, legs, spine, tail), left/right pairs kept together."""
+    extra = num_keypoints - len(KEYPOINT_NAMES)
+    return list(KEYPOINT_NAMES[:num_keypoints]) + [DENSE_NAMES[i] for i in _dense_choice(extra)]
+
+
+def _dense_choice(extra: int) -> list[int]:
+    """Indices into DENSE_NAMES of ``extra`` landmarks spread over the parts; never half a left/right pair."""
+    units = _dense_units()  # a left/right pair, or one midline point
+    chosen = []
+    for u in sorted(range(len(units)), key=lambda u: (_spread_rank(u, len(units)), u)):
+        if len(chosen) + len(units[u]) <= extra:
+            chosen += units[u]
+    return sorted(chosen)
+
+
+def _dense_units() -> list[list[int]]:
+    units, i = [], 0
+    lateral = 2 * (_OUTLINE + _HEAD + 2 * _LEG)
+    while i < lateral:
+        units.append([i, i + 1])
+        i += 2
+    units += [[j] for j in range(lateral, len(DENSE_NAMES))]
+    return units
+
+
+def _spread_rank(u: int, n: int) -> int:
+    """Bit-reversal order of unit u among n: any prefix of the order is spread over all parts."""
+    bits = max(1, (n - 1).bit_length())
+    return int(f"{u:0{bits}b}"[::-1], 2)
+
+
+def _dense_points(at, neck, head_dir, head_side, length, paws, tailbase, tail_mid, tailtip, body_width) -> np.ndarray:
+    """The dense landmarks (len(DENSE_NAMES), 2) in pixels, in DENSE_NAMES order."""
+    pts = []
+    for i in range(_OUTLINE):  # body ellipse centred at u = -0.07, half-length 0.4, half-width body_width
+        a = math.pi * (i + 0.5) / _OUTLINE  # 0 (front) .. pi (back)
+        u, v = -0.07 + 0.4 * math.cos(a), body_width * math.sin(a)
+        pts += [at(u, v), at(u, -v)]
+    head_centre = neck + 0.2 * length * head_dir
+    for i in range(_HEAD):
+        a = math.pi * (i + 0.5) / _HEAD
+        along, across = 0.18 * length * math.cos(a), 0.1 * length * math.sin(a)
+        pts += [
+            head_centre + along * head_dir + across * head_side,
+            head_centre + along * head_dir - across * head_side,
+        ]
+    for first in (0, 2):  # fore legs (paws 0, 1), hind legs (paws 2, 3): left, right
+        for i in range(_LEG):
+            f = (i + 1) / (_LEG + 1)
+            for hip, paw in (paws[first], paws[first + 1]):
+                pts.append(hip + f * (paw - hip))
+    for i in range(_SPINE):
+        pts.append(neck + (i + 1) / (_SPINE + 1) * (tailbase - neck))
+    for i in range(_TAIL):
+        f = (i + 1) / (_TAIL + 1) * 2
+        pts.append(tailbase + f * (tail_mid - tailbase) if f <= 1 else tail_mid + (f - 1) * (tailtip - tail_mid))
+    return np.stack(pts)
+
+
 def render_creature(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Render one image; returns (H, W, 3) uint8 and all 10 keypoints (10, 2) in pixels."""
+    """Render one image; returns (H, W, 3) uint8 and all MAX_KEYPOINTS keypoints (104, 2) in pixels:
+    the 10 named ones, then the dense landmarks of DENSE_NAMES."""
     img = _background(rng, width, height)
     size = min(width, height)
     _distractors(rng, img, size)
@@ -111,7 +196,8 @@ def render_creature(rng: np.random.Generator, width: int, height: int) -> tuple[
     for hip, paw in paws:
         cv2.line(img, _pt(hip), _pt(paw), dark, thick, aa, _SHIFT)
         cv2.circle(img, _pt(paw), _rad(0.05 * length), light, -1, aa, _SHIFT)
-    body_axes = (_rad(0.4 * length), _rad(rng.uniform(0.14, 0.2) * length))
+    body_width = rng.uniform(0.14, 0.2)
+    body_axes = (_rad(0.4 * length), _rad(body_width * length))
     cv2.ellipse(img, _pt(at(-0.07, 0.0)), body_axes, math.degrees(theta), 0, 360, body, -1, aa, _SHIFT)
     head_centre = neck + 0.2 * length * head_dir
     head_angle = math.degrees(math.atan2(head_dir[1], head_dir[0]))
@@ -125,10 +211,9 @@ def render_creature(rng: np.random.Generator, width: int, height: int) -> tuple[
     img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.3, 1.0))
     noisy = img.astype(np.float32) + rng.normal(0, rng.uniform(2, 12), img.shape)
     img = np.clip(noisy, 0, 255).astype(np.uint8)
-    keypoints = np.stack(
-        [snout, ears[0], ears[1], neck, paws[0][1], paws[1][1], paws[2][1], paws[3][1], tailbase, tailtip]
-    )
-    return img, keypoints
+    named = np.stack([snout, ears[0], ears[1], neck, paws[0][1], paws[1][1], paws[2][1], paws[3][1], tailbase, tailtip])
+    dense = _dense_points(at, neck, head_dir, head_side, length, paws, tailbase, tail_mid, tailtip, body_width)
+    return img, np.concatenate([named, dense])
 
 
 class SyntheticSplit:
@@ -137,6 +222,8 @@ class SyntheticSplit:
     def __init__(self, size: int, split: str, seed: int, width: int, height: int, num_keypoints: int) -> None:
         self.size, self.split, self.seed = size, split, seed
         self.width, self.height, self.num_keypoints = width, height, num_keypoints
+        named = min(num_keypoints, len(KEYPOINT_NAMES))
+        self.columns = list(range(named)) + [len(KEYPOINT_NAMES) + i for i in _dense_choice(num_keypoints - named)]
 
     def __len__(self) -> int:
         return self.size
@@ -146,14 +233,15 @@ class SyntheticSplit:
             raise IndexError(index)
         rng = np.random.default_rng([self.seed, _SPLITS[self.split], index])
         image, points = render_creature(rng, self.width, self.height)
-        points = points[: self.num_keypoints].copy()
+        points = points[self.columns].copy()
         outside = (points < -0.5).any(1) | (points[:, 0] >= self.width - 0.5) | (points[:, 1] >= self.height - 0.5)
         points[outside] = np.nan
         return RawSample(image=image, keypoints=points, name=f"synthetic/{self.split}/{index:06d}")
 
 
 class SyntheticSource(KeypointSource):
-    """The embedded default dataset: rendered creatures with up to 10 named keypoints."""
+    """The embedded default dataset: rendered creatures with up to 10 named keypoints, or up to 104
+    with dense landmarks (``num_keypoints`` = 17, 68, 100, ...: many-keypoint skeletons)."""
 
     def __init__(
         self,
@@ -165,14 +253,14 @@ class SyntheticSource(KeypointSource):
         num_keypoints: int = len(KEYPOINT_NAMES),
         seed: int = 0,
     ) -> None:
-        if not 1 <= num_keypoints <= len(KEYPOINT_NAMES):
-            raise ConfigError(f"data.source.num_keypoints must be in 1..{len(KEYPOINT_NAMES)}, got {num_keypoints}")
+        if not 1 <= num_keypoints <= MAX_KEYPOINTS:
+            raise ConfigError(f"data.source.num_keypoints must be in 1..{MAX_KEYPOINTS}, got {num_keypoints}")
         for key, value in (("num_train", num_train), ("num_val", num_val), ("num_test", num_test)):
             if value < 1:
                 raise ConfigError(f"data.source.{key} must be >= 1, got {value}")
         if min(width, height) < 16:
             raise ConfigError(f"data.source width and height must be >= 16 pixels, got {width}x{height}")
-        self.keypoint_names = list(KEYPOINT_NAMES[:num_keypoints])
+        self.keypoint_names = keypoint_names(num_keypoints)
         sizes = {"train": num_train, "val": num_val, "test": num_test}
         self._splits = {name: SyntheticSplit(n, name, seed, width, height, num_keypoints) for name, n in sizes.items()}
 

@@ -1,12 +1,20 @@
 """Sequential attention: a coarse soft-argmax estimate, then T glimpse-and-correct steps.
 
 Step 0 runs a small CNN with a feature-pyramid merge on the input downsampled to ``S`` and takes
-a soft-argmax of one heat map per keypoint (translation-equivariant). Each later step crops a
-glimpse around every current estimate from the full-resolution input (``hires_factor`` x S,
-the data module's letterbox at that size), encodes it, lets the K keypoint tokens attend to
-each other (self-attention) and to their own glimpse (cross-attention), and moves each estimate
-by a soft-argmax over the glimpse plus a zero-initialised residual. Glimpses shrink every step,
-so precision follows the glimpse resolution rather than the step-0 input size.
+a soft-argmax of one heat map per keypoint (translation-equivariant). Each later step takes a
+glimpse around every current estimate at the full resolution (``hires_factor`` x S, the data
+module's letterbox at that size), lets the K keypoint tokens attend to each other
+(self-attention) and to their own glimpse (cross-attention), and moves each estimate by a
+soft-argmax over the glimpse plus a zero-initialised residual. Glimpses shrink every step, so
+precision follows the glimpse resolution rather than the step-0 input size.
+
+A glimpse is made one of two ways (``glimpse_source``):
+- ``pixels``: crop B x K pixel patches and encode each with the step's own small CNN. Best with
+  few keypoints; its cost grows with K x T.
+- ``features``: encode the full-resolution letterbox once per image (a light stride-2 CNN) and
+  sample every keypoint's glimpse cells from that shared map, adding the step-0 features there.
+  The cost hardly depends on K.
+``auto`` takes ``pixels`` up to ``pixel_glimpses_up_to`` keypoints, ``features`` beyond.
 """
 
 from __future__ import annotations
@@ -41,13 +49,45 @@ def crop_glimpses(image: torch.Tensor, centres: torch.Tensor, extent: float, siz
     return out.view(b, -1, k, size, size).transpose(1, 2).reshape(b * k, -1, size, size)  # (B*K, C, s, s)
 
 
-class GlimpseStep(nn.Module):
-    """One refinement step: self-attention across keypoints, cross-attention to each glimpse."""
+def sample_cells(fmap: torch.Tensor, centres: torch.Tensor, extent: float, cells: int) -> torch.Tensor:
+    """Features at a cells x cells grid of side ``extent`` around each point (bilinear, zero outside).
 
-    def __init__(self, width: int, heads: int, glimpse_size: int) -> None:
+    fmap (B, C, h, w), centres (B, K, 2) in [0, 1] -> (B * K, cells * cells, C), row-major cells.
+    """
+    b, k, _ = centres.shape
+    offsets = ((torch.arange(cells, device=fmap.device, dtype=centres.dtype) + 0.5) / cells - 0.5) * extent
+    oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")  # (c, c) each
+    grid = centres[:, :, None, None, :] + torch.stack([ox, oy], -1)  # (B, K, c, c, 2)
+    grid = (grid * 2 - 1).reshape(b, k * cells, cells, 2).to(fmap.dtype)  # align_corners=False convention
+    out = F.grid_sample(fmap, grid, mode="bilinear", padding_mode="zeros", align_corners=False)  # (B, C, K*c, c)
+    return out.view(b, -1, k, cells * cells).permute(0, 2, 3, 1).reshape(b * k, cells * cells, -1)
+
+
+def separable(cin: int, cout: int) -> nn.Sequential:
+    """Depthwise 3x3 + pointwise 1x1 (each with BatchNorm, ReLU): a cheap conv at full resolution."""
+    return nn.Sequential(
+        nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False),
+        nn.BatchNorm2d(cin),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class GlimpseStep(nn.Module):
+    """One refinement step: self-attention across keypoints, cross-attention to each glimpse.
+
+    With ``from_pixels`` the step encodes pixel glimpses (B*K, 3, s, s) with its own CNN into
+    (s/2)^2 cells; otherwise it receives cells already sampled from a shared map, (B*K, N, D).
+    """
+
+    def __init__(self, width: int, heads: int, glimpse_size: int, from_pixels: bool = True) -> None:
         super().__init__()
-        self.encode = nn.Sequential(
-            conv_bn_relu(3, width // 2), conv_bn_relu(width // 2, width, 2), conv_bn_relu(width, width)
+        self.encode = (
+            nn.Sequential(conv_bn_relu(3, width // 2), conv_bn_relu(width // 2, width, 2), conv_bn_relu(width, width))
+            if from_pixels
+            else None
         )
         cells = glimpse_size // 2
         offsets = (torch.arange(cells) + 0.5) / cells  # glimpse cell centres in [0, 1] of the glimpse
@@ -62,10 +102,11 @@ class GlimpseStep(nn.Module):
         nn.init.zeros_(self.residual[-1].bias)
 
     def forward(self, tokens: torch.Tensor, glimpses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """tokens (B, K, D), glimpses (B*K, 3, s, s) -> updated tokens, correction (B, K, 2) in glimpse units."""
+        """tokens (B, K, D), glimpses (B*K, 3, s, s) pixels or (B*K, N, D) cells -> updated tokens,
+        correction (B, K, 2) in glimpse units."""
         b, k, d = tokens.shape
         tokens = self.keypoints(tokens)  # (B, K, D)
-        feats = self.encode(glimpses).flatten(2).transpose(1, 2)  # (B*K, N, D)
+        feats = glimpses if self.encode is None else self.encode(glimpses).flatten(2).transpose(1, 2)  # (B*K, N, D)
         feats = self.norm_kv(feats + sine_encoding(self.cells, d))  # (B*K, N, D)
         query = tokens.reshape(b * k, 1, d)  # (B*K, 1, D)
         attended, _ = self.cross(self.norm_q(query), feats, feats)  # (B*K, 1, D)
@@ -94,10 +135,17 @@ class SequentialAttentionModel(nn.Module):
         glimpse_extent: float = 0.15,
         glimpse_shrink: float = 0.5,
         hires_factor: int = 2,
+        glimpse_source: str = "auto",
+        pixel_glimpses_up_to: int = 8,
     ) -> None:
         super().__init__()
         if len(channels) < 3:
             raise ValueError(f"model.channels needs at least 3 stages (strides 2..8), got {list(channels)}")
+        if glimpse_source not in ("auto", "pixels", "features"):
+            raise ValueError(f"model.glimpse_source must be auto, pixels or features, got {glimpse_source!r}")
+        if glimpse_source == "auto":
+            glimpse_source = "pixels" if num_keypoints <= pixel_glimpses_up_to else "features"
+        self.glimpse_source = glimpse_source
         self.hires_factor, self.steps = hires_factor, steps
         self.glimpse_size, self.glimpse_extent, self.glimpse_shrink = glimpse_size, glimpse_extent, glimpse_shrink
         self.backbone = ConvBackbone(tuple(channels))
@@ -106,7 +154,14 @@ class SequentialAttentionModel(nn.Module):
         self.merge = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True))  # no conv: stride 4 is costly
         self.heat = nn.Conv2d(width, num_keypoints, 3, padding=1)
         self.identity = nn.Embedding(num_keypoints, width)
-        self.refine = nn.ModuleList(GlimpseStep(width, heads, glimpse_size) for _ in range(steps))
+        from_pixels = glimpse_source == "pixels"
+        self.refine = nn.ModuleList(GlimpseStep(width, heads, glimpse_size, from_pixels) for _ in range(steps))
+        # the shared full-resolution map (features only): stride 2 of the letterbox, fixed cost per image
+        self.hires = (
+            None
+            if from_pixels or steps == 0
+            else nn.Sequential(conv_bn_relu(3, width // 3, 2), separable(width // 3, width), separable(width, width))
+        )
         self.confidence = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 1))
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
@@ -127,9 +182,16 @@ class SequentialAttentionModel(nn.Module):
         local = F.grid_sample(fmap, grid, align_corners=False).squeeze(-1).transpose(1, 2)  # (B, K, D)
         tokens = local + self.identity.weight  # (B, K, D)
         extent = self.glimpse_extent
+        hires = self.hires(images) if self.hires is not None else None  # (B, D, mS/2, mS/2)
         for step in self.refine:
             # stop gradients through the crop position: each step learns its own correction
-            glimpses = crop_glimpses(images, coords.detach(), extent, self.glimpse_size)  # (B*K, 3, s, s)
+            if hires is None:
+                glimpses = crop_glimpses(images, coords.detach(), extent, self.glimpse_size)  # (B*K, 3, s, s)
+            else:  # fine cells from the shared map + the step-0 context at the same places
+                cells = self.glimpse_size // 2
+                glimpses = sample_cells(hires, coords.detach(), extent, cells) + sample_cells(
+                    fmap, coords.detach(), extent, cells
+                )  # (B*K, N, D)
             tokens = tokens + sine_encoding(coords.detach(), tokens.shape[-1])
             tokens, correction = step(tokens, glimpses)
             coords = coords + correction * extent  # (B, K, 2)

@@ -1,0 +1,120 @@
+"""Defaults derived from the data at start, by one rule, each printed with its reason.
+
+Settings left at ``auto`` are chosen here from the training split (any explicit value wins):
+
+- ``input_size``: 160 px, unless the labelled objects would then be tiny (the median span of a
+  sample's labelled keypoints below 24 input pixels): larger, up to 256; and never more than the
+  images' own long side (rounded up to 32, at least 64), since upsampling adds no detail.
+- ``model.glimpse_source`` (sequential model): pixel glimpses up to ``pixel_glimpses_up_to``
+  keypoints, glimpses sampled from one shared map beyond (cost nearly independent of K).
+
+Also reported (not changed): the number of images, K, the image size, the epoch length and the
+batch size. The choices go to the log, the run header and ``run_info.json`` (``adaptive``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from omegaconf import DictConfig, open_dict
+
+from seqattn.data import KeypointDataModule
+
+log = logging.getLogger(__name__)
+
+BASE_INPUT = 160  # px: the measured default (docs/benchmarks.md)
+MIN_OBJECT_PX = 24  # median labelled span wanted at the network input
+LARGEST_INPUT, SMALLEST_INPUT = 256, 64
+SAMPLED_IMAGES = 64  # training images measured for the image size and object span
+
+
+@dataclass
+class DataStats:
+    num_train: int
+    num_keypoints: int
+    long_side_px: float  # median over the sampled training images of max(width, height)
+    object_span_px: float  # median over them of the labelled keypoints' bounding-box long side (NaN: none)
+
+
+def measure(datamodule: KeypointDataModule) -> DataStats:
+    """Image size and object span of up to SAMPLED_IMAGES training images, evenly spread."""
+    train = datamodule.source.splits()["train"]
+    picks = np.unique(np.linspace(0, len(train) - 1, num=min(SAMPLED_IMAGES, len(train))).round().astype(int))
+    sides, spans = [], []
+    for i in picks:
+        sample = train[int(i)]
+        sides.append(max(sample.image.shape[:2]))
+        pts = sample.keypoints[np.isfinite(sample.keypoints).all(1)]
+        if len(pts) >= 2:
+            spans.append(float((pts.max(0) - pts.min(0)).max()))
+    return DataStats(
+        num_train=len(train),
+        num_keypoints=len(datamodule.keypoint_names),
+        long_side_px=float(np.median(sides)),
+        object_span_px=float(np.median(spans)) if spans else math.nan,
+    )
+
+
+def _round32(x: float) -> int:
+    return int(math.ceil(x / 32) * 32)
+
+
+def choose_input_size(stats: DataStats) -> tuple[int, str]:
+    long_side, span = stats.long_side_px, stats.object_span_px
+    size, why = BASE_INPUT, f"the default {BASE_INPUT} px"
+    at_base = span * BASE_INPUT / long_side if math.isfinite(span) else math.inf
+    if at_base < MIN_OBJECT_PX:
+        size = min(LARGEST_INPUT, _round32(MIN_OBJECT_PX * long_side / span))
+        why = (
+            f"objects span {span:.0f} of {long_side:.0f} px (median), only {at_base:.0f} px at {BASE_INPUT}: "
+            f"enlarged for >= {MIN_OBJECT_PX} px (at most {LARGEST_INPUT})"
+        )
+    native = max(SMALLEST_INPUT, _round32(long_side))
+    if size > native:
+        size, why = native, f"the images' long side is {long_side:.0f} px: no upsampling past it"
+    return size, why
+
+
+def choose_glimpse_source(num_keypoints: int, up_to: int) -> tuple[str, str]:
+    if num_keypoints <= up_to:
+        return "pixels", f"K = {num_keypoints} <= {up_to}: a pixel glimpse per keypoint"
+    return "features", f"K = {num_keypoints} > {up_to}: glimpses sampled from one shared map (cost ~ independent of K)"
+
+
+def resolve_auto(cfg: DictConfig, datamodule: KeypointDataModule) -> dict[str, dict]:
+    """Fill the ``auto`` settings of ``cfg`` (and the data module) from the data; return what was
+    chosen and why, {setting: {"value": ..., "reason": ...}}, with the measured statistics."""
+    stats = measure(datamodule)
+    chosen: dict[str, dict] = {}
+    with open_dict(cfg):
+        if str(cfg.input_size) == "auto":
+            size, why = choose_input_size(stats)
+            cfg.input_size = size
+            datamodule.set_input_size(size)
+            chosen["input_size"] = {"value": size, "reason": why}
+        else:
+            chosen["input_size"] = {"value": int(cfg.input_size), "reason": "set explicitly"}
+        if str(cfg.model.get("glimpse_source", "")) == "auto" and int(cfg.model.get("steps", 0)) > 0:
+            source, why = choose_glimpse_source(stats.num_keypoints, int(cfg.model.get("pixel_glimpses_up_to", 8)))
+            cfg.model.glimpse_source = source
+            chosen["model.glimpse_source"] = {"value": source, "reason": why}
+    repeats = datamodule.epoch_size / max(1, stats.num_train)
+    chosen["data.epoch_size"] = {
+        "value": max(datamodule.epoch_size, stats.num_train),
+        "reason": f"{stats.num_train} training images" + (f", repeated {repeats:.1f}x" if repeats > 1 else ""),
+    }
+    chosen["data.batch_size"] = {"value": datamodule.batch_size, "reason": "as configured"}
+    return {"data": asdict(stats), "chosen": chosen}
+
+
+def format_header(adaptive: dict) -> str:
+    d = adaptive["data"]
+    lines = [
+        f"data: {d['num_train']} training images, K = {d['num_keypoints']}, long side {d['long_side_px']:.0f} px,"
+        f" labelled span {d['object_span_px']:.0f} px (medians)"
+    ]
+    lines += [f"  {key:<22}= {c['value']}  ({c['reason']})" for key, c in adaptive["chosen"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""Defaults derived from the data: the input-size rule, the glimpse choice, and the run record."""
+
+import json
+import math
+
+import pytest
+
+from seqattn.adapt import DataStats, choose_glimpse_source, choose_input_size
+from seqattn.run_info import RUN_INFO_FILE
+from seqattn.train import train
+
+
+def stats(long_side: float, span: float, k: int = 4) -> DataStats:
+    return DataStats(num_train=100, num_keypoints=k, long_side_px=long_side, object_span_px=span)
+
+
+@pytest.mark.parametrize(
+    ("long_side", "span", "size", "why"),
+    [
+        (640, 111, 160, "default"),  # openfield: the mouse spans 28 px at 160
+        (406, 365, 160, "default"),  # mirror-mouse
+        (1280, 60, 256, "enlarged"),  # small animals in large frames: 7.5 px at 160 -> capped at 256
+        (640, 60, 256, "enlarged"),  # 15 px at 160 -> 24 px wanted -> 256
+        (800, 100, 192, "enlarged"),  # 20 px at 160 -> 192
+        (96, 60, 96, "long side"),  # small crops: no upsampling to 160
+        (40, 30, 64, "long side"),  # ... but not below 64
+        (300, math.nan, 160, "default"),  # nothing labelled twice: no span to go by
+    ],
+)
+def test_input_size_rule(long_side, span, size, why):
+    got, reason = choose_input_size(stats(long_side, span))
+    assert got == size and why in reason
+
+
+def test_glimpse_source_by_number_of_keypoints():
+    assert choose_glimpse_source(8, 8)[0] == "pixels" and choose_glimpse_source(9, 8)[0] == "features"
+
+
+def test_auto_settings_are_resolved_printed_and_recorded(make_cfg, caplog):
+    # 40 x 32 synthetic images with TINY's input_size left to the rule: the long side, 40 -> 64
+    cfg = make_cfg("input_size=auto", "data.source.num_keypoints=12", "trainer.max_epochs=1", "test=false")
+    caplog.set_level("INFO")
+    summary = train(cfg)
+    assert summary.input_size == 64
+    info = json.loads(open(f"{cfg.paths.output_dir}/{RUN_INFO_FILE}").read())
+    chosen = info["adaptive"]["chosen"]
+    assert chosen["input_size"]["value"] == 64 and "long side" in chosen["input_size"]["reason"]
+    assert chosen["model.glimpse_source"]["value"] == "features"  # K = 12 > 8
+    assert info["config"]["input_size"] == 64 and info["config"]["model"]["glimpse_source"] == "features"
+    assert info["adaptive"]["data"]["num_keypoints"] == 12
+    assert "input_size" in caplog.text and "K = 12 > 8" in caplog.text  # the run header
+
+
+def test_explicit_values_win(make_cfg):
+    cfg = make_cfg("input_size=48", "model.glimpse_source=pixels", "data.source.num_keypoints=12")
+    cfg.trainer.max_epochs, cfg.test = 1, False
+    summary = train(cfg)
+    info = json.loads(open(f"{cfg.paths.output_dir}/{RUN_INFO_FILE}").read())
+    assert summary.input_size == 48 and info["adaptive"]["chosen"]["input_size"]["reason"] == "set explicitly"
+    assert info["config"]["model"]["glimpse_source"] == "pixels"
