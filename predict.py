@@ -1,6 +1,6 @@
-"""Predict keypoints for a folder of images: `python predict.py <file.ckpt> <image folder> [--overlays]`."""
+"""Predict keypoints: `python predict.py <file.ckpt> <video | folder of videos | folder of images> [options]`."""
 
-import seqattn.predict
+import seqattn.inference.cli
 
 if __name__ == "__main__":
-    seqattn.predict.main()
+    seqattn.inference.cli.main()

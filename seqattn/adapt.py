@@ -6,7 +6,9 @@ Settings left at ``auto`` are chosen here from the training split (any explicit 
   sample's labelled keypoints below 24 input pixels): larger, up to 256; and never more than the
   images' own long side (rounded up to 32, at least 64), since upsampling adds no detail.
 - ``model.glimpse_source`` (sequential model): pixel glimpses up to ``pixel_glimpses_up_to``
-  keypoints, glimpses sampled from one shared map beyond (cost nearly independent of K).
+  keypoints, glimpses sampled from one shared map beyond (cost nearly independent of K);
+  ``model.glimpse_size`` with it: 16 (8 x 8 cells) for pixel glimpses, 8 (4 x 4 cells) for
+  shared-map ones, whose attention over B x K x cells dominates the cost at large K.
 
 Also reported (not changed): the number of images, K, the image size, the epoch length and the
 batch size. The choices go to the log, the run header and ``run_info.json`` (``adaptive``).
@@ -78,6 +80,9 @@ def choose_input_size(stats: DataStats) -> tuple[int, str]:
     return size, why
 
 
+GLIMPSE_SIZE = {"pixels": 16, "features": 8}
+
+
 def choose_glimpse_source(num_keypoints: int, up_to: int) -> tuple[str, str]:
     if num_keypoints <= up_to:
         return "pixels", f"K = {num_keypoints} <= {up_to}: a pixel glimpse per keypoint"
@@ -97,10 +102,14 @@ def resolve_auto(cfg: DictConfig, datamodule: KeypointDataModule) -> dict[str, d
             chosen["input_size"] = {"value": size, "reason": why}
         else:
             chosen["input_size"] = {"value": int(cfg.input_size), "reason": "set explicitly"}
-        if str(cfg.model.get("glimpse_source", "")) == "auto" and int(cfg.model.get("steps", 0)) > 0:
+        if str(cfg.model.get("glimpse_source", "")) == "auto":
             source, why = choose_glimpse_source(stats.num_keypoints, int(cfg.model.get("pixel_glimpses_up_to", 8)))
             cfg.model.glimpse_source = source
             chosen["model.glimpse_source"] = {"value": source, "reason": why}
+        if str(cfg.model.get("glimpse_size", "")) == "auto":
+            source = cfg.model.get("glimpse_source", "pixels")
+            cfg.model.glimpse_size = GLIMPSE_SIZE[source]
+            chosen["model.glimpse_size"] = {"value": GLIMPSE_SIZE[source], "reason": f"for {source} glimpses"}
     repeats = datamodule.epoch_size / max(1, stats.num_train)
     chosen["data.epoch_size"] = {
         "value": max(datamodule.epoch_size, stats.num_train),

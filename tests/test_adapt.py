@@ -38,7 +38,8 @@ def test_glimpse_source_by_number_of_keypoints():
 
 def test_auto_settings_are_resolved_printed_and_recorded(make_cfg, caplog):
     # 40 x 32 synthetic images with TINY's input_size left to the rule: the long side, 40 -> 64
-    cfg = make_cfg("input_size=auto", "data.source.num_keypoints=12", "trainer.max_epochs=1", "test=false")
+    auto = ["input_size=auto", "model.glimpse_size=auto", "data.source.num_keypoints=12"]
+    cfg = make_cfg(*auto, "trainer.max_epochs=1", "test=false")
     caplog.set_level("INFO")
     summary = train(cfg)
     assert summary.input_size == 64
@@ -46,6 +47,7 @@ def test_auto_settings_are_resolved_printed_and_recorded(make_cfg, caplog):
     chosen = info["adaptive"]["chosen"]
     assert chosen["input_size"]["value"] == 64 and "long side" in chosen["input_size"]["reason"]
     assert chosen["model.glimpse_source"]["value"] == "features"  # K = 12 > 8
+    assert chosen["model.glimpse_size"]["value"] == 8 and info["config"]["model"]["glimpse_size"] == 8
     assert info["config"]["input_size"] == 64 and info["config"]["model"]["glimpse_source"] == "features"
     assert info["adaptive"]["data"]["num_keypoints"] == 12
     assert "input_size" in caplog.text and "K = 12 > 8" in caplog.text  # the run header

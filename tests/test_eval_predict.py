@@ -21,7 +21,7 @@ from seqattn.errors import ConfigError, DataError
 from seqattn.evaluate import evaluate
 from seqattn.evaluate import main as eval_main
 from seqattn.inference import load_checkpoint
-from seqattn.predict import main as predict_main
+from seqattn.inference.cli import main as predict_main
 from seqattn.report import num
 from seqattn.train import train
 

@@ -84,6 +84,6 @@ def test_glimpse_source_follows_the_number_of_keypoints():
     assert out["coords"].shape == (2, 20, 2) and len(out["steps"]) == 3
     sum(s.sum() for s in out["steps"]).backward()
     assert all(torch.isfinite(p.grad).all() for p in many.parameters() if p.grad is not None)
-    assert many.hires[0][0].weight.grad.abs().sum() > 0  # the shared map is trained through the glimpses
+    assert many.hires[0].weight.grad.abs().sum() > 0  # the shared map is trained through the glimpses
     forced = SequentialAttentionModel(20, channels=(8, 8, 16), width=16, steps=1, heads=2, glimpse_source="pixels")
     assert forced.hires is None and forced.refine[0].encode is not None

@@ -10,6 +10,7 @@ real animals, so a horizontal flip must swap them.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -152,9 +153,23 @@ def _dense_points(at, neck, head_dir, head_side, length, paws, tailbase, tail_mi
     return np.stack(pts)
 
 
-def render_creature(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+@dataclass
+class Pose:
+    """Where the creature is and how it holds itself; the rest of a rendering comes from the rng."""
+
+    centre: tuple[float, float]  # pixels
+    theta: float  # body direction, radians
+    head: float  # head turn, radians in [-0.6, 0.6]
+    swings: tuple[float, float, float, float]  # leg swing offsets, radians in [-0.7, 0.7]
+    bend: float  # tail bend, radians in [-0.9, 0.9]
+
+
+def render_creature(
+    rng: np.random.Generator, width: int, height: int, pose: Pose | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Render one image; returns (H, W, 3) uint8 and all MAX_KEYPOINTS keypoints (104, 2) in pixels:
-    the 10 named ones, then the dense landmarks of DENSE_NAMES."""
+    the 10 named ones, then the dense landmarks of DENSE_NAMES. ``pose`` replaces the drawn pose
+    (the rng is drawn from all the same, so the appearance stays that of the same rng)."""
     img = _background(rng, width, height)
     size = min(width, height)
     _distractors(rng, img, size)
@@ -162,6 +177,8 @@ def render_creature(rng: np.random.Generator, width: int, height: int) -> tuple[
     length = rng.uniform(0.3, 0.55) * size  # body length L in pixels
     theta = rng.uniform(0, 2 * math.pi)
     centre = np.array([rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height])
+    if pose is not None:
+        theta, centre = pose.theta, np.asarray(pose.centre, dtype=np.float64)
     fwd = np.array([math.cos(theta), math.sin(theta)])
     left = np.array([fwd[1], -fwd[0]])  # the creature's left, fixed chirality
 
@@ -173,16 +190,20 @@ def render_creature(rng: np.random.Generator, width: int, height: int) -> tuple[
         return c * fwd + s * left
 
     neck, tailbase = at(0.3, 0.0), at(-0.45, 0.0)
-    head_dir = heading(rng.uniform(-0.6, 0.6))
+    head_turn = rng.uniform(-0.6, 0.6)
+    head_dir = heading(head_turn if pose is None else pose.head)
     head_side = np.array([head_dir[1], -head_dir[0]])
     snout = neck + 0.38 * length * head_dir
     ears = [neck + length * (0.1 * head_dir + s * 0.13 * head_side) for s in (1, -1)]
     paws = []
-    for u, side in ((0.18, 1), (0.18, -1), (-0.32, 1), (-0.32, -1)):
+    for leg, (u, side) in enumerate(((0.18, 1), (0.18, -1), (-0.32, 1), (-0.32, -1))):
         hip = at(u, side * 0.12)
-        swing = side * (math.pi / 2 + rng.uniform(-0.7, 0.7))
+        offset = rng.uniform(-0.7, 0.7)
+        swing = side * (math.pi / 2 + (offset if pose is None else pose.swings[leg]))
         paws.append((hip, hip + rng.uniform(0.25, 0.35) * length * heading(swing)))
     bend = rng.uniform(-0.9, 0.9)
+    if pose is not None:
+        bend = pose.bend
     tail_mid = tailbase + 0.3 * length * heading(math.pi + bend / 2)
     tailtip = tail_mid + 0.3 * length * heading(math.pi + bend)
 
@@ -266,3 +287,64 @@ class SyntheticSource(KeypointSource):
 
     def splits(self) -> dict[str, SyntheticSplit]:
         return self._splits
+
+
+def walking_poses(frames: int, width: int, height: int, fps: float = 30.0) -> list[Pose]:
+    """A creature walking a smooth closed path through the frame: one Pose per frame."""
+    poses = []
+    for i in range(frames):
+        t = i / fps
+        a = 2 * math.pi * t / 8.0  # one loop in 8 s
+        x, y = 0.5 + 0.3 * math.sin(a), 0.5 + 0.25 * math.sin(2 * a)
+        dx, dy = 0.3 * math.cos(a), 0.5 * math.cos(2 * a)  # the path's direction: the body follows it
+        stride = 2 * math.pi * t * 1.5  # 1.5 strides a second, diagonal legs in phase
+        swings = tuple(0.6 * math.sin(stride + phase) for phase in (0, math.pi, math.pi, 0))
+        poses.append(
+            Pose(
+                (x * width, y * height),
+                math.atan2(dy * height, dx * width),
+                0.4 * math.sin(a * 3),
+                swings,
+                0.7 * math.sin(stride / 2),
+            )
+        )
+    return poses
+
+
+def render_video(
+    path: str, frames: int = 150, width: int = 320, height: int = 240, fps: int = 30, seed: int = 0
+) -> np.ndarray:
+    """Write a video of one synthetic creature walking (H.264 .mp4, or any container FFmpeg knows by
+    the suffix); returns the true keypoints of every frame, (frames, 10, 2) in pixels."""
+    import av
+
+    truth = []
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"crf": "18", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width + width % 2, height + height % 2, "yuv420p"
+        for pose in walking_poses(frames, width, height, fps):
+            image, points = render_creature(np.random.default_rng([seed, 3]), width, height, pose)
+            canvas = np.zeros((stream.height, stream.width, 3), np.uint8)
+            canvas[:height, :width] = image
+            for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
+                container.mux(packet)
+            truth.append(points[: len(KEYPOINT_NAMES)])
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return np.stack(truth)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m seqattn.data.synthetic demo.mp4 [frames]``: the walking-creature demo video."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m seqattn.data.synthetic <out.mp4> [frames]", file=sys.stderr)
+        sys.exit(2)
+    render_video(args[0], frames=int(args[1]) if len(args) > 1 else 300)
+    print(f"wrote {args[0]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,9 +11,9 @@ precision follows the glimpse resolution rather than the step-0 input size.
 A glimpse is made one of two ways (``glimpse_source``):
 - ``pixels``: crop B x K pixel patches and encode each with the step's own small CNN. Best with
   few keypoints; its cost grows with K x T.
-- ``features``: encode the full-resolution letterbox once per image (a light stride-2 CNN) and
-  sample every keypoint's glimpse cells from that shared map, adding the step-0 features there.
-  The cost hardly depends on K.
+- ``features``: one thin stride-2 conv over the full-resolution letterbox per image; every
+  keypoint's glimpse cells are sampled from that shared map (and projected), plus the step-0
+  features there. The cost hardly depends on K.
 ``auto`` takes ``pixels`` up to ``pixel_glimpses_up_to`` keypoints, ``features`` beyond.
 """
 
@@ -61,18 +61,6 @@ def sample_cells(fmap: torch.Tensor, centres: torch.Tensor, extent: float, cells
     grid = (grid * 2 - 1).reshape(b, k * cells, cells, 2).to(fmap.dtype)  # align_corners=False convention
     out = F.grid_sample(fmap, grid, mode="bilinear", padding_mode="zeros", align_corners=False)  # (B, C, K*c, c)
     return out.view(b, -1, k, cells * cells).permute(0, 2, 3, 1).reshape(b * k, cells * cells, -1)
-
-
-def separable(cin: int, cout: int) -> nn.Sequential:
-    """Depthwise 3x3 + pointwise 1x1 (each with BatchNorm, ReLU): a cheap conv at full resolution."""
-    return nn.Sequential(
-        nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False),
-        nn.BatchNorm2d(cin),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(cin, cout, 1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
 
 
 class GlimpseStep(nn.Module):
@@ -156,12 +144,12 @@ class SequentialAttentionModel(nn.Module):
         self.identity = nn.Embedding(num_keypoints, width)
         from_pixels = glimpse_source == "pixels"
         self.refine = nn.ModuleList(GlimpseStep(width, heads, glimpse_size, from_pixels) for _ in range(steps))
-        # the shared full-resolution map (features only): stride 2 of the letterbox, fixed cost per image
-        self.hires = (
-            None
-            if from_pixels or steps == 0
-            else nn.Sequential(conv_bn_relu(3, width // 3, 2), separable(width // 3, width), separable(width, width))
-        )
+        # features only: one thin conv over the letterbox (stride 2: a cell per step-0 input pixel) whose
+        # cells are projected after sampling, plus the step-0 map there for context. A deeper CNN at
+        # this resolution cost 5x the rest of the model on a CPU (docs/benchmarks.md).
+        shared = not from_pixels and steps > 0
+        self.hires = conv_bn_relu(3, width // 3, 2) if shared else None
+        self.hires_proj = nn.Linear(width // 3, width) if shared else None
         self.confidence = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 1))
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
@@ -182,16 +170,15 @@ class SequentialAttentionModel(nn.Module):
         local = F.grid_sample(fmap, grid, align_corners=False).squeeze(-1).transpose(1, 2)  # (B, K, D)
         tokens = local + self.identity.weight  # (B, K, D)
         extent = self.glimpse_extent
-        hires = self.hires(images) if self.hires is not None else None  # (B, D, mS/2, mS/2)
+        hires = self.hires(images) if self.hires is not None else None  # (B, D/3, mS/2, mS/2)
         for step in self.refine:
             # stop gradients through the crop position: each step learns its own correction
             if hires is None:
                 glimpses = crop_glimpses(images, coords.detach(), extent, self.glimpse_size)  # (B*K, 3, s, s)
             else:  # fine cells from the shared map + the step-0 context at the same places
                 cells = self.glimpse_size // 2
-                glimpses = sample_cells(hires, coords.detach(), extent, cells) + sample_cells(
-                    fmap, coords.detach(), extent, cells
-                )  # (B*K, N, D)
+                fine = self.hires_proj(sample_cells(hires, coords.detach(), extent, cells))  # (B*K, N, D)
+                glimpses = fine + sample_cells(fmap, coords.detach(), extent, cells)  # (B*K, N, D)
             tokens = tokens + sine_encoding(coords.detach(), tokens.shape[-1])
             tokens, correction = step(tokens, glimpses)
             coords = coords + correction * extent  # (B, K, 2)

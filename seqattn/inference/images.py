@@ -9,10 +9,8 @@ DeepLabCut's ``pcutoff`` filters keep every point (the JSON states ``"confidence
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +18,10 @@ import torch
 from tqdm import tqdm
 
 from seqattn.data.images import IMAGE_SUFFIXES, read_image
-from seqattn.errors import ConfigError, DataError, UserError
-from seqattn.inference import load_checkpoint, predict_images
+from seqattn.errors import ConfigError, DataError
+from seqattn.inference.batch import likelihood_of, load_checkpoint, predict_images, scorer_name
 from seqattn.viz import draw_errors, save_png
 
-NO_CONFIDENCE_LIKELIHOOD = 1.0
 CSV_FILE = "predictions.csv"
 JSON_FILE = "predictions.json"
 OVERLAY_MIN_SIDE = 512
@@ -93,9 +90,9 @@ def predict_folder(
     xy = np.concatenate(coords)  # (N, K, 2)
     has_conf = all(c is not None for c in confidence)
     conf = np.concatenate(confidence) if has_conf else None  # (N, K)
-    likelihood = np.clip(conf, 0.0, 1.0) if has_conf else np.full(xy.shape[:2], NO_CONFIDENCE_LIKELIHOOD)
+    likelihood = likelihood_of(conf, xy.shape[:2])
     rows = [p.name for p in files]
-    scorer = f"seqattn_{checkpoint.stem}"
+    scorer = scorer_name(checkpoint)
     csv_path = write_dlc_csv(out_dir / CSV_FILE, scorer, names, rows, xy, likelihood)
 
     report = {
@@ -125,30 +122,3 @@ def predict_folder(
     json_path = out_dir / JSON_FILE
     json_path.write_text(json.dumps(report, indent=2) + "\n")
     return {"csv": csv_path, "json": json_path}
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="predict.py",
-        description="Predict keypoints for every image in a folder (PNG/JPEG/..., any size, no labels).",
-    )
-    parser.add_argument("checkpoint", type=Path, help="a .ckpt written by train.py")
-    parser.add_argument("images", type=Path, help="folder of images (not searched recursively)")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: <images>/predictions)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--overlays", action="store_true", help="also draw predictions into <out>/overlays/")
-    parser.add_argument("--device", default="auto", help="auto (GPU if available), cpu, cuda, cuda:1, ...")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> dict[str, Path]:
-    """CLI entry: one-line ``error: ...`` and exit status 2 for problems the user can fix."""
-    args = parse_args(argv)
-    out = args.out or args.images / "predictions"
-    try:
-        paths = predict_folder(args.checkpoint, args.images, out, args.batch_size, args.overlays, args.device)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(f"predictions: {paths['csv']} (DeepLabCut CSV), {paths['json']}")
-    return paths

@@ -11,6 +11,10 @@ from seqattn.data.datamodule import image_to_tensor
 from seqattn.errors import ConfigError
 from seqattn.module import KeypointModule
 
+# A model without a confidence output writes this likelihood, so DeepLabCut's pcutoff filters keep
+# every point (NaN would hide them all).
+NO_CONFIDENCE_LIKELIHOOD = 1.0
+
 
 def load_checkpoint(path: str | Path, key: str = "ckpt_path", map_location: str = "cpu") -> KeypointModule:
     """Rebuild the module from a .ckpt alone; ``key`` names the setting in the one-line error."""
@@ -42,3 +46,13 @@ def predict_images(module: KeypointModule, images: list[np.ndarray]) -> dict[str
         "coords": coords.numpy(),
         "confidence": None if confidence is None else confidence.float().cpu().numpy(),
     }
+
+
+def likelihood_of(confidence: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """The model's confidence in [0, 1] as DeepLabCut's likelihood; 1.0 for a model without one."""
+    return np.full(shape, NO_CONFIDENCE_LIKELIHOOD) if confidence is None else np.clip(confidence, 0.0, 1.0)
+
+
+def scorer_name(checkpoint: Path) -> str:
+    """The DeepLabCut 'scorer' of a checkpoint's predictions."""
+    return f"seqattn_{Path(checkpoint).stem}"

@@ -1,0 +1,83 @@
+"""A labelled copy of a video: every frame, the same rate, a fixed colour per keypoint (H.264, .mp4)."""
+
+from __future__ import annotations
+
+import colorsys
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from seqattn.inference.video import VideoInfo
+
+
+def keypoint_colours(k: int) -> list[tuple[int, int, int]]:
+    """K distinct RGB colours, the same for the same K in every video."""
+    return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb(i / max(1, k), 0.9, 1.0)) for i in range(k)]
+
+
+class LabeledVideoWriter:
+    """Draws points (those with likelihood >= ``pcutoff``) and an optional skeleton on each frame and
+    encodes them (libx264, yuv420p: plays in common players). Written under a temporary name; only
+    ``close()`` renames the complete file to ``path``, ``abort()`` removes a partial one."""
+
+    def __init__(
+        self,
+        path: Path,
+        info: VideoInfo,
+        names: list[str],
+        pcutoff: float,
+        skeleton: list[tuple[str, str]] | None = None,
+    ) -> None:
+        import av
+
+        self.path, self.pcutoff = path, pcutoff
+        self.tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}.mp4")
+        self.colours = keypoint_colours(len(names))
+        index = {n: i for i, n in enumerate(names)}
+        self.edges = [(index[a], index[b]) for a, b in (skeleton or []) if a in index and b in index]
+        # yuv420p needs even sides: odd ones get one black column/row
+        self.width, self.height = info.width + info.width % 2, info.height + info.height % 2
+        self.radius = max(2, round(min(info.width, info.height) / 120))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.container = av.open(str(self.tmp), mode="w")
+        rate = Fraction(info.fps).limit_denominator(100000) if info.fps > 0 else Fraction(30)
+        self.stream = self.container.add_stream("libx264", rate=rate, options={"crf": "20", "preset": "veryfast"})
+        self.stream.width, self.stream.height, self.stream.pix_fmt = self.width, self.height, "yuv420p"
+        self.frames, self.closed = 0, False
+
+    def write(self, image: np.ndarray | None, points: np.ndarray, likelihood: np.ndarray) -> None:
+        """image (H, W, 3) uint8 RGB or None (a frame that failed to decode: black); points (K, 2), likelihood (K,)."""
+        import av
+
+        canvas = np.zeros((self.height, self.width, 3), np.uint8)
+        if image is not None:
+            canvas[: image.shape[0], : image.shape[1]] = image
+        shown = np.isfinite(points).all(1) & (likelihood >= self.pcutoff)
+        for a, b in self.edges:
+            if shown[a] and shown[b]:
+                pa, pb = (tuple(int(round(v)) for v in points[i]) for i in (a, b))
+                cv2.line(canvas, pa, pb, (255, 255, 255), 1, cv2.LINE_AA)
+        for k in np.flatnonzero(shown):
+            centre = (int(round(points[k, 0])), int(round(points[k, 1])))
+            cv2.circle(canvas, centre, self.radius, self.colours[k], -1, cv2.LINE_AA)
+        for packet in self.stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
+            self.container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        for packet in self.stream.encode(None):  # flush the encoder
+            self.container.mux(packet)
+        self.container.close()
+        os.replace(self.tmp, self.path)
+        self.closed = True
+
+    def abort(self) -> None:
+        if self.closed:
+            return
+        try:
+            self.container.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)

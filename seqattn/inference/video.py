@@ -1,0 +1,156 @@
+"""Videos in: decode ahead in a background thread (PyAV, FFmpeg's libraries from the wheel), one row per frame.
+
+Row i of every output is the i-th frame of the video's first video stream, in decoding order,
+whatever the frame rate (constant or variable; each frame's time is kept). A packet that fails
+to decode is one frame that could not be read: it becomes a NaN row at its place, with a
+warning naming it, so the rows after it keep their frame numbers. Memory stays flat: at most
+``queue_size`` decoded frames wait between the decoder and the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from seqattn.errors import DataError
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
+_END = object()
+
+
+@dataclass
+class VideoInfo:
+    path: str
+    width: int
+    height: int
+    fps: float  # the stream's average rate (frames per second)
+    frames_expected: int  # what the container says (0: unknown); the rows are the frames actually decoded
+    codec: str
+    pixel_format: str
+
+
+@dataclass
+class Frame:
+    index: int  # 0-based, in decoding order
+    time_s: float | None  # presentation time; None when the frame could not be decoded
+    image: np.ndarray | None  # (H, W, 3) uint8 RGB; None when the frame could not be decoded
+
+
+@dataclass
+class DecodeReport:
+    failed: list[int] = field(default_factory=list)  # frame numbers that could not be decoded
+
+
+def _open(path: Path):
+    import av
+
+    if not path.is_file():
+        raise DataError(f"video not found: {path}")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise DataError(f"{path}: not a video FFmpeg can read ({exc})") from None
+    if not container.streams.video:
+        container.close()
+        raise DataError(f"{path}: no video stream in the file")
+    return container
+
+
+def probe(path: Path) -> VideoInfo:
+    """Size, rate and codec of the first video stream; a DataError if the file is no video."""
+    container = _open(path)
+    try:
+        return _info(path, container.streams.video[0])
+    finally:
+        container.close()
+
+
+def _info(path: Path, stream) -> VideoInfo:
+    rate = stream.average_rate or stream.guessed_rate or 0
+    return VideoInfo(
+        path=str(path),
+        width=int(stream.codec_context.width),
+        height=int(stream.codec_context.height),
+        fps=float(rate),
+        frames_expected=int(stream.frames or 0),
+        codec=str(stream.codec_context.name),
+        pixel_format=str(stream.codec_context.pix_fmt),
+    )
+
+
+def decode_frames(path: Path, report: DecodeReport) -> Iterator[Frame]:
+    """Every frame of ``path`` in order (failed ones as ``image=None``), decoded in this thread."""
+    import av
+
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # FFmpeg's own frame/slice threads
+        index = 0
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                if packet.size == 0:  # the final flush: nothing was lost
+                    continue
+                log.warning(f"{path}: frame {index} could not be decoded ({exc}); its row is NaN")
+                report.failed.append(index)
+                yield Frame(index, None, None)
+                index += 1
+                continue
+            for frame in frames:
+                time_s = float(frame.time) if frame.time is not None else None
+                yield Frame(index, time_s, frame.to_ndarray(format="rgb24"))
+                index += 1
+    except av.error.FFmpegError as exc:  # the container itself breaks off (truncated file)
+        log.warning(f"{path}: reading stopped after frame {index - 1} ({exc})")
+        report.failed.append(-1)  # the video ends early: say so in the report
+    finally:
+        container.close()
+
+
+def read_ahead(frames: Iterator[Frame], queue_size: int = 64) -> Iterator[Frame]:
+    """Run ``frames`` in a background thread, at most ``queue_size`` frames ahead; errors re-raise here."""
+    q: queue.Queue = queue.Queue(maxsize=queue_size)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            q.put(exc)
+
+    thread = threading.Thread(target=work, name="video-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def list_videos(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
