@@ -110,27 +110,19 @@ def main() -> None:
     print(HEADER, flush=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for i, config in enumerate(args.configs):
-        label = config or "(defaults)"
-        out_dir = args.out / f"{stamp}-{i}"
-        cmd = [
-            sys.executable,
-            __file__,
-            "--one",
-            "--minutes",
-            str(args.minutes),
-            "--out",
-            str(out_dir),
-            "--common",
-            args.common,
-            config,
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        try:
-            result = json.loads(proc.stdout.strip().splitlines()[-1])
-        except (IndexError, json.JSONDecodeError):
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            result = {"error": tail[:200]}
-        print(row(label, result), flush=True)
+        result = run_row(args.common, config, args.minutes, args.out / f"{stamp}-{i}")
+        print(row(config or "(defaults)", result), flush=True)
+
+
+def run_row(common: str, config: str, minutes: float, out_dir: Path) -> dict:
+    """One configuration in a process of its own (its own peak memory); its numbers, or {"error": ...}."""
+    cmd = [sys.executable, __file__, "--one", "--minutes", str(minutes), "--out", str(out_dir), "--common", common]
+    proc = subprocess.run([*cmd, config], capture_output=True, text=True, cwd=ROOT)
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": tail[:200]}
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-_STATES = ("index", "pred_px", "dxy", "visible", "norm_dist", "diagonal")
+_STATES = ("index", "pred_px", "dxy", "visible", "norm_dist", "diagonal", "confidence")
 GROSS_MISS_FRACTION = 0.1  # a gross miss: error above this fraction of the image diagonal
 
 
@@ -56,7 +56,8 @@ class PointErrors:
     index: (N,) dataset index; pred_px: (N, K, 2) predictions in original pixels; dxy: (N, K, 2)
     prediction minus truth in original pixels (0 where missing); visible: (N, K) bool, labelled;
     norm_dist: (N, K) distance in normalized input units (0 where missing); diagonal: (N,) each
-    original image's diagonal in pixels (NaN where not given).
+    original image's diagonal in pixels (NaN where not given); confidence: (N, K) the model's
+    confidence in each prediction (NaN for a model without one).
     """
 
     keypoint_names: list[str]
@@ -66,6 +67,7 @@ class PointErrors:
     visible: torch.Tensor
     norm_dist: torch.Tensor
     diagonal: torch.Tensor
+    confidence: torch.Tensor
 
     def __len__(self) -> int:
         return int(self.index.numel())
@@ -135,9 +137,11 @@ class KeypointErrors(Metric):
         norm_dist: torch.Tensor,
         index: torch.Tensor,
         diagonal: torch.Tensor | None = None,
+        confidence: torch.Tensor | None = None,
     ) -> None:
         """pred_px, target_px: (B, K, 2) original pixels; visible, norm_dist: (B, K); index: (B,);
-        diagonal: (B,) original image diagonals in pixels (for the gross-miss rate), or None."""
+        diagonal: (B,) original image diagonals in pixels (for the gross-miss rate), or None;
+        confidence: (B, K) the model's confidence, or None."""
         diff = torch.where(visible[..., None], pred_px - target_px, torch.zeros_like(pred_px))  # (B, K, 2)
         self.index.append(index.detach().long())
         self.pred_px.append(pred_px.detach().float())
@@ -147,6 +151,9 @@ class KeypointErrors(Metric):
         if diagonal is None:
             diagonal = torch.full(index.shape, float("nan"), device=pred_px.device)
         self.diagonal.append(diagonal.detach().float().reshape(-1))
+        if confidence is None:
+            confidence = torch.full(visible.shape, float("nan"), device=pred_px.device)
+        self.confidence.append(confidence.detach().float())
 
     def _points(self) -> PointErrors:
         """The collected rows, deduplicated by index and sorted (of this process unless states are synced)."""
@@ -161,6 +168,7 @@ class KeypointErrors(Metric):
                 empty.bool(),
                 empty,
                 torch.zeros(0, device=self.device),
+                empty.clone(),
             )
         states = {name: dim_zero_cat(getattr(self, name)) for name in _STATES}
         order = torch.argsort(states["index"], stable=True)

@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Timer
 from torch.optim.lr_scheduler import LambdaLR
 
+from seqattn.calibration import calibration_table, choose_pcutoff
 from seqattn.data.codec import KeypointCodec
 from seqattn.metrics import BatchMeans, KeypointErrors, PointErrors
 
@@ -98,10 +99,19 @@ class KeypointModule(L.LightningModule):
         # so callbacks and result writers can list per-image and per-keypoint errors.
         self.last_errors: dict[str, PointErrors] = {}
         self.checkpoint_epoch: int | None = None  # epoch of the checkpoint last loaded into this module
+        self.calibration: dict[str, Any] | None = None  # the loaded checkpoint's pcutoff (seqattn.calibration)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Called by load_from_checkpoint and by Trainer.test(ckpt_path=...): results can name their epoch.
         self.checkpoint_epoch = checkpoint.get("epoch")
+        self.calibration = checkpoint.get("calibration")
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Every checkpoint carries the pcutoff chosen on the validation predictions of its own epoch
+        # (checkpoints are saved after that epoch's validation), for predict.py to use.
+        points = self.last_errors.get("val")
+        if points is not None and len(points):
+            checkpoint["calibration"] = choose_pcutoff(points)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.model(images.contiguous(memory_format=self.memory_format))
@@ -161,6 +171,7 @@ class KeypointModule(L.LightningModule):
                 (pred - safe_target).float().norm(dim=-1),
                 batch["index"],
                 batch["frame"][:, 4:6].float().norm(dim=-1),  # original image diagonal (frame: ..., width, height)
+                out.get("confidence"),
             )
         return loss
 
@@ -180,6 +191,9 @@ class KeypointModule(L.LightningModule):
         if stage != "train":  # per keypoint on held-out data only: train errors move within the epoch
             for name, stats in points.per_keypoint(errors.pck_px).items():
                 self.log(f"{stage}/epe_px/{name}", stats["epe_px"])
+            auroc = calibration_table(points)["auroc"]  # does the likelihood tell good points (<= 5 px) from bad?
+            if auroc is not None and math.isfinite(auroc):
+                self.log(f"{stage}/likelihood_auroc", auroc)
         errors.reset()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

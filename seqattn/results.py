@@ -1,4 +1,5 @@
-"""Test results on disk: test_metrics.json, test_per_keypoint.csv and test_per_image.csv.
+"""Test results on disk: test_metrics.json, test_per_keypoint.csv, test_per_image.csv and, for a
+model with a confidence output, test_calibration.json and test_calibration.png.
 
 Each file names the checkpoint (path and epoch) that produced it. Errors are in original-image
 pixels; a keypoint that is not labelled in an image has an empty cell (CSV) or null (JSON).
@@ -12,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from seqattn.calibration import calibration_table, plot_reliability
 from seqattn.data.datamodule import KeypointSamples
 from seqattn.metrics import KeypointErrors, PointErrors
 from seqattn.module import KeypointModule
@@ -20,6 +22,8 @@ from seqattn.report import num
 METRICS_FILE = "test_metrics.json"
 PER_KEYPOINT_FILE = "test_per_keypoint.csv"
 PER_IMAGE_FILE = "test_per_image.csv"
+CALIBRATION_FILE = "test_calibration.json"
+CALIBRATION_PLOT = "test_calibration.png"
 
 
 def _cell(value: float) -> str:
@@ -100,7 +104,15 @@ def write_test_results(
         + ["checkpoint", "checkpoint_epoch"],
         image_rows,
     )
-    return [json_path, kp_path, image_path]
+    written = [json_path, kp_path, image_path]
+    table = calibration_table(points)
+    if table["points"]:
+        record = {"checkpoint": checkpoint, "checkpoint_epoch": checkpoint_epoch, **table}
+        record["pcutoff_from_validation"] = getattr(module, "calibration", None)
+        (output_dir / CALIBRATION_FILE).write_text(json.dumps(_json_safe(record), indent=2) + "\n")
+        title = f"test, epoch {checkpoint_epoch}" if checkpoint_epoch is not None else "test"
+        written += [output_dir / CALIBRATION_FILE, plot_reliability(table, output_dir / CALIBRATION_PLOT, title)]
+    return written
 
 
 def format_metrics(metrics: dict[str, float], indent: str = "  ") -> list[str]:

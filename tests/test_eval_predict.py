@@ -104,6 +104,9 @@ def test_eval_reproduces_the_test_metrics_and_files(run, tmp_path):
     assert len(read_rows(tmp_path / "eval" / "test_per_image.csv")) == SOURCE["num_test"]
     assert (tmp_path / "eval" / "test_per_keypoint.csv").is_file()
     assert (tmp_path / "eval" / "viz" / "test_worst.png").is_file()
+    calibration = json.loads((tmp_path / "eval" / "test_calibration.json").read_text())  # the run's, again
+    assert calibration["auroc"] == pytest.approx(summary.test_metrics["test/likelihood_auroc"], rel=1e-5)
+    assert (tmp_path / "eval" / "test_calibration.png").is_file()
 
 
 @pytest.mark.parametrize(

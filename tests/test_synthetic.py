@@ -71,3 +71,24 @@ def test_many_keypoint_mode_gives_paired_landmarks_on_the_creature(k):
     # landmarks lie on one creature: within its body length of the neck, not spread over the frame
     neck = sample.keypoints[names.index("neck")]
     assert np.isfinite(neck).all() and np.linalg.norm(seen - neck, axis=1).max() < 0.6 * 80
+
+
+def test_variations_stand_in_for_other_kinds_of_data():
+    base = SyntheticSource(num_train=30, num_val=1, num_test=1, width=96, height=80, num_keypoints=6)
+    grey = SyntheticSource(num_train=30, num_val=1, num_test=1, width=96, height=80, num_keypoints=6, grey=True)
+    crops = SyntheticSource(num_train=30, num_val=1, num_test=1, width=64, height=64, centred=True)
+    mixed = SyntheticSource(num_train=30, num_val=1, num_test=1, width=96, height=80, size_range=(0.5, 2), missing=0.3)
+    a, g = base.splits()["train"][3], grey.splits()["train"][3]
+    assert np.array_equal(a.keypoints, g.keypoints, equal_nan=True)  # the same creature, only grey
+    assert (g.image[..., 0] == g.image[..., 1]).all() and (g.image[..., 1] == g.image[..., 2]).all()
+    # crops: the creature near the centre of a frame of the asked size
+    for i in range(10):
+        c = crops.splits()["train"][i]
+        assert c.image.shape == (64, 64, 3)
+        assert np.linalg.norm(np.nanmean(c.keypoints, axis=0) - 32) < 16
+    sizes = {mixed.splits()["train"][i].image.shape[:2] for i in range(30)}
+    assert len(sizes) > 10 and min(h for h, _ in sizes) < 60 and max(h for h, _ in sizes) > 110
+    missing = np.mean([np.isnan(mixed.splits()["train"][i].keypoints[:, 0]).mean() for i in range(30)])
+    assert 0.2 < missing < 0.5
+    with pytest.raises(ConfigError, match="size_range"):
+        SyntheticSource(size_range=(2, 1))

@@ -2,6 +2,8 @@
 
 import json
 import os
+import struct
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import compose_cfg
 
-from seqattn.data.synthetic import render_video
+from seqattn.data.synthetic import render_creature, render_video, walking_poses
 from seqattn.inference.cli import main as predict_main
 from seqattn.inference.filters import filter_track
 from seqattn.inference.tables import H5_KEY
@@ -30,6 +32,34 @@ def checkpoint(tmp_path_factory) -> str:
 def video(tmp_path_factory) -> tuple[Path, np.ndarray]:
     path = tmp_path_factory.mktemp("video") / "walk.mp4"
     return path, render_video(str(path), frames=FRAMES, width=W, height=H)
+
+
+def write_video(path: Path, images: list[np.ndarray], codec: str, pix_fmt: str, times_ms: list[int] | None = None):
+    """Encode RGB ``images``; ``times_ms`` gives each frame's time (variable frame rate)."""
+    import av
+
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.height, stream.width = images[0].shape[:2]
+        stream.pix_fmt = pix_fmt
+        if times_ms is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        for i, image in enumerate(images):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            if times_ms is not None:
+                frame.pts, frame.time_base = times_ms[i], Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def walk_images(width: int, height: int, n: int = 10) -> list[np.ndarray]:
+    return [
+        render_creature(np.random.default_rng([0, 3]), width, height, pose)[0]
+        for pose in walking_poses(n, width, height)
+    ]
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -117,6 +147,57 @@ def test_filters_lower_the_error_of_a_noisy_track_and_interpolate_untrusted_poin
         raw_trusted_error = np.linalg.norm(noisy[trusted] - truth[trusted], axis=-1).mean()
         assert error(smooth) < 0.7 * raw_trusted_error  # smoother than the raw track even where it was trusted
         assert np.linalg.norm(smooth[outliers] - truth[outliers], axis=-1).max() < 6  # interpolated over
+
+
+def test_a_frame_that_fails_to_decode_is_a_nan_row_at_its_place(checkpoint, tmp_path, caplog):
+    import av
+
+    path = write_video(tmp_path / "mj.mkv", walk_images(64, 48), "mjpeg", "yuvj420p")  # one packet per frame
+    with av.open(str(path)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(container.streams.video[0]) if p.size]
+    data = bytearray(path.read_bytes())
+    pos, size = packets[5]
+    data[pos + 2 : pos + size] = bytes(size - 2)  # frame 5's JPEG data wiped after its start marker
+    path.write_bytes(bytes(data))
+    predict_main([checkpoint, str(path), "--out", str(tmp_path / "out")])
+    table = read_table(tmp_path / "out" / "mj.h5")
+    assert list(table.index) == list(range(10))
+    assert np.isnan(table.loc[5].to_numpy()).all() and np.isfinite(table.drop(index=5).to_numpy()).all()
+    assert json.loads((tmp_path / "out" / "mj.json").read_text())["frames_failed"] == [5]
+    assert "frame 5 could not be decoded" in caplog.text
+
+
+def test_grey_odd_sized_and_variable_rate_videos(checkpoint, tmp_path):
+    grey = write_video(tmp_path / "grey.mkv", walk_images(65, 49), "ffv1", "gray")
+    times = [0, 33, 50, 120, 130, 200, 400, 410, 420, 500]  # ms: a variable frame rate
+    vfr = write_video(tmp_path / "vfr.mkv", walk_images(64, 48), "ffv1", "yuv420p", times)
+    predict_main([checkpoint, str(tmp_path), "--out", str(tmp_path / "out"), "--labeled-video"])  # the folder
+    for name, size in (("grey", (65, 49)), ("vfr", (64, 48))):
+        record = json.loads((tmp_path / "out" / f"{name}.json").read_text())
+        assert record["frames"] == 10 and (record["video"]["width"], record["video"]["height"]) == size
+        assert len(read_table(tmp_path / "out" / f"{name}.csv")) == 10
+        assert probe(tmp_path / "out" / f"{name}_labeled.mp4").frames_expected == 10
+    assert np.allclose(json.loads((tmp_path / "out" / "vfr.json").read_text())["frame_times_s"], np.array(times) / 1000)
+    assert grey.is_file() and vfr.is_file()
+
+
+def test_rotation_metadata_turns_frames_as_players_show_them(checkpoint, tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    path = write_video(tmp_path / "turned.mp4", walk_images(64, 48, n=3), "libx264", "yuv420p")
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd") + 4 + 4 + 16 + 4 + 8 + 8  # the track header's display matrix (version 0)
+    data[at : at + 36] = struct.pack(">9i", 0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30)  # turned 90 degrees
+    path.write_bytes(bytes(data))
+    info = probe(path)
+    assert (info.width, info.height, info.rotation) == (48, 64, -90)
+    shown = cv2.VideoCapture(str(path)).read()[1][:, :, ::-1]  # OpenCV applies the rotation too
+    from seqattn.inference.video import DecodeReport, decode_frames
+
+    first = next(decode_frames(path, DecodeReport())).image
+    assert first.shape == shown.shape and np.abs(first.astype(int) - shown.astype(int)).mean() < 1
+    predict_main([checkpoint, str(path), "--out", str(tmp_path / "out")])
+    xy = read_table(tmp_path / "out" / "turned.h5").to_numpy().reshape(3, -1, 3)[..., :2]
+    assert (xy[..., 0] < 48).all() and (xy[..., 1] < 64).all()  # in the displayed, upright frame
 
 
 @pytest.mark.skipif(not SHARED_VIDEO.is_file(), reason="shared openfield video absent (../shared/data)")

@@ -237,12 +237,32 @@ def render_creature(
     return img, np.concatenate([named, dense])
 
 
+@dataclass(frozen=True)
+class Variation:
+    """How a synthetic set departs from the default, to stand in for data of other kinds (benchmarks)."""
+
+    grey: bool = False  # one channel repeated (grey cameras)
+    centred: bool = False  # crops of width x height around the creature, cut from a frame 1.5 times as large
+    size_range: tuple[float, float] = (1.0, 1.0)  # each image's sides scaled by a log-uniform factor in this range
+    missing: float = 0.0  # share of labels removed at random (occlusions, unlabelled parts)
+
+
 class SyntheticSplit:
     """One split of rendered samples; sample i is a pure function of (seed, split, i)."""
 
-    def __init__(self, size: int, split: str, seed: int, width: int, height: int, num_keypoints: int) -> None:
+    def __init__(
+        self,
+        size: int,
+        split: str,
+        seed: int,
+        width: int,
+        height: int,
+        num_keypoints: int,
+        variation: Variation = Variation(),
+    ) -> None:
         self.size, self.split, self.seed = size, split, seed
         self.width, self.height, self.num_keypoints = width, height, num_keypoints
+        self.variation = variation
         named = min(num_keypoints, len(KEYPOINT_NAMES))
         self.columns = list(range(named)) + [len(KEYPOINT_NAMES) + i for i in _dense_choice(num_keypoints - named)]
 
@@ -252,17 +272,35 @@ class SyntheticSplit:
     def __getitem__(self, index: int) -> RawSample:
         if not 0 <= index < self.size:
             raise IndexError(index)
+        v = self.variation
         rng = np.random.default_rng([self.seed, _SPLITS[self.split], index])
-        image, points = render_creature(rng, self.width, self.height)
+        extra = np.random.default_rng([self.seed, _SPLITS[self.split], index, 1])  # variations only: same base samples
+        lo, hi = v.size_range
+        factor = math.exp(extra.uniform(math.log(lo), math.log(hi))) if hi > lo else lo
+        width, height = max(16, round(self.width * factor)), max(16, round(self.height * factor))
+        if v.centred:  # a crop around the creature from a frame 1.5 times as large, as trackers cut them
+            big_w, big_h = round(1.5 * width), round(1.5 * height)
+            image, points = render_creature(rng, big_w, big_h)
+            cx, cy = np.nanmean(points[: len(KEYPOINT_NAMES)], axis=0)
+            x0 = int(np.clip(round(cx - width / 2), 0, big_w - width))
+            y0 = int(np.clip(round(cy - height / 2), 0, big_h - height))
+            image, points = image[y0 : y0 + height, x0 : x0 + width], points - np.array([x0, y0])
+        else:
+            image, points = render_creature(rng, width, height)
+        if v.grey:
+            image = np.repeat(image.mean(2, keepdims=True).round().astype(np.uint8), 3, axis=2)
         points = points[self.columns].copy()
-        outside = (points < -0.5).any(1) | (points[:, 0] >= self.width - 0.5) | (points[:, 1] >= self.height - 0.5)
+        outside = (points < -0.5).any(1) | (points[:, 0] >= width - 0.5) | (points[:, 1] >= height - 0.5)
         points[outside] = np.nan
+        if v.missing > 0:
+            points[extra.random(len(points)) < v.missing] = np.nan
         return RawSample(image=image, keypoints=points, name=f"synthetic/{self.split}/{index:06d}")
 
 
 class SyntheticSource(KeypointSource):
     """The embedded default dataset: rendered creatures with up to 10 named keypoints, or up to 104
-    with dense landmarks (``num_keypoints`` = 17, 68, 100, ...: many-keypoint skeletons)."""
+    with dense landmarks (``num_keypoints`` = 17, 68, 100, ...: many-keypoint skeletons).
+    ``grey``, ``centred``, ``size_range`` and ``missing`` vary it (see :class:`Variation`)."""
 
     def __init__(
         self,
@@ -273,6 +311,10 @@ class SyntheticSource(KeypointSource):
         height: int = 128,
         num_keypoints: int = len(KEYPOINT_NAMES),
         seed: int = 0,
+        grey: bool = False,
+        centred: bool = False,
+        size_range: tuple[float, float] = (1.0, 1.0),
+        missing: float = 0.0,
     ) -> None:
         if not 1 <= num_keypoints <= MAX_KEYPOINTS:
             raise ConfigError(f"data.source.num_keypoints must be in 1..{MAX_KEYPOINTS}, got {num_keypoints}")
@@ -281,9 +323,19 @@ class SyntheticSource(KeypointSource):
                 raise ConfigError(f"data.source.{key} must be >= 1, got {value}")
         if min(width, height) < 16:
             raise ConfigError(f"data.source width and height must be >= 16 pixels, got {width}x{height}")
+        lo, hi = (float(x) for x in size_range)
+        if not 0 < lo <= hi:
+            raise ConfigError(
+                f"data.source.size_range must be [low, high] with 0 < low <= high, got {list(size_range)}"
+            )
+        if not 0 <= missing < 1:
+            raise ConfigError(f"data.source.missing must be in [0, 1), got {missing}")
         self.keypoint_names = keypoint_names(num_keypoints)
+        variation = Variation(bool(grey), bool(centred), (lo, hi), float(missing))
         sizes = {"train": num_train, "val": num_val, "test": num_test}
-        self._splits = {name: SyntheticSplit(n, name, seed, width, height, num_keypoints) for name, n in sizes.items()}
+        self._splits = {
+            name: SyntheticSplit(n, name, seed, width, height, num_keypoints, variation) for name, n in sizes.items()
+        }
 
     def splits(self) -> dict[str, SyntheticSplit]:
         return self._splits

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from seqattn.calibration import FALLBACK_PCUTOFF
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.inference.batch import load_checkpoint
 from seqattn.inference.filters import FILTERS
@@ -32,7 +33,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto (GPU if available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--overlays", action="store_true", help="images: also draw predictions into <out>/overlays/")
     parser.add_argument("--labeled-video", action="store_true", help="videos: also write <stem>_labeled.mp4")
-    parser.add_argument("--pcutoff", type=float, default=0.6, help="likelihood below which a point is hidden/untrusted")
+    parser.add_argument(
+        "--pcutoff",
+        type=float,
+        default=None,
+        help="likelihood below which a point is hidden/untrusted (default: the checkpoint's, chosen on validation)",
+    )
     parser.add_argument("--skeleton", default="", help="labelled video: edges as a-b,c-d (keypoint names)")
     parser.add_argument("--filter", choices=FILTERS, default=None, help="videos: also write *_filtered.h5/.csv")
     parser.add_argument("--filter-window", type=int, default=5, help="filter window, frames (odd)")
@@ -52,7 +58,7 @@ def _skeleton(text: str) -> list[tuple[str, str]]:
 def run(args: argparse.Namespace) -> dict[str, Path]:
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if not 0 <= args.pcutoff <= 1:
+    if args.pcutoff is not None and not 0 <= args.pcutoff <= 1:
         raise ConfigError(f"--pcutoff must be in [0, 1], got {args.pcutoff}")
     source: Path = args.input
     if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
@@ -71,6 +77,9 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
     module = load_checkpoint(args.checkpoint, key="checkpoint")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     module = module.to(device).eval()
+    pcutoff = args.pcutoff
+    if pcutoff is None:  # chosen on the validation predictions when the checkpoint was saved
+        pcutoff = float((module.calibration or {}).get("pcutoff", FALLBACK_PCUTOFF))
     skeleton = _skeleton(args.skeleton)
     unknown = sorted({n for edge in skeleton for n in edge} - set(module.keypoint_names))
     if unknown:
@@ -84,7 +93,7 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
             args.out or video.parent,
             batch_size=args.batch_size,
             labeled_video=args.labeled_video,
-            pcutoff=args.pcutoff,
+            pcutoff=pcutoff,
             skeleton=skeleton,
             filter_kind=args.filter,
             filter_window=args.filter_window,

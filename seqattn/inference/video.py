@@ -1,7 +1,9 @@
 """Videos in: decode ahead in a background thread (PyAV, FFmpeg's libraries from the wheel), one row per frame.
 
 Row i of every output is the i-th frame of the video's first video stream, in decoding order,
-whatever the frame rate (constant or variable; each frame's time is kept). A packet that fails
+whatever the frame rate (constant or variable; each frame's time is kept). Frames are turned as
+the file's rotation metadata says (as players and OpenCV show them): coordinates are in the
+displayed frame. A packet that fails
 to decode is one frame that could not be read: it becomes a NaN row at its place, with a
 warning naming it, so the rows after it keep their frame numbers. Memory stays flat: at most
 ``queue_size`` decoded frames wait between the decoder and the model.
@@ -29,8 +31,9 @@ _END = object()
 @dataclass
 class VideoInfo:
     path: str
-    width: int
+    width: int  # as displayed (after rotation)
     height: int
+    rotation: int  # degrees the stored frames are turned for display (FFmpeg's sign: -90 = clockwise)
     fps: float  # the stream's average rate (frames per second)
     frames_expected: int  # what the container says (0: unknown); the rows are the frames actually decoded
     codec: str
@@ -66,19 +69,30 @@ def _open(path: Path):
 
 def probe(path: Path) -> VideoInfo:
     """Size, rate and codec of the first video stream; a DataError if the file is no video."""
+    import av
+
     container = _open(path)
     try:
-        return _info(path, container.streams.video[0])
+        stream = container.streams.video[0]
+        try:  # the rotation is a property of the decoded frames: look at the first
+            rotation = int(next(container.decode(stream)).rotation)
+        except (StopIteration, av.error.FFmpegError):
+            rotation = 0
+        return _info(path, stream, rotation)
     finally:
         container.close()
 
 
-def _info(path: Path, stream) -> VideoInfo:
+def _info(path: Path, stream, rotation: int) -> VideoInfo:
     rate = stream.average_rate or stream.guessed_rate or 0
+    width, height = int(stream.codec_context.width), int(stream.codec_context.height)
+    if _quarter_turns(rotation) % 2:
+        width, height = height, width
     return VideoInfo(
         path=str(path),
-        width=int(stream.codec_context.width),
-        height=int(stream.codec_context.height),
+        width=width,
+        height=height,
+        rotation=rotation,
         fps=float(rate),
         frames_expected=int(stream.frames or 0),
         codec=str(stream.codec_context.name),
@@ -108,13 +122,21 @@ def decode_frames(path: Path, report: DecodeReport) -> Iterator[Frame]:
                 continue
             for frame in frames:
                 time_s = float(frame.time) if frame.time is not None else None
-                yield Frame(index, time_s, frame.to_ndarray(format="rgb24"))
+                image = frame.to_ndarray(format="rgb24")
+                if turns := _quarter_turns(frame.rotation):
+                    image = np.ascontiguousarray(np.rot90(image, turns))  # as displayed (OpenCV does the same)
+                yield Frame(index, time_s, image)
                 index += 1
     except av.error.FFmpegError as exc:  # the container itself breaks off (truncated file)
         log.warning(f"{path}: reading stopped after frame {index - 1} ({exc})")
         report.failed.append(-1)  # the video ends early: say so in the report
     finally:
         container.close()
+
+
+def _quarter_turns(rotation: float) -> int:
+    """np.rot90's k for FFmpeg's display rotation (counter-clockwise degrees)."""
+    return round(rotation / 90) % 4
 
 
 def read_ahead(frames: Iterator[Frame], queue_size: int = 64) -> Iterator[Frame]:
