@@ -85,7 +85,7 @@ def test_variations_stand_in_for_other_kinds_of_data():
     for i in range(10):
         c = crops.splits()["train"][i]
         assert c.image.shape == (64, 64, 3)
-        assert np.linalg.norm(np.nanmean(c.keypoints, axis=0) - 32) < 16
+        assert np.linalg.norm(np.nanmean(c.keypoints, axis=0) - 32) < 24  # crops stop at the frame edge
     sizes = {mixed.splits()["train"][i].image.shape[:2] for i in range(30)}
     assert len(sizes) > 10 and min(h for h, _ in sizes) < 60 and max(h for h, _ in sizes) > 110
     missing = np.mean([np.isnan(mixed.splits()["train"][i].keypoints[:, 0]).mean() for i in range(30)])
