@@ -160,6 +160,8 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
         channels_last=bool(cfg.get("channels_last", False)),
         **(_plain(cfg.supervision) if cfg.get("supervision") else {}),
     )
+    if cfg.get("init_from"):
+        init_weights(module, cfg.init_from)
     if cfg.test_ckpt not in ("best", "last") and not Path(cfg.test_ckpt).is_file():
         raise ConfigError(f"test_ckpt must be best, last or a .ckpt file, got {cfg.test_ckpt!r}")
     # Not optional: without RngState a resumed run draws other batches than an uninterrupted one;
@@ -196,6 +198,25 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     finally:
         finish_wandb(loggers)
     return summary
+
+
+def init_weights(module: KeypointModule, checkpoint: str) -> None:
+    """Start from another run's weights (fine-tuning): weights only, a new run, its own optimizer and
+    schedule. The keypoints must be the same ones, in the same order."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise ConfigError(f"init_from: no checkpoint file at {path}")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    names = ckpt.get("hyper_parameters", {}).get("keypoint_names")
+    if names != module.keypoint_names:
+        raise ConfigError(f"init_from: {path} was trained on keypoints {names}, this data has {module.keypoint_names}")
+    missing, unexpected = module.load_state_dict(ckpt["state_dict"], strict=False)
+    if missing or unexpected:
+        raise ConfigError(
+            f"init_from: {path} holds another model ({len(missing)} weights missing, {len(unexpected)} unexpected);"
+            " give the same model settings it was trained with"
+        )
+    log.info(f"init_from: weights of {path} (epoch {ckpt.get('epoch')}); a new run, optimizer and schedule")
 
 
 def finish_wandb(loggers: list[Any]) -> None:

@@ -10,6 +10,7 @@ the same columns); it is read, as the same rows, where a folder has no CSV.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -116,6 +117,32 @@ def parse_dlc_rows(path: Path, rows: list[list[str]]) -> tuple[list[str], list[t
     return names, samples
 
 
+MACHINE_LABELS = "machine_labels.json"  # written by seqattn.outliers beside the frames it adds
+
+
+def refuse_unreviewed(folder: Path, samples: list[tuple[str, np.ndarray]]) -> None:
+    """A DataError naming the rows that still hold the machine labels seqattn.outliers wrote
+    (coordinates unchanged since); corrected rows, and rows it did not write, pass."""
+    record_path = folder / MACHINE_LABELS
+    if not record_path.is_file():
+        return
+    record = json.loads(record_path.read_text())
+    unreviewed = []
+    for image, points in samples:
+        written = record.get(image)
+        if written is None:
+            continue
+        machine = np.array([[np.nan if v is None else v for v in p] for p in written], dtype=np.float64)
+        if machine.shape == points.shape and np.allclose(points, machine, atol=0.01, equal_nan=True):
+            unreviewed.append(image)
+    if unreviewed:
+        shown = ", ".join(unreviewed[:3]) + (" ..." if len(unreviewed) > 3 else "")
+        raise DataError(
+            f"{record_path}: {len(unreviewed)} frame(s) still hold unreviewed machine labels ({shown}): correct them"
+            " in DeepLabCut's labelling GUI, or train on them as they are with data.source.accept_machine_labels=true"
+        )
+
+
 def find_dlc_files(path: Path) -> list[Path]:
     """The file itself, or a project folder's labeled-data/*/CollectedData_*.csv (else a root
     CollectedData*.csv); in each of those folders the .h5 stands in where there is no CSV."""
@@ -148,10 +175,13 @@ class DLCSource(LabelledSource):
         split_seed: int = 0,
         image_root: str | None = None,
         flip_pairs: Sequence[Sequence[str]] | None = None,
+        accept_machine_labels: bool = False,
     ) -> None:
         names, entries = None, []
         for csv_path in find_dlc_files(Path(path)):
             these, samples = read_dlc_labels(csv_path)
+            if not accept_machine_labels:
+                refuse_unreviewed(csv_path.parent, samples)
             if names is not None and these != names:
                 raise DataError(f"{csv_path}: keypoint names {these} differ from the first CSV's {names}")
             names = these
