@@ -53,8 +53,9 @@ class LabeledVideoWriter:
         import av
 
         canvas = np.zeros((self.height, self.width, 3), np.uint8)
-        if image is not None:
-            canvas[: image.shape[0], : image.shape[1]] = image
+        if image is not None:  # (a stream that changes size midway is cut or padded to the first size)
+            h, w = min(self.height, image.shape[0]), min(self.width, image.shape[1])
+            canvas[:h, :w] = image[:h, :w]
         shown = np.isfinite(points).all(1) & (likelihood >= self.pcutoff)
         for a, b in self.edges:
             if shown[a] and shown[b]:

@@ -38,11 +38,12 @@ def predict_video(
     (and ``<stem>_labeled.mp4``, ``<stem>_filtered.h5/.csv``). Returns the written paths."""
     info = probe(video)
     codec, names, device = module.codec, list(module.keypoint_names), module.device
-    frame = codec.frame(info.width, info.height)
-    frames_t = torch.from_numpy(frame.as_array())[None]  # (1, 6) float64, the same for every frame
 
     def prepare(f):  # in the decode thread: letterbox and convert while the model runs
-        return f, None if f.image is None else image_to_tensor(codec.letterbox(f.image)[0])
+        if f.image is None:
+            return f, None, None
+        boxed, fr = codec.letterbox(f.image)  # per frame: a stream may change its size midway
+        return f, image_to_tensor(boxed), fr.as_array()
 
     report = DecodeReport()
     coords, confidence, times = [], [], []
@@ -55,21 +56,21 @@ def predict_video(
     batch: list = []
 
     def run(batch: list) -> None:
-        ok = [t for _, t in batch if t is not None]
-        xy = np.full((len(batch), len(names), 2), np.nan)
+        mask = np.array([t is not None for _, t, _ in batch])  # frames that decoded
+        xy = np.full((len(batch), len(names), 2), np.nan)  # (B, K, 2); NaN rows for the others
         conf = np.full((len(batch), len(names)), np.nan)
-        if ok:
-            out = module(torch.stack(ok).to(device))
-            decoded = codec.decode(out["coords"].cpu().double(), frames_t.expand(len(ok), -1)).numpy()
+        if mask.any():
+            out = module(torch.stack([t for _, t, _ in batch if t is not None]).to(device))
+            frames = torch.from_numpy(np.stack([fr for _, _, fr in batch if fr is not None]))  # (b, 6) float64
+            decoded = codec.decode(out["coords"].cpu().double(), frames).numpy()  # original pixels
             c = out.get("confidence")
-            mask = np.array([t is not None for _, t in batch])
             xy[mask] = decoded
             conf[mask] = likelihood_of(None if c is None else c.float().cpu().numpy(), decoded.shape[:2])
         coords.append(xy)
         confidence.append(conf)
-        times.extend(f.time_s for f, _ in batch)
+        times.extend(f.time_s for f, _, _ in batch)
         if writer is not None:
-            for (f, _), points, lik in zip(batch, xy, conf, strict=True):
+            for (f, _, _), points, lik in zip(batch, xy, conf, strict=True):
                 writer.write(f.image, points, lik)
 
     try:
