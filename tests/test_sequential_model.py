@@ -76,8 +76,8 @@ def test_sampled_cells_read_the_feature_at_each_point():
 
 
 def test_glimpse_source_follows_the_number_of_keypoints():
-    few = SequentialAttentionModel(4, channels=(8, 8, 16), width=16, steps=2, heads=2, glimpse_size=8)
-    many = SequentialAttentionModel(20, channels=(8, 8, 16), width=16, steps=2, heads=2, glimpse_size=8)
+    small = {"channels": (8, 8, 16), "width": 16, "steps": 2, "heads": 2, "glimpse_size": 8, "glimpse_source": "auto"}
+    few, many = SequentialAttentionModel(4, **small), SequentialAttentionModel(20, **small)
     assert (few.glimpse_source, many.glimpse_source) == ("pixels", "features")
     assert few.hires is None and many.refine[0].encode is None  # one shared map, no per-step glimpse CNN
     out = many(torch.randn(2, 3, 64, 64))

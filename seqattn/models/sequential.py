@@ -123,7 +123,7 @@ class SequentialAttentionModel(nn.Module):
         glimpse_extent: float = 0.15,
         glimpse_shrink: float = 0.5,
         hires_factor: int = 2,
-        glimpse_source: str = "auto",
+        glimpse_source: str = "pixels",  # the default of checkpoints saved before the choice existed
         pixel_glimpses_up_to: int = 8,
     ) -> None:
         super().__init__()
