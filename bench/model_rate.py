@@ -22,12 +22,12 @@ VARIANTS = {
 }
 
 
-def rate(k: int, batch: int, size: int, steps: int = 3, **kwargs) -> float:
+def rate(k: int, batch: int, size: int, iters: int = 3, **kwargs) -> float:
     torch.manual_seed(0)
     model = SequentialAttentionModel(k, **kwargs)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
     x = torch.randn(batch, 3, size, size)
-    for i in range(2 + steps):
+    for i in range(2 + iters):
         if i == 2:
             start = time.perf_counter()
         out = model(x)
@@ -35,7 +35,7 @@ def rate(k: int, batch: int, size: int, steps: int = 3, **kwargs) -> float:
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return batch * steps / (time.perf_counter() - start)
+    return batch * iters / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=320, help="letterbox side (hires_factor x input_size)")
     args = parser.parse_args()
     print(f"torch threads {torch.get_num_threads()}, batch {args.batch}, {args.size} px letterbox")
-    print("| K | " + " | ".join(args.variants) + " |\n|---" * (len(args.variants) + 1) + "|")
+    print("| K | " + " | ".join(args.variants) + " |\n" + "|---" * (len(args.variants) + 1) + "|")
     for k in args.keypoints:
         cells = [f"{rate(k, args.batch, args.size, **VARIANTS[v]):.1f}" for v in args.variants]
         print(f"| {k} | " + " | ".join(cells) + " |", flush=True)

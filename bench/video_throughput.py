@@ -43,10 +43,10 @@ def cut(video: Path, frames: int, out: Path) -> Path:
 def measure(checkpoint: Path, video: Path, batch_size: int, device: str) -> dict:
     import torch
 
-    from seqattn.inference.batch import load_checkpoint
+    from seqattn.inference.batch import load_checkpoint, ready_for_inference
     from seqattn.inference.video_predict import predict_video
 
-    module = load_checkpoint(checkpoint).to(device).eval()
+    module = ready_for_inference(load_checkpoint(checkpoint), device)  # as predict.py prepares it
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         predict_video(module, checkpoint, video, Path(out), batch_size=batch_size)

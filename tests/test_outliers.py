@@ -2,6 +2,8 @@
 reviewed, fine-tuning from a checkpoint."""
 
 import json
+import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -104,3 +106,31 @@ def test_init_from_starts_from_the_weights_of_a_checkpoint(predicted, make_cfg):
     with pytest.raises(ConfigError, match="init_from: .* trained on keypoints"):
         train(make_cfg(f"init_from={ckpt}", "data.source.num_keypoints=3", "trainer.max_epochs=1"))
     assert json.dumps(summary.best_score)  # plain numbers in the summary
+
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "openfield"
+
+
+@pytest.mark.skipif(not (SHARED / "videos" / "m3v1mp4.mp4").is_file(), reason="shared openfield data absent")
+def test_the_loop_on_openfield_and_its_recording(tmp_path, make_cfg):
+    """predict the shared video -> outlier frames into a copy of the project -> 'relabel' -> retrain."""
+    project = tmp_path / "openfield"
+    shutil.copytree(SHARED / "labeled-data", project / "labeled-data")
+    data = ["data=dlc", f"data.path={project}", "data.num_workers=0", "data.batch_size=8", "input_size=32"]
+    small = ["model.channels=[8,8,16]", "model.width=16", "model.heads=2", "trainer.max_epochs=1", "test=false"]
+    first = train(make_cfg(*data, *small))
+    video = SHARED / "videos" / "m3v1mp4.mp4"
+    predict_main([first.best_checkpoint, str(video), "--out", str(tmp_path / "pred"), "--batch-size", "64"])
+    args = ["--n", "4", "--pcutoff", "0", "--scorer", "Pranav"]
+    done = outliers_main([str(tmp_path / "pred" / "m3v1mp4.h5"), str(video), str(project), *args])
+    folder = project / "labeled-data" / "m3v1mp4"
+    assert len(done["added"]) == 4 and len(list(folder.glob("img*.png"))) == 4
+    with pytest.raises(DataError, match="unreviewed machine labels"):
+        train(make_cfg(*data, *small))
+    # "relabel": move every machine label by a pixel, as a person correcting them would
+    csv_path = folder / "CollectedData_Pranav.csv"
+    lines = csv_path.read_text().splitlines()
+    moved = [",".join([c.split(",")[0]] + [f"{float(v) + 1:.2f}" for v in c.split(",")[1:]]) for c in lines[3:]]
+    csv_path.write_text("\n".join(lines[:3] + moved) + "\n")
+    second = train(make_cfg(*data, *small, f"init_from={first.best_checkpoint}"))
+    assert second.best_checkpoint and second.best_score is not None

@@ -57,16 +57,25 @@ class KeypointCodec:
         """(H, W, C) uint8 -> (S, S, C) uint8 with zero padding, plus its frame."""
         h, w = image.shape[:2]
         fr = self.frame(w, h)
-        new_w, new_h = round(w * fr.scale_x), round(h * fr.scale_y)
+        new_w, new_h = self.resized_size(fr)
         shrinking = new_w < w or new_h < h
         interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-        resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
+        return self.pad(cv2.resize(image, (new_w, new_h), interpolation=interp), fr), fr
+
+    @staticmethod
+    def resized_size(fr: Frame) -> tuple[int, int]:
+        """(width, height) of the image inside the square input."""
+        return round(fr.width * fr.scale_x), round(fr.height * fr.scale_y)
+
+    def pad(self, resized: np.ndarray, fr: Frame) -> np.ndarray:
+        """An image already resized to ``resized_size(fr)`` -> the (S, S, C) input, zero padded."""
         if resized.ndim == 2:
             resized = resized[:, :, None]
-        out = np.zeros((self.input_size, self.input_size, image.shape[2] if image.ndim == 3 else 1), image.dtype)
+        new_h, new_w = resized.shape[:2]
+        out = np.zeros((self.input_size, self.input_size, resized.shape[2]), resized.dtype)
         px, py = int(fr.pad_x), int(fr.pad_y)
         out[py : py + new_h, px : px + new_w] = resized
-        return out, fr
+        return out
 
     # --- original pixels <-> input pixels (numpy, per sample) -----------------------------------
     @staticmethod

@@ -27,6 +27,18 @@ def load_checkpoint(path: str | Path, key: str = "ckpt_path", map_location: str 
         raise ConfigError(f"{key}: {path} is not a seqattn checkpoint ({type(exc).__name__}: {exc})") from exc
 
 
+def ready_for_inference(module: KeypointModule, device: str = "auto") -> KeypointModule:
+    """On ``device`` (auto: a GPU if there is one), in eval mode, convolutions in channels-last
+    memory format (on a 2-core CPU the default model then infers about 28 % faster; same results
+    up to float rounding)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    module = module.to(device).eval()
+    module.model.to(memory_format=torch.channels_last)
+    module.memory_format = torch.channels_last
+    return module
+
+
 @torch.inference_mode()
 def predict_images(module: KeypointModule, images: list[np.ndarray]) -> dict[str, np.ndarray | None]:
     """Letterbox, run and decode a batch of original images, each (H_i, W_i, 3) uint8 RGB.

@@ -6,11 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from seqattn.calibration import FALLBACK_PCUTOFF
 from seqattn.errors import ConfigError, DataError, UserError
-from seqattn.inference.batch import load_checkpoint
+from seqattn.inference.batch import load_checkpoint, ready_for_inference
 from seqattn.inference.filters import FILTERS
 from seqattn.inference.images import list_images, predict_folder
 from seqattn.inference.video import VIDEO_SUFFIXES, list_videos
@@ -74,9 +72,7 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
             )
     else:
         raise DataError(f"input: no video or folder at {source}")
-    module = load_checkpoint(args.checkpoint, key="checkpoint")
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
-    module = module.to(device).eval()
+    module = ready_for_inference(load_checkpoint(args.checkpoint, key="checkpoint"), args.device)
     pcutoff = args.pcutoff
     if pcutoff is None:  # chosen on the validation predictions when the checkpoint was saved
         pcutoff = float((module.calibration or {}).get("pcutoff", FALLBACK_PCUTOFF))

@@ -14,12 +14,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from seqattn.data.images import IMAGE_SUFFIXES, read_image
 from seqattn.errors import ConfigError, DataError
-from seqattn.inference.batch import likelihood_of, load_checkpoint, predict_images, scorer_name
+from seqattn.inference.batch import likelihood_of, load_checkpoint, predict_images, ready_for_inference, scorer_name
 from seqattn.viz import draw_errors, save_png
 
 CSV_FILE = "predictions.csv"
@@ -64,10 +63,7 @@ def predict_folder(
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     files = list_images(images_dir)
-    module = load_checkpoint(checkpoint, key="checkpoint")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    module = module.to(device).eval()
+    module = ready_for_inference(load_checkpoint(checkpoint, key="checkpoint"), device)
     names = list(module.keypoint_names)
     out_dir.mkdir(parents=True, exist_ok=True)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +44,9 @@ class VideoInfo:
 class Frame:
     index: int  # 0-based, in decoding order
     time_s: float | None  # presentation time; None when the frame could not be decoded
-    image: np.ndarray | None  # (H, W, 3) uint8 RGB; None when the frame could not be decoded
+    image: np.ndarray | None  # (H, W, 3) uint8 RGB as displayed; None if not decoded or not kept
+    size: tuple[int, int] | None = None  # (width, height) as displayed, at full resolution
+    small: np.ndarray | None = None  # the frame resized to what ``small_size`` asked for, if it asked
 
 
 @dataclass
@@ -100,14 +102,25 @@ def _info(path: Path, stream, rotation: int) -> VideoInfo:
     )
 
 
-def decode_frames(path: Path, report: DecodeReport) -> Iterator[Frame]:
-    """Every frame of ``path`` in order (failed ones as ``image=None``), decoded in this thread."""
+def decode_frames(
+    path: Path,
+    report: DecodeReport,
+    small_size: Callable[[int, int], tuple[int, int]] | None = None,
+    keep_full: bool = True,
+) -> Iterator[Frame]:
+    """Every frame of ``path`` in order (failed ones as ``image=None``), decoded in this thread.
+
+    ``small_size(width, height)`` -> (w, h): also give each frame resized to that size (area
+    averaging when shrinking, bilinear when enlarging, in FFmpeg's scaler, in the same pass as
+    the colour conversion: faster than converting at full size and resizing; within a grey level
+    of OpenCV's INTER_AREA). Without ``keep_full`` only that small frame is made.
+    """
     import av
 
     container = _open(path)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"  # FFmpeg's own frame/slice threads
+        stream.thread_type = "AUTO"
         index = 0
         for packet in container.demux(stream):
             try:
@@ -121,17 +134,32 @@ def decode_frames(path: Path, report: DecodeReport) -> Iterator[Frame]:
                 index += 1
                 continue
             for frame in frames:
-                time_s = float(frame.time) if frame.time is not None else None
-                image = frame.to_ndarray(format="rgb24")
-                if turns := _quarter_turns(frame.rotation):
-                    image = np.ascontiguousarray(np.rot90(image, turns))  # as displayed (OpenCV does the same)
-                yield Frame(index, time_s, image)
+                yield _convert(frame, index, small_size, keep_full)
                 index += 1
     except av.error.FFmpegError as exc:  # the container itself breaks off (truncated file)
         log.warning(f"{path}: reading stopped after frame {index - 1} ({exc})")
         report.failed.append(-1)  # the video ends early: say so in the report
     finally:
         container.close()
+
+
+def _convert(frame, index: int, small_size, keep_full: bool) -> Frame:
+    """A decoded PyAV frame -> Frame, turned as displayed (OpenCV does the same)."""
+    turns = _quarter_turns(frame.rotation)
+    width, height = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)  # displayed
+
+    def shown(image: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+    image = shown(frame.to_ndarray(format="rgb24")) if keep_full or small_size is None else None
+    small = None
+    if small_size is not None:
+        w, h = small_size(width, height)
+        w, h = (h, w) if turns % 2 else (w, h)  # the stored frame is not yet turned
+        how = "AREA" if w < frame.width or h < frame.height else "BILINEAR"  # as the codec's letterbox resizes
+        small = shown(frame.reformat(width=w, height=h, format="rgb24", interpolation=how).to_ndarray())
+    time_s = float(frame.time) if frame.time is not None else None
+    return Frame(index, time_s, image, (width, height), small)
 
 
 def _quarter_turns(rotation: float) -> int:

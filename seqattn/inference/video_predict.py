@@ -39,11 +39,14 @@ def predict_video(
     info = probe(video)
     codec, names, device = module.codec, list(module.keypoint_names), module.device
 
+    def small_size(width: int, height: int) -> tuple[int, int]:  # what the letterbox holds of a frame
+        return codec.resized_size(codec.frame(width, height))
+
     def prepare(f):  # in the decode thread: letterbox and convert while the model runs
-        if f.image is None:
+        if f.small is None:
             return f, None, None
-        boxed, fr = codec.letterbox(f.image)  # per frame: a stream may change its size midway
-        return f, image_to_tensor(boxed), fr.as_array()
+        fr = codec.frame(*f.size)  # per frame: a stream may change its size midway
+        return f, image_to_tensor(codec.pad(f.small, fr)), fr.as_array()
 
     report = DecodeReport()
     coords, confidence, times = [], [], []
@@ -76,7 +79,8 @@ def predict_video(
     try:
         total = info.frames_expected or None
         with tqdm(total=total, unit="frame", desc=video.name, dynamic_ncols=True) as bar:
-            for item in read_ahead(map(prepare, decode_frames(video, report)), queue_size=2 * batch_size):
+            frames = decode_frames(video, report, small_size, keep_full=writer is not None)  # full frames to draw on
+            for item in read_ahead(map(prepare, frames), queue_size=2 * batch_size):
                 batch.append(item)
                 if len(batch) == batch_size:
                     run(batch)
