@@ -61,12 +61,12 @@ def pick_frames(scores: np.ndarray, n: int, min_gap: int, skip: set[int] = froze
 
 def read_predictions(path: Path) -> tuple[str, list[str], np.ndarray, np.ndarray]:
     """A frame-indexed DeepLabCut prediction table -> (scorer, names, coords (N, K, 2), likelihood (N, K))."""
+    if path.suffix.lower() != ".h5":
+        raise DataError(f"{path}: give the .h5 that predict.py wrote for the video")
     try:
-        table = pd.read_hdf(path, H5_KEY) if path.suffix.lower() == ".h5" else None
+        table = pd.read_hdf(path, H5_KEY)
     except Exception as exc:  # noqa: BLE001 - PyTables and pandas raise many kinds for a bad file
         raise DataError(f"{path}: not a DeepLabCut prediction table ({exc})") from exc
-    if table is None:
-        raise DataError(f"{path}: give the .h5 that predict.py wrote for the video")
     names = list(dict.fromkeys(table.columns.get_level_values("bodyparts")))
     values = table.to_numpy(dtype=np.float64).reshape(len(table), len(names), 3)
     return str(table.columns.get_level_values("scorer")[0]), names, values[..., :2], values[..., 2]

@@ -25,7 +25,7 @@ from seqattn.callbacks import MetricsHistory
 from seqattn.callbacks.stop_together import StopTogether, explain_distributed_failure
 from seqattn.data import KeypointDataModule, build_datamodule
 from seqattn.distributed import ddp_job, ddp_strategy, is_rank_zero, no_loader_workers_in_joblib
-from seqattn.errors import ConfigError, DistributedError, UserError
+from seqattn.errors import ConfigError, DistributedError, UserError, exception_chain
 from seqattn.module import KeypointModule
 from seqattn.plugins import missing_plugin
 from seqattn.report import num, write_report
@@ -210,12 +210,13 @@ def init_weights(module: KeypointModule, checkpoint: str) -> None:
     names = ckpt.get("hyper_parameters", {}).get("keypoint_names")
     if names != module.keypoint_names:
         raise ConfigError(f"init_from: {path} was trained on keypoints {names}, this data has {module.keypoint_names}")
-    missing, unexpected = module.load_state_dict(ckpt["state_dict"], strict=False)
-    if missing or unexpected:
+    try:
+        module.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:  # missing, unexpected or differently shaped weights
         raise ConfigError(
-            f"init_from: {path} holds another model ({len(missing)} weights missing, {len(unexpected)} unexpected);"
-            " give the same model settings it was trained with"
-        )
+            f"init_from: {path} holds another model ({str(exc).splitlines()[0]}); give the model settings"
+            " it was trained with"
+        ) from None
     log.info(f"init_from: weights of {path} (epoch {ckpt.get('epoch')}); a new run, optimizer and schedule")
 
 
@@ -381,10 +382,4 @@ def main(cfg: DictConfig, entry_script: Path | None = None) -> float:
 
 def find_user_error(exc: BaseException) -> UserError | None:
     """The UserError behind ``exc`` (hydra.instantiate wraps errors raised in constructors), if any."""
-    return next((e for e in _chain(exc) if isinstance(e, UserError)), None)
-
-
-def _chain(exc: BaseException):
-    while exc is not None:
-        yield exc
-        exc = exc.__cause__ or exc.__context__
+    return next((e for e in exception_chain(exc) if isinstance(e, UserError)), None)

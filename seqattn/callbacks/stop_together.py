@@ -15,6 +15,8 @@ import torch.distributed as dist
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from seqattn.errors import exception_chain
+
 log = logging.getLogger(__name__)
 
 
@@ -134,7 +136,7 @@ def explain_distributed_failure(exc: BaseException, position: str, timeout_s: fl
     """A one-line account of a failed collective (which rank, where, why), or None if ``exc`` is not one."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
         return None
-    errors = list(_chain(exc))
+    errors = list(exception_chain(exc))
     text = " ".join(str(e) for e in errors).lower()
     who = f"rank {dist.get_rank()} of {dist.get_world_size()}"
     cause = next((str(e).strip().splitlines()[0] for e in errors if str(e).strip()), type(exc).__name__)
@@ -147,9 +149,3 @@ def explain_distributed_failure(exc: BaseException, position: str, timeout_s: fl
     if any(w in text for w in _LOST_WORDS):
         return f"{who}: lost contact with another process during {position}: it failed or was killed ({cause})"
     return None
-
-
-def _chain(exc: BaseException):
-    while exc is not None:
-        yield exc
-        exc = exc.__cause__ or exc.__context__

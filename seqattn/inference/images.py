@@ -9,7 +9,6 @@ DeepLabCut's ``pcutoff`` filters keep every point (the JSON states ``"confidence
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tqdm import tqdm
 from seqattn.data.images import IMAGE_SUFFIXES, read_image
 from seqattn.errors import ConfigError, DataError
 from seqattn.inference.batch import likelihood_of, load_checkpoint, predict_images, ready_for_inference, scorer_name
+from seqattn.inference.tables import pose_table, write_atomically
 from seqattn.viz import draw_errors, save_png
 
 CSV_FILE = "predictions.csv"
@@ -34,21 +34,6 @@ def list_images(folder: Path) -> list[Path]:
     if not images:
         raise DataError(f"images: no {'/'.join(s.lstrip('.') for s in IMAGE_SUFFIXES)} files in {folder}")
     return images
-
-
-def write_dlc_csv(
-    path: Path, scorer: str, names: list[str], rows: list[str], coords: np.ndarray, likelihood: np.ndarray
-) -> Path:
-    """DeepLabCut CSV: rows (N,) image names; coords (N, K, 2) original pixels; likelihood (N, K)."""
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["scorer", *[scorer] * (3 * len(names))])
-        writer.writerow(["bodyparts", *[n for n in names for _ in range(3)]])
-        writer.writerow(["coords", *["x", "y", "likelihood"] * len(names)])
-        for name, xy, lik in zip(rows, coords, likelihood, strict=True):
-            cells = [v for (x, y), p in zip(xy, lik, strict=True) for v in (x, y, p)]
-            writer.writerow([name, *(repr(float(v)) for v in cells)])
-    return path
 
 
 def predict_folder(
@@ -87,9 +72,8 @@ def predict_folder(
     has_conf = all(c is not None for c in confidence)
     conf = np.concatenate(confidence) if has_conf else None  # (N, K)
     likelihood = likelihood_of(conf, xy.shape[:2])
-    rows = [p.name for p in files]
-    scorer = scorer_name(checkpoint)
-    csv_path = write_dlc_csv(out_dir / CSV_FILE, scorer, names, rows, xy, likelihood)
+    table = pose_table(scorer_name(checkpoint), names, xy, likelihood, index=[p.name for p in files])
+    csv_path = write_atomically(out_dir / CSV_FILE, table.to_csv)
 
     report = {
         "checkpoint": str(checkpoint),
@@ -115,6 +99,5 @@ def predict_folder(
             for i, (p, (h, w)) in enumerate(zip(files, sizes, strict=True))
         ],
     }
-    json_path = out_dir / JSON_FILE
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    json_path = write_atomically(out_dir / JSON_FILE, lambda p: p.write_text(json.dumps(report, indent=2) + "\n"))
     return {"csv": csv_path, "json": json_path}

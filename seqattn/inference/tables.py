@@ -17,17 +17,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-H5_KEY = "df_with_missing"
+from seqattn.data.dlc import H5_KEY  # the same key as DeepLabCut's label files
 
 
-def pose_table(scorer: str, names: list[str], coords: np.ndarray, likelihood: np.ndarray) -> pd.DataFrame:
-    """coords (N, K, 2) original pixels (NaN: no prediction), likelihood (N, K) -> the DeepLabCut table."""
+def pose_table(
+    scorer: str, names: list[str], coords: np.ndarray, likelihood: np.ndarray, index: list[str] | None = None
+) -> pd.DataFrame:
+    """coords (N, K, 2) original pixels (NaN: no prediction), likelihood (N, K) -> the DeepLabCut
+    table; rows are frames 0..N-1, or the names in ``index`` (image files)."""
     n, k, _ = coords.shape
     columns = pd.MultiIndex.from_product(
         [[scorer], list(names), ["x", "y", "likelihood"]], names=["scorer", "bodyparts", "coords"]
     )
     values = np.concatenate([coords, likelihood[..., None]], axis=-1).reshape(n, 3 * k)  # (N, 3K)
-    return pd.DataFrame(values.astype(np.float64), index=pd.RangeIndex(n), columns=columns)
+    rows = pd.RangeIndex(n) if index is None else pd.Index(index)
+    return pd.DataFrame(values.astype(np.float64), index=rows, columns=columns)
 
 
 @contextmanager
