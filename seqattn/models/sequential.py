@@ -1,7 +1,10 @@
 """Sequential attention: a coarse soft-argmax estimate, then T glimpse-and-correct steps.
 
 Step 0 runs a small CNN with a feature-pyramid merge on the input downsampled to ``S`` and takes
-a soft-argmax of one heat map per keypoint (translation-equivariant). Each later step takes a
+a soft-argmax of one heat map per keypoint. ``context_layers`` transformer layers over the
+coarsest stage (S/16 cells) give every cell of the pyramid an image-wide view, so that a heat map
+can tell look-alike parts apart by where they sit in the whole animal (a CNN of this depth sees
+about a quarter of the image). Each later step takes a
 glimpse around every current estimate at the full resolution (``hires_factor`` x S, the data
 module's letterbox at that size), lets the K keypoint tokens attend to each other
 (self-attention) and to their own glimpse (cross-attention), and moves each estimate by a
@@ -23,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqattn.models.layers import ConvBackbone, conv_bn_relu, sine_encoding
+from seqattn.models.layers import ConvBackbone, conv_bn_relu, grid_positions, sine_encoding
 
 
 def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
@@ -105,6 +108,28 @@ class GlimpseStep(nn.Module):
         return query.view(b, k, d), correction.view(b, k, 2)
 
 
+class ImageContext(nn.Module):
+    """Transformer layers over every cell of a feature map, with sine position codes.
+
+    (B, C, h, w) -> (B, C, h, w); the layers are residual, so the map keeps its local features.
+    """
+
+    def __init__(self, channels: int, heads: int, layers: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(channels, heads, 2 * channels, 0.0, batch_first=True, norm_first=True)
+            for _ in range(layers)
+        )
+
+    def forward(self, fmap: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = fmap.shape
+        cells = fmap.flatten(2).transpose(1, 2)  # (B, h*w, C)
+        cells = cells + sine_encoding(grid_positions(h, w, fmap.device, cells.dtype), c)
+        for layer in self.layers:
+            cells = layer(cells)
+        return cells.transpose(1, 2).reshape(b, c, h, w)
+
+
 class SequentialAttentionModel(nn.Module):
     """Images (B, 3, m*S, m*S) with m = ``hires_factor`` -> {"coords", "steps", "confidence"}.
 
@@ -125,18 +150,22 @@ class SequentialAttentionModel(nn.Module):
         hires_factor: int = 2,
         glimpse_source: str = "pixels",  # the default of checkpoints saved before the choice existed
         pixel_glimpses_up_to: int = 8,
+        context_layers: int = 0,  # the default of checkpoints saved before step 0 had image context
     ) -> None:
         super().__init__()
         if len(channels) < 3:
             raise ValueError(f"model.channels needs at least 3 stages (strides 2..8), got {list(channels)}")
         if glimpse_source not in ("auto", "pixels", "features"):
             raise ValueError(f"model.glimpse_source must be auto, pixels or features, got {glimpse_source!r}")
+        if context_layers > 0 and channels[-1] % (4 * heads):
+            raise ValueError(f"model.context_layers needs model.channels[-1] divisible by 4 x heads, got {channels[-1]}")
         if glimpse_source == "auto":
             glimpse_source = "pixels" if num_keypoints <= pixel_glimpses_up_to else "features"
         self.glimpse_source = glimpse_source
         self.hires_factor, self.steps = hires_factor, steps
         self.glimpse_size, self.glimpse_extent, self.glimpse_shrink = glimpse_size, glimpse_extent, glimpse_shrink
         self.backbone = ConvBackbone(tuple(channels))
+        self.context = ImageContext(channels[-1], heads, context_layers) if context_layers > 0 else None
         # feature pyramid merged at stride 4 (stage 1), from every stage at stride >= 4
         self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in channels[1:])
         self.merge = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True))  # no conv: stride 4 is costly
@@ -152,16 +181,22 @@ class SequentialAttentionModel(nn.Module):
         self.hires_proj = nn.Linear(width // 3, width) if shared else None
         self.confidence = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 1))
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
-        m = self.hires_factor
-        low = F.avg_pool2d(images, m) if m > 1 else images  # (B, 3, S, S): exact m x m block means
+    def step0_features(self, low: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> the merged pyramid (B, D, S/4, S/4) that the heat maps are read from."""
         feats = self.backbone(low)[1:]  # strides 4, 8, ...
+        if self.context is not None:
+            feats[-1] = self.context(feats[-1])  # (B, C, S/16, S/16) with an image-wide view
         top = feats[0].shape[-2:]
         pyramid = sum(
             F.interpolate(lat(f), size=top, mode="bilinear", align_corners=False) if f.shape[-2:] != top else lat(f)
             for lat, f in zip(self.lateral, feats, strict=True)
         )
-        fmap = self.merge(pyramid)  # (B, D, S/4, S/4)
+        return self.merge(pyramid)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        m = self.hires_factor
+        low = F.avg_pool2d(images, m) if m > 1 else images  # (B, 3, S, S): exact m x m block means
+        fmap = self.step0_features(low)  # (B, D, S/4, S/4)
         coords = soft_argmax(self.heat(fmap))  # (B, K, 2)
         steps = [coords]
         b, k, _ = coords.shape
