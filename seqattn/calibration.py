@@ -1,8 +1,11 @@
 """Does the likelihood predict the error? AUROC, error per likelihood decile, a reliability plot,
-and the pcutoff chosen on validation predictions.
+a post-hoc calibration and the pcutoff, both fitted on validation predictions.
 
-The likelihood is the model's per-keypoint confidence (``predict.py`` writes it as DeepLabCut's
-``likelihood``). A point is "good" when its error is at most ``GOOD_PX`` original pixels.
+The model's per-keypoint confidence is trained towards exp(-(error / scale)^2), a closeness, not
+a probability. Every checkpoint stores a Platt scaling fitted on its validation predictions,
+P(error <= ``GOOD_PX`` original pixels) = sigmoid(a logit(confidence) + b), and ``predict.py``
+writes that as DeepLabCut's ``likelihood``: 0.9 then means "9 in 10 such points are within 5 px".
+The map is increasing, so it keeps the ranking (and the AUROC) of the raw confidence.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from seqattn.metrics import PointErrors
 GOOD_PX = 5.0  # "error > 5 px" is what the AUROC separates
 WANTED_GOOD = 0.9  # pcutoff: the lowest likelihood above which this share of points is good
 FALLBACK_PCUTOFF = 0.6  # DeepLabCut's default, when the validation set cannot choose one
+MIN_CALIBRATION_POINTS = 20  # fewer validation points (or all good, or all bad): no Platt scaling
 
 
-def _points(points: PointErrors) -> tuple[np.ndarray, np.ndarray]:
+def _points(points: PointErrors, calibration: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(likelihood, error px) of every labelled point with a likelihood, as flat arrays."""
     dist = points.distances()  # (N, K), NaN where not labelled
     keep = points.visible & torch.isfinite(points.confidence)
-    return points.confidence[keep].double().numpy(), dist[keep].double().numpy()
+    return calibrate(points.confidence[keep].double().numpy(), calibration), dist[keep].double().numpy()
 
 
 def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
@@ -42,10 +46,12 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[positive].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
-def calibration_table(points: PointErrors, good_px: float = GOOD_PX) -> dict[str, Any]:
+def calibration_table(points: PointErrors, good_px: float = GOOD_PX, calibration: dict | None = None) -> dict[str, Any]:
     """AUROC of the likelihood for telling good points (<= good_px) from bad, and per decile of the
-    likelihood: its range, the number of points, the mean and median error, the share that is good."""
-    likelihood, error = _points(points)
+    likelihood: its range, the number of points, the mean and median error, the share that is good.
+    With a checkpoint's ``calibration``, of the likelihood ``predict.py`` writes (Platt-scaled);
+    ``expected_calibration_error`` is the point-weighted gap between decile mean and good share."""
+    likelihood, error = _points(points, calibration)
     if likelihood.size == 0:
         return {"points": 0, "auroc": None, "deciles": []}
     good = error <= good_px
@@ -67,19 +73,71 @@ def calibration_table(points: PointErrors, good_px: float = GOOD_PX) -> dict[str
                     "good_share": float(good[sel].mean()),
                 }
             )
+    gap = sum(r["points"] * abs(r["likelihood_mean"] - r["good_share"]) for r in deciles) / likelihood.size
     return {
         "points": int(likelihood.size),
         "good_px": good_px,
         "good_share": float(good.mean()),
         "auroc": auroc(likelihood, good),  # high likelihood should mean a good point
+        "expected_calibration_error": float(gap),  # 0 when the likelihood is the share of good points
+        "calibrated": bool((calibration or {}).get("platt")),
         "deciles": deciles,
     }
 
 
-def choose_pcutoff(points: PointErrors, good_px: float = GOOD_PX, wanted: float = WANTED_GOOD) -> dict[str, Any]:
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def fit_platt(likelihood: np.ndarray, good: np.ndarray, prior: float = 1.0) -> dict[str, float]:
+    """a, b of P(good) = sigmoid(a logit(likelihood) + b) by Newton's method on the log-loss, with
+    Platt's smoothed targets and a weak pull (``prior``) towards the identity a = 1, b = 0, so that
+    a small or separable validation set still gives finite numbers; a >= 0 (never reverses the order)."""
+    x = np.stack([_logit(likelihood), np.ones_like(likelihood)], 1)  # (N, 2)
+    pos, neg = int(good.sum()), int((~good).sum())
+    target = np.where(good, (pos + 1) / (pos + 2), 1 / (neg + 2))  # Platt (1999)
+    w, w0 = np.array([1.0, 0.0]), np.array([1.0, 0.0])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(x @ w)))
+        grad = x.T @ (p - target) + prior * (w - w0)
+        hess = (x * (p * (1 - p))[:, None]).T @ x + prior * np.eye(2)
+        step = np.linalg.solve(hess, grad)
+        w = w - step
+        if np.abs(step).max() < 1e-10:
+            break
+    return {"a": float(max(w[0], 0.0)), "b": float(w[1])}
+
+
+def calibrate(confidence: np.ndarray, calibration: dict[str, Any] | None) -> np.ndarray:
+    """Raw model confidence -> the likelihood written and measured: Platt-scaled when the checkpoint
+    has a scaling (checkpoints saved before it existed keep their raw confidence)."""
+    platt = (calibration or {}).get("platt")
+    if not platt:
+        return confidence
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-(platt["a"] * _logit(confidence) + platt["b"])))
+
+
+def fit_calibration(points: PointErrors, good_px: float = GOOD_PX) -> dict[str, Any]:
+    """What a checkpoint stores from its validation predictions: the Platt scaling and the pcutoff
+    chosen on the scaled likelihood (the one ``predict.py`` writes)."""
+    likelihood, error = _points(points)
+    good = error <= good_px
+    if likelihood.size < MIN_CALIBRATION_POINTS or good.all() or not good.any():
+        why = f"{likelihood.size} validation points, {int(good.sum())} within {good_px:g} px: too few to fit"
+        return {**choose_pcutoff(points, good_px), "platt": None, "platt_reason": why}
+    platt = fit_platt(likelihood, good)
+    return {**choose_pcutoff(points, good_px, calibration={"platt": platt}), "platt": platt,
+            "platt_reason": f"fitted on {likelihood.size} validation points: P(error <= {good_px:g} px)"}
+
+
+def choose_pcutoff(
+    points: PointErrors, good_px: float = GOOD_PX, wanted: float = WANTED_GOOD, calibration: dict | None = None
+) -> dict[str, Any]:
     """The lowest likelihood c such that, of the points with likelihood >= c, ``wanted`` are good:
     DeepLabCut's pcutoff, chosen on (validation) predictions rather than guessed."""
-    likelihood, error = _points(points)
+    likelihood, error = _points(points, calibration)
     chosen = {"good_px": good_px, "wanted_good_share": wanted, "points": int(likelihood.size)}
     if likelihood.size == 0:
         return {**chosen, "pcutoff": FALLBACK_PCUTOFF, "reason": "no likelihoods: DeepLabCut's default"}
@@ -111,13 +169,15 @@ def plot_reliability(table: dict[str, Any], path: Path, title: str = "") -> Path
     ax.plot([0, 1], [0, 1], color="0.8", lw=1, ls="--", label="ideal (share = likelihood)")
     ax.plot(x, [r["good_share"] for r in rows], "o-", color="tab:blue", label=f"share within {table['good_px']:g} px")
     ax.set_xlim(0, 1), ax.set_ylim(0, 1.02)
-    ax.set_xlabel("likelihood (decile mean)")
+    ax.set_xlabel("likelihood (decile mean)" + (", Platt-scaled on validation" if table.get("calibrated") else ""))
     ax.set_ylabel(f"share of points within {table['good_px']:g} px", color="tab:blue")
     twin = ax.twinx()
     twin.plot(x, [r["mean_px"] for r in rows], "s-", color="tab:orange", label="mean error")
     twin.set_ylabel("mean error, px", color="tab:orange")
     auc = table["auroc"]
-    ax.set_title(f"{title}  AUROC (error <= {table['good_px']:g} px) = {auc:.3f}" if auc == auc else title, fontsize=9)
+    ece = table.get("expected_calibration_error", float("nan"))
+    ax.set_title(f"{title}  AUROC (error <= {table['good_px']:g} px) = {auc:.3f}, ECE = {ece:.3f}" if auc == auc else title,
+                 fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

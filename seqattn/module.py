@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Timer
 from torch.optim.lr_scheduler import LambdaLR
 
-from seqattn.calibration import calibration_table, choose_pcutoff
+from seqattn.calibration import calibration_table, fit_calibration
 from seqattn.data.codec import KeypointCodec
 from seqattn.metrics import BatchMeans, KeypointErrors, PointErrors
 
@@ -99,7 +99,7 @@ class KeypointModule(L.LightningModule):
         # so callbacks and result writers can list per-image and per-keypoint errors.
         self.last_errors: dict[str, PointErrors] = {}
         self.checkpoint_epoch: int | None = None  # epoch of the checkpoint last loaded into this module
-        self.calibration: dict[str, Any] | None = None  # the loaded checkpoint's pcutoff (seqattn.calibration)
+        self.calibration: dict[str, Any] | None = None  # the loaded checkpoint's scaling and pcutoff (seqattn.calibration)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Called by load_from_checkpoint and by Trainer.test(ckpt_path=...): results can name their epoch.
@@ -107,11 +107,11 @@ class KeypointModule(L.LightningModule):
         self.calibration = checkpoint.get("calibration")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Every checkpoint carries the pcutoff chosen on the validation predictions of its own epoch
-        # (checkpoints are saved after that epoch's validation), for predict.py to use.
+        # Every checkpoint carries the likelihood scaling and the pcutoff fitted on the validation
+        # predictions of its own epoch (checkpoints are saved after that epoch's validation).
         points = self.last_errors.get("val")
         if points is not None and len(points):
-            checkpoint["calibration"] = choose_pcutoff(points)
+            checkpoint["calibration"] = fit_calibration(points)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.model(images.contiguous(memory_format=self.memory_format))

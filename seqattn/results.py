@@ -105,10 +105,13 @@ def write_test_results(
         image_rows,
     )
     written = [json_path, kp_path, image_path]
-    table = calibration_table(points)
+    calibration = getattr(module, "calibration", None)
+    table = calibration_table(points, calibration=calibration)  # of the likelihood predict.py writes
     if table["points"]:
         record = {"checkpoint": checkpoint, "checkpoint_epoch": checkpoint_epoch, **table}
-        record["pcutoff_from_validation"] = getattr(module, "calibration", None)
+        raw = calibration_table(points)
+        record["raw_confidence"] = {"expected_calibration_error": raw["expected_calibration_error"], "deciles": raw["deciles"]}
+        record["pcutoff_from_validation"] = calibration
         (output_dir / CALIBRATION_FILE).write_text(json.dumps(_json_safe(record), indent=2) + "\n")
         title = f"test, epoch {checkpoint_epoch}" if checkpoint_epoch is not None else "test"
         written += [output_dir / CALIBRATION_FILE, plot_reliability(table, output_dir / CALIBRATION_PLOT, title)]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqattn.calibration import auroc, calibration_table, choose_pcutoff
+from seqattn.calibration import auroc, calibrate, calibration_table, choose_pcutoff, fit_calibration, fit_platt
 from seqattn.metrics import PointErrors
 from seqattn.results import CALIBRATION_FILE, CALIBRATION_PLOT
 
@@ -50,6 +50,32 @@ def test_a_likelihood_that_ranks_the_errors_scores_one_and_picks_its_cutoff():
     assert 0.3 < shuffled["auroc"] < 0.7  # a likelihood unrelated to the error is no better than chance
 
 
+def test_platt_scaling_recovers_a_known_miscalibration_and_keeps_the_ranking():
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(0.02, 0.98, 4000)
+    truth = 1 / (1 + np.exp(-(3 * np.log(raw / (1 - raw)) - 1)))  # P(good) for each raw confidence
+    good = rng.random(4000) < truth
+    platt = fit_platt(raw, good)
+    assert platt["a"] == pytest.approx(3, abs=0.3) and platt["b"] == pytest.approx(-1, abs=0.2)
+    errors = np.where(good, 1.0, 20.0)
+    points = points_with(errors, raw)
+    fitted = fit_calibration(points)
+    before, after = calibration_table(points), calibration_table(points, calibration=fitted)
+    assert before["expected_calibration_error"] > 0.1 and after["expected_calibration_error"] < 0.03
+    assert after["auroc"] == pytest.approx(before["auroc"], abs=1e-3) and after["calibrated"]
+    # the pcutoff lives on the scaled likelihood: above it 90 % of points are good
+    kept = calibrate(raw, fitted) >= fitted["pcutoff"]
+    assert good[kept].mean() >= 0.89 and kept.mean() == pytest.approx(fitted["kept_share"], abs=1e-3)  # float32 ties
+
+
+def test_small_or_separable_validation_sets_still_give_a_usable_scaling():
+    separable = fit_platt(np.linspace(0.05, 0.95, 30), np.arange(30) >= 15)
+    assert np.isfinite([separable["a"], separable["b"]]).all() and separable["a"] > 0
+    few = fit_calibration(points_with(np.array([1.0, 9.0, 1.0]), np.array([0.9, 0.2, 0.8])))
+    assert few["platt"] is None and "too few" in few["platt_reason"] and 0 <= few["pcutoff"] <= 1
+    assert np.array_equal(calibrate(np.array([0.3, 0.7]), few), [0.3, 0.7])  # no scaling: raw confidence
+
+
 def test_run_folder_and_checkpoint_hold_the_calibration(make_cfg, tmp_path):
     from seqattn.inference.batch import load_checkpoint
     from seqattn.train import train
@@ -63,3 +89,5 @@ def test_run_folder_and_checkpoint_hold_the_calibration(make_cfg, tmp_path):
     assert "test/likelihood_auroc" in summary.test_metrics
     module = load_checkpoint(summary.best_checkpoint)
     assert module.calibration == record["pcutoff_from_validation"]  # predict.py's default pcutoff
+    assert "platt" in module.calibration and record["calibrated"] == bool(module.calibration["platt"])
+    assert 0 <= record["expected_calibration_error"] <= 1 and "raw_confidence" in record

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seqattn.calibration import calibrate
 from seqattn.data.datamodule import image_to_tensor
 from seqattn.errors import ConfigError
 from seqattn.module import KeypointModule
@@ -60,9 +61,12 @@ def predict_images(module: KeypointModule, images: list[np.ndarray]) -> dict[str
     }
 
 
-def likelihood_of(confidence: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
-    """The model's confidence in [0, 1] as DeepLabCut's likelihood; 1.0 for a model without one."""
-    return np.full(shape, NO_CONFIDENCE_LIKELIHOOD) if confidence is None else np.clip(confidence, 0.0, 1.0)
+def likelihood_of(confidence: np.ndarray | None, shape: tuple[int, ...], calibration: dict | None) -> np.ndarray:
+    """The model's confidence as DeepLabCut's likelihood, scaled by the checkpoint's ``calibration``
+    (seqattn.calibration: P(error <= 5 px) on validation); 1.0 for a model without a confidence."""
+    if confidence is None:
+        return np.full(shape, NO_CONFIDENCE_LIKELIHOOD)
+    return np.clip(calibrate(confidence.astype(np.float64), calibration), 0.0, 1.0)
 
 
 def scorer_name(checkpoint: Path) -> str:

@@ -2,9 +2,10 @@
 
 The DeepLabCut CSV has three header rows (scorer / bodyparts / coords), one ``x, y, likelihood``
 triple per keypoint and the image file name as row index, so DeepLabCut's and pandas' readers
-(``pd.read_csv(path, header=[0, 1, 2], index_col=0)``) take it as it is. ``likelihood`` is the
-model's confidence when it outputs one; a model without a confidence output writes 1.0, so
-DeepLabCut's ``pcutoff`` filters keep every point (the JSON states ``"confidence": null``).
+(``pd.read_csv(path, header=[0, 1, 2], index_col=0)``) take it as it is. ``likelihood`` (and
+the JSON's ``confidence``) is the model's confidence scaled by the checkpoint's calibration
+(seqattn.calibration); a model without a confidence output writes 1.0, so DeepLabCut's
+``pcutoff`` filters keep every point (the JSON states ``"confidence": null``).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def predict_folder(
     xy = np.concatenate(coords)  # (N, K, 2)
     has_conf = all(c is not None for c in confidence)
     conf = np.concatenate(confidence) if has_conf else None  # (N, K)
-    likelihood = likelihood_of(conf, xy.shape[:2])
+    likelihood = likelihood_of(conf, xy.shape[:2], module.calibration)
     table = pose_table(scorer_name(checkpoint), names, xy, likelihood, index=[p.name for p in files])
     csv_path = write_atomically(out_dir / CSV_FILE, table.to_csv)
 
@@ -91,7 +92,7 @@ def predict_folder(
                     name: {
                         "x": float(xy[i, k, 0]),
                         "y": float(xy[i, k, 1]),
-                        "confidence": float(conf[i, k]) if has_conf else None,
+                        "confidence": float(likelihood[i, k]) if has_conf else None,
                     }
                     for k, name in enumerate(names)
                 },

@@ -68,7 +68,9 @@ def predict_video(
             decoded = codec.decode(out["coords"].cpu().double(), frames).numpy()  # original pixels
             c = out.get("confidence")
             xy[mask] = decoded
-            conf[mask] = likelihood_of(None if c is None else c.float().cpu().numpy(), decoded.shape[:2])
+            conf[mask] = likelihood_of(
+                None if c is None else c.float().cpu().numpy(), decoded.shape[:2], module.calibration
+            )
         coords.append(xy)
         confidence.append(conf)
         times.extend(f.time_s for f, _, _ in batch)
