@@ -1,0 +1,56 @@
+"""The likelihood of a checkpoint, raw and Platt-scaled: fitted on its val predictions, measured on
+test (AUROC, expected calibration error, the pcutoff and what it keeps). Works for checkpoints
+saved before the scaling existed, since it refits from val.
+
+    python bench/calibration.py bench_runs/<run>/checkpoints/best-epochNNN.ckpt \\
+        data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+from hydra import compose, initialize_config_dir
+
+from seqattn.calibration import calibrate, calibration_table, choose_pcutoff, fit_calibration
+from seqattn.data import build_datamodule
+from seqattn.inference import load_checkpoint
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def main(argv: list[str]) -> None:
+    if not argv:
+        sys.exit(__doc__)
+    module = load_checkpoint(argv[0], key="checkpoint")
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[*argv[1:], f"input_size={module.hparams.input_size}"])
+    cfg.data.letterbox_scale = module.letterbox_scale
+    datamodule = build_datamodule(cfg.data)
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
+    trainer.validate(module, datamodule=datamodule, verbose=False)
+    fitted = fit_calibration(module.last_errors["val"])
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    test = module.last_errors["test"]
+    print(f"{argv[0]}: Platt scaling {fitted['platt']} ({fitted['platt_reason']})")
+    print("| likelihood | test points | AUROC | ECE | lowest decile: likelihood, share within 5 px | highest decile |"
+          " pcutoff | kept above it | within 5 px of those |\n|---|---|---|---|---|---|---|---|---|")
+    for name, calibration in (("raw", None), ("Platt-scaled on val", fitted)):
+        table = calibration_table(test, calibration=calibration)
+        lo, hi = table["deciles"][0], table["deciles"][-1]
+        cutoff = fitted["pcutoff"] if calibration else choose_pcutoff(module.last_errors["val"])["pcutoff"]
+        like = calibrate(test.confidence[test.visible].double().numpy(), calibration)
+        good = test.distances()[test.visible].double().numpy() <= table["good_px"]
+        kept = like >= cutoff
+        print(
+            f"| {name} | {table['points']} | {table['auroc']:.3f} | {table['expected_calibration_error']:.3f} |"
+            f" {lo['likelihood_mean']:.2f}, {lo['good_share']:.0%} | {hi['likelihood_mean']:.2f}, {hi['good_share']:.0%} |"
+            f" {cutoff:.3f} | {kept.mean():.0%} | {good[kept].mean() if kept.any() else float('nan'):.0%} |"
+        )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
