@@ -5,6 +5,10 @@ Settings left at ``auto`` are chosen here from the training split (any explicit 
 - ``input_size``: 160 px, unless the labelled objects would then be tiny (the median span of a
   sample's labelled keypoints below 24 input pixels): larger, up to 256; and never more than the
   images' own long side (rounded up to 32, at least 64), since upsampling adds no detail.
+- ``data.augment.rotate``: rotations up to 180 degrees when the labels show the animal at any
+  heading (seen from above: the pose alignment, how consistently each keypoint lies in the same
+  direction from the centroid, below 0.5), else 25 degrees (upright faces, side views, where a
+  large rotation shows a pose that never occurs).
 - ``model.glimpse_source`` (sequential model): pixel glimpses up to ``pixel_glimpses_up_to``
   keypoints, glimpses sampled from one shared map beyond (cost nearly independent of K);
   ``model.glimpse_size`` with it: 16 (8 x 8 cells) for pixel glimpses, 8 (4 x 4 cells) for
@@ -39,16 +43,36 @@ class DataStats:
     num_keypoints: int
     long_side_px: float  # median over the sampled training images of max(width, height)
     object_span_px: float  # median over them of the labelled keypoints' bounding-box long side (NaN: none)
+    pose_alignment: float  # how alike the animal's heading is across images, in [0, 1] (NaN: too few labels)
+
+
+def pose_alignment(keypoints: list[np.ndarray]) -> float:
+    """How consistently each keypoint lies in the same direction from its sample's centroid: per
+    keypoint the mean resultant length of those directions (1: always the same, as in upright
+    faces or a fixed side view; near 0: any heading, as animals seen from above), median over
+    keypoints labelled in at least 8 samples. keypoints: per sample (K, 2) pixels, NaN missing."""
+    directions: dict[int, list[complex]] = {}
+    for pts in keypoints:
+        ok = np.isfinite(pts).all(1)
+        if ok.sum() < 3:
+            continue
+        centred = pts[ok] - pts[ok].mean(0)
+        for k, (dx, dy) in zip(np.flatnonzero(ok), centred, strict=True):
+            if math.hypot(dx, dy) > 0:
+                directions.setdefault(int(k), []).append(complex(dx, dy) / math.hypot(dx, dy))
+    lengths = [abs(np.mean(v)) for v in directions.values() if len(v) >= 8]
+    return float(np.median(lengths)) if lengths else math.nan
 
 
 def measure(datamodule: KeypointDataModule) -> DataStats:
     """Image size and object span of up to SAMPLED_IMAGES training images, evenly spread."""
     train = datamodule.source.splits()["train"]
     picks = np.unique(np.linspace(0, len(train) - 1, num=min(SAMPLED_IMAGES, len(train))).round().astype(int))
-    sides, spans = [], []
+    sides, spans, keypoints = [], [], []
     for i in picks:
         sample = train[int(i)]
         sides.append(max(sample.image.shape[:2]))
+        keypoints.append(sample.keypoints)
         pts = sample.keypoints[np.isfinite(sample.keypoints).all(1)]
         if len(pts) >= 2:
             spans.append(float((pts.max(0) - pts.min(0)).max()))
@@ -57,6 +81,7 @@ def measure(datamodule: KeypointDataModule) -> DataStats:
         num_keypoints=len(datamodule.keypoint_names),
         long_side_px=float(np.median(sides)),
         object_span_px=float(np.median(spans)) if spans else math.nan,
+        pose_alignment=pose_alignment(keypoints),
     )
 
 
@@ -78,6 +103,20 @@ def choose_input_size(stats: DataStats) -> tuple[int, str]:
     if size > native:
         size, why = native, f"the images' long side is {long_side:.0f} px: no upsampling past it"
     return size, why
+
+
+SPREAD_HEADINGS = 0.5  # pose alignment below this: the animal is seen at any heading (from above)
+FULL_ROTATION, SMALL_ROTATION = 180.0, 25.0  # degrees
+
+
+def choose_rotation(stats: DataStats) -> tuple[float, str]:
+    a = stats.pose_alignment
+    if math.isfinite(a) and a < SPREAD_HEADINGS:
+        return FULL_ROTATION, f"headings vary (pose alignment {a:.2f} < {SPREAD_HEADINGS}): any rotation is a real pose"
+    why = f"pose alignment {a:.2f} >= {SPREAD_HEADINGS}: a fixed view, small tilts only" if math.isfinite(a) else (
+        "too few labels to measure headings: small tilts only"
+    )
+    return SMALL_ROTATION, why
 
 
 GLIMPSE_SIZE = {"pixels": 16, "features": 8}
@@ -110,6 +149,13 @@ def resolve_auto(cfg: DictConfig, datamodule: KeypointDataModule) -> dict[str, d
             source = cfg.model.get("glimpse_source", "pixels")
             cfg.model.glimpse_size = GLIMPSE_SIZE[source]
             chosen["model.glimpse_size"] = {"value": GLIMPSE_SIZE[source], "reason": f"for {source} glimpses"}
+    augment = datamodule.augment
+    if getattr(augment, "rotate_auto", False):
+        degrees, why = choose_rotation(stats)
+        augment.set_rotation(degrees)
+        with open_dict(cfg):
+            cfg.data.augment.rotate = degrees  # recorded in the run's config (a resume reuses it)
+        chosen["data.augment.rotate"] = {"value": degrees, "reason": why}
     repeats = datamodule.epoch_size / max(1, stats.num_train)
     chosen["data.epoch_size"] = {
         "value": max(datamodule.epoch_size, stats.num_train),
@@ -123,7 +169,7 @@ def format_header(adaptive: dict) -> str:
     d = adaptive["data"]
     lines = [
         f"data: {d['num_train']} training images, K = {d['num_keypoints']}, long side {d['long_side_px']:.0f} px,"
-        f" labelled span {d['object_span_px']:.0f} px (medians)"
+        f" labelled span {d['object_span_px']:.0f} px (medians), pose alignment {d['pose_alignment']:.2f}"
     ]
     lines += [f"  {key:<22}= {c['value']}  ({c['reason']})" for key, c in adaptive["chosen"].items()]
     return "\n".join(lines)

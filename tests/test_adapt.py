@@ -3,15 +3,16 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
-from seqattn.adapt import DataStats, choose_glimpse_source, choose_input_size
+from seqattn.adapt import DataStats, choose_glimpse_source, choose_input_size, choose_rotation, pose_alignment
 from seqattn.run_info import RUN_INFO_FILE
 from seqattn.train import train
 
 
 def stats(long_side: float, span: float, k: int = 4) -> DataStats:
-    return DataStats(num_train=100, num_keypoints=k, long_side_px=long_side, object_span_px=span)
+    return DataStats(num_train=100, num_keypoints=k, long_side_px=long_side, object_span_px=span, pose_alignment=0.9)
 
 
 @pytest.mark.parametrize(
@@ -36,6 +37,30 @@ def test_glimpse_source_by_number_of_keypoints():
     assert choose_glimpse_source(8, 8)[0] == "pixels" and choose_glimpse_source(9, 8)[0] == "features"
 
 
+def posed(headings_deg: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """A 5-point animal (snout ahead, tail behind, two ears, a paw) at each heading, placed anywhere."""
+    shape = np.array([[20.0, 0], [-25, 0], [12, 6], [12, -6], [0, 8]])
+    out = []
+    for h in np.radians(headings_deg):
+        rot = np.array([[np.cos(h), -np.sin(h)], [np.sin(h), np.cos(h)]])
+        pts = shape @ rot.T + rng.uniform(50, 500, 2) + rng.normal(0, 1, shape.shape)
+        pts[rng.random(5) < 0.1] = np.nan  # some labels missing
+        out.append(pts)
+    return out
+
+
+def test_pose_alignment_tells_a_fixed_view_from_any_heading_and_picks_the_rotation():
+    rng = np.random.default_rng(0)
+    fixed = pose_alignment(posed(rng.uniform(-15, 15, 64), rng))  # side view, upright faces
+    anywhere = pose_alignment(posed(rng.uniform(-180, 180, 64), rng))  # seen from above
+    assert fixed > 0.9 and anywhere < 0.3
+    base = stats(640, 111)
+    assert choose_rotation(DataStats(**{**base.__dict__, "pose_alignment": anywhere}))[0] == 180
+    assert choose_rotation(DataStats(**{**base.__dict__, "pose_alignment": fixed}))[0] == 25
+    assert choose_rotation(DataStats(**{**base.__dict__, "pose_alignment": math.nan}))[0] == 25
+    assert math.isnan(pose_alignment(posed(np.zeros(3), rng)))  # fewer than 8 samples per keypoint
+
+
 def test_auto_settings_are_resolved_printed_and_recorded(make_cfg, caplog):
     # 40 x 32 synthetic images with TINY's input_size left to the rule: the long side, 40 -> 64
     auto = ["input_size=auto", "model.glimpse_size=auto", "data.source.num_keypoints=12"]
@@ -50,13 +75,17 @@ def test_auto_settings_are_resolved_printed_and_recorded(make_cfg, caplog):
     assert chosen["model.glimpse_size"]["value"] == 8 and info["config"]["model"]["glimpse_size"] == 8
     assert info["config"]["input_size"] == 64 and info["config"]["model"]["glimpse_source"] == "features"
     assert info["adaptive"]["data"]["num_keypoints"] == 12
+    # the synthetic creature turns every way: full rotations
+    assert chosen["data.augment.rotate"]["value"] == 180 and "headings vary" in chosen["data.augment.rotate"]["reason"]
+    assert info["config"]["data"]["augment"]["rotate"] == 180
     assert "input_size" in caplog.text and "K = 12 > 8" in caplog.text  # the run header
 
 
 def test_explicit_values_win(make_cfg):
-    cfg = make_cfg("input_size=48", "model.glimpse_source=pixels", "data.source.num_keypoints=12")
+    cfg = make_cfg("input_size=48", "model.glimpse_source=pixels", "data.source.num_keypoints=12", "data.augment.rotate=10")
     cfg.trainer.max_epochs, cfg.test = 1, False
     summary = train(cfg)
     info = json.loads(open(f"{cfg.paths.output_dir}/{RUN_INFO_FILE}").read())
     assert summary.input_size == 48 and info["adaptive"]["chosen"]["input_size"]["reason"] == "set explicitly"
     assert info["config"]["model"]["glimpse_source"] == "pixels"
+    assert "data.augment.rotate" not in info["adaptive"]["chosen"] and info["config"]["data"]["augment"]["rotate"] == 10

@@ -16,6 +16,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _FAR = -1e6  # where missing keypoints wait during a transform (albumentations has no NaN)
+AUTO_ROTATE_DEFAULT = 25.0  # degrees: rotate="auto" before (or without) seqattn.adapt's choice
 
 
 class KeypointAugment:
@@ -24,7 +25,7 @@ class KeypointAugment:
 
     def __init__(
         self,
-        rotate: float = 25.0,
+        rotate: float | str = 25.0,
         scale: tuple[float, float] = (0.8, 1.2),
         translate: float = 0.08,
         hflip: float = 0.5,
@@ -34,19 +35,10 @@ class KeypointAugment:
     ) -> None:
         self.hflip = hflip
         self.flip_pairs: list[tuple[int, int]] = []
-        self.geometric = A.Compose(
-            [
-                A.Affine(
-                    rotate=(-rotate, rotate),
-                    scale=tuple(scale),
-                    translate_percent=(-translate, translate),
-                    border_mode=0,
-                    fill=0,
-                    p=1.0 if (rotate or translate or tuple(scale) != (1, 1)) else 0.0,
-                )
-            ],
-            keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
-        )
+        self.scale, self.translate = tuple(scale), translate
+        # "auto": chosen from the labels by seqattn.adapt (set_rotation); until then the small default
+        self.rotate_auto = rotate == "auto"
+        self.set_rotation(AUTO_ROTATE_DEFAULT if self.rotate_auto else float(rotate))
         self.flip = A.Compose(
             [A.HorizontalFlip(p=1.0)], keypoint_params=A.KeypointParams(format="xy", remove_invisible=False)
         )
@@ -61,6 +53,20 @@ class KeypointAugment:
                 A.GaussNoise(std_range=(0.02, 0.08), p=noise),
             ]
         )
+
+    def set_rotation(self, degrees: float) -> None:
+        """Rotations uniform in [-degrees, degrees]."""
+        self.rotate = float(degrees)
+        moves = self.rotate or self.translate or self.scale != (1, 1)
+        affine = A.Affine(
+            rotate=(-self.rotate, self.rotate),
+            scale=self.scale,
+            translate_percent=(-self.translate, self.translate),
+            border_mode=0,
+            fill=0,
+            p=1.0 if moves else 0.0,
+        )
+        self.geometric = A.Compose([affine], keypoint_params=A.KeypointParams(format="xy", remove_invisible=False))
 
     def bind(self, flip_pairs: list[tuple[int, int]] | None) -> KeypointAugment:
         """``flip_pairs``: index pairs to swap on a flip; None = unknown, so flips are switched off
