@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 from hydra import compose, initialize_config_dir
 
 from seqattn.calibration import calibrate, calibration_table, choose_pcutoff, fit_calibration
@@ -36,8 +35,10 @@ def main(argv: list[str]) -> None:
     trainer.test(module, datamodule=datamodule, verbose=False)
     test = module.last_errors["test"]
     print(f"{argv[0]}: Platt scaling {fitted['platt']} ({fitted['platt_reason']})")
-    print("| likelihood | test points | AUROC | ECE | lowest decile: likelihood, share within 5 px | highest decile |"
-          " pcutoff | kept above it | within 5 px of those |\n|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| likelihood | test points | AUROC | ECE | lowest decile: likelihood, share within 5 px | highest decile |"
+        " pcutoff | kept above it | within 5 px of those |\n|---|---|---|---|---|---|---|---|---|"
+    )
     for name, calibration in (("raw", None), ("Platt-scaled on val", fitted)):
         table = calibration_table(test, calibration=calibration)
         lo, hi = table["deciles"][0], table["deciles"][-1]
@@ -47,7 +48,8 @@ def main(argv: list[str]) -> None:
         kept = like >= cutoff
         print(
             f"| {name} | {table['points']} | {table['auroc']:.3f} | {table['expected_calibration_error']:.3f} |"
-            f" {lo['likelihood_mean']:.2f}, {lo['good_share']:.0%} | {hi['likelihood_mean']:.2f}, {hi['good_share']:.0%} |"
+            f" {lo['likelihood_mean']:.2f}, {lo['good_share']:.0%} |"
+            f" {hi['likelihood_mean']:.2f}, {hi['good_share']:.0%} |"
             f" {cutoff:.3f} | {kept.mean():.0%} | {good[kept].mean() if kept.any() else float('nan'):.0%} |"
         )
 

@@ -113,8 +113,10 @@ def choose_rotation(stats: DataStats) -> tuple[float, str]:
     a = stats.pose_alignment
     if math.isfinite(a) and a < SPREAD_HEADINGS:
         return FULL_ROTATION, f"headings vary (pose alignment {a:.2f} < {SPREAD_HEADINGS}): any rotation is a real pose"
-    why = f"pose alignment {a:.2f} >= {SPREAD_HEADINGS}: a fixed view, small tilts only" if math.isfinite(a) else (
-        "too few labels to measure headings: small tilts only"
+    why = (
+        f"pose alignment {a:.2f} >= {SPREAD_HEADINGS}: a fixed view, small tilts only"
+        if math.isfinite(a)
+        else ("too few labels to measure headings: small tilts only")
     )
     return SMALL_ROTATION, why
 

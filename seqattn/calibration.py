@@ -125,11 +125,15 @@ def fit_calibration(points: PointErrors, good_px: float = GOOD_PX) -> dict[str, 
     likelihood, error = _points(points)
     good = error <= good_px
     if likelihood.size < MIN_CALIBRATION_POINTS or good.all() or not good.any():
-        why = f"{likelihood.size} validation points, {int(good.sum())} within {good_px:g} px: too few to fit"
+        why = f"{likelihood.size} validation points, {int(good.sum())} within {good_px:g} px"
+        why += ": too few (or all on one side of it) to fit"
         return {**choose_pcutoff(points, good_px), "platt": None, "platt_reason": why}
     platt = fit_platt(likelihood, good)
-    return {**choose_pcutoff(points, good_px, calibration={"platt": platt}), "platt": platt,
-            "platt_reason": f"fitted on {likelihood.size} validation points: P(error <= {good_px:g} px)"}
+    return {
+        **choose_pcutoff(points, good_px, calibration={"platt": platt}),
+        "platt": platt,
+        "platt_reason": f"fitted on {likelihood.size} validation points: P(error <= {good_px:g} px)",
+    }
 
 
 def choose_pcutoff(
@@ -176,8 +180,10 @@ def plot_reliability(table: dict[str, Any], path: Path, title: str = "") -> Path
     twin.set_ylabel("mean error, px", color="tab:orange")
     auc = table["auroc"]
     ece = table.get("expected_calibration_error", float("nan"))
-    ax.set_title(f"{title}  AUROC (error <= {table['good_px']:g} px) = {auc:.3f}, ECE = {ece:.3f}" if auc == auc else title,
-                 fontsize=9)
+    ax.set_title(
+        f"{title}  AUROC (error <= {table['good_px']:g} px) = {auc:.3f}, ECE = {ece:.3f}" if auc == auc else title,
+        fontsize=9,
+    )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

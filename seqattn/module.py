@@ -99,7 +99,9 @@ class KeypointModule(L.LightningModule):
         # so callbacks and result writers can list per-image and per-keypoint errors.
         self.last_errors: dict[str, PointErrors] = {}
         self.checkpoint_epoch: int | None = None  # epoch of the checkpoint last loaded into this module
-        self.calibration: dict[str, Any] | None = None  # the loaded checkpoint's scaling and pcutoff (seqattn.calibration)
+        self.calibration: dict[str, Any] | None = (
+            None  # the loaded checkpoint's scaling and pcutoff (seqattn.calibration)
+        )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Called by load_from_checkpoint and by Trainer.test(ckpt_path=...): results can name their epoch.

@@ -110,7 +110,10 @@ def write_test_results(
     if table["points"]:
         record = {"checkpoint": checkpoint, "checkpoint_epoch": checkpoint_epoch, **table}
         raw = calibration_table(points)
-        record["raw_confidence"] = {"expected_calibration_error": raw["expected_calibration_error"], "deciles": raw["deciles"]}
+        record["raw_confidence"] = {
+            "expected_calibration_error": raw["expected_calibration_error"],
+            "deciles": raw["deciles"],
+        }
         record["pcutoff_from_validation"] = calibration
         (output_dir / CALIBRATION_FILE).write_text(json.dumps(_json_safe(record), indent=2) + "\n")
         title = f"test, epoch {checkpoint_epoch}" if checkpoint_epoch is not None else "test"

@@ -82,7 +82,9 @@ def test_auto_settings_are_resolved_printed_and_recorded(make_cfg, caplog):
 
 
 def test_explicit_values_win(make_cfg):
-    cfg = make_cfg("input_size=48", "model.glimpse_source=pixels", "data.source.num_keypoints=12", "data.augment.rotate=10")
+    cfg = make_cfg(
+        "input_size=48", "model.glimpse_source=pixels", "data.source.num_keypoints=12", "data.augment.rotate=10"
+    )
     cfg.trainer.max_epochs, cfg.test = 1, False
     summary = train(cfg)
     info = json.loads(open(f"{cfg.paths.output_dir}/{RUN_INFO_FILE}").read())

@@ -38,8 +38,9 @@ def test_image_context_lets_step_0_see_across_the_whole_image():
     # alone sees about a quarter of a 256 px image
     def corner_effect(context_layers: int) -> float:
         torch.manual_seed(0)
-        model = SequentialAttentionModel(3, channels=(8, 8, 16), width=16, steps=0, heads=2, hires_factor=1,
-                                         context_layers=context_layers).eval()
+        model = SequentialAttentionModel(
+            3, channels=(8, 8, 16), width=16, steps=0, heads=2, hires_factor=1, context_layers=context_layers
+        ).eval()
         image = torch.rand(1, 3, 256, 256)
         changed = image.clone()
         changed[:, :, :32, :32] = 1.0 - changed[:, :, :32, :32]

@@ -98,8 +98,13 @@ def test_the_variations_are_one_override_away(make_cfg):
     # what bench/generalisation.py's proxies type: plain overrides of conf/data/synthetic.yaml
     from seqattn.data import build_datamodule
 
-    cfg = make_cfg("data.source.grey=true", "data.source.centred=true", "data.source.size_range=[0.5,2.0]",
-                   "data.source.missing=0.33", "data.source.num_keypoints=13")
+    cfg = make_cfg(
+        "data.source.grey=true",
+        "data.source.centred=true",
+        "data.source.size_range=[0.5,2.0]",
+        "data.source.missing=0.33",
+        "data.source.num_keypoints=13",
+    )
     source = build_datamodule(cfg.data).source
     v = source.splits()["train"].variation
     assert (v.grey, v.centred, v.missing, tuple(v.size_range)) == (True, True, 0.33, (0.5, 2.0))

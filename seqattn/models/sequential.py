@@ -158,7 +158,9 @@ class SequentialAttentionModel(nn.Module):
         if glimpse_source not in ("auto", "pixels", "features"):
             raise ValueError(f"model.glimpse_source must be auto, pixels or features, got {glimpse_source!r}")
         if context_layers > 0 and channels[-1] % (4 * heads):
-            raise ValueError(f"model.context_layers needs model.channels[-1] divisible by 4 x heads, got {channels[-1]}")
+            raise ValueError(
+                f"model.context_layers needs model.channels[-1] divisible by 4 x heads, got {channels[-1]}"
+            )
         if glimpse_source == "auto":
             glimpse_source = "pixels" if num_keypoints <= pixel_glimpses_up_to else "features"
         self.glimpse_source = glimpse_source
