@@ -7,7 +7,7 @@ Settings left at ``auto`` are chosen here from the training split (any explicit 
   images' own long side (rounded up to 32, at least 64), since upsampling adds no detail.
 - ``data.augment.rotate``: rotations up to 180 degrees when the labels show the animal at any
   heading (seen from above: the pose alignment, how consistently each keypoint lies in the same
-  direction from the centroid, below 0.5), else 25 degrees (upright faces, side views, where a
+  direction from the centroid up to a mirror, below 0.8), else 25 degrees (upright faces, side views, where a
   large rotation shows a pose that never occurs).
 - ``model.glimpse_source`` (sequential model): pixel glimpses up to ``pixel_glimpses_up_to``
   keypoints, glimpses sampled from one shared map beyond (cost nearly independent of K);
@@ -47,21 +47,31 @@ class DataStats:
 
 
 def pose_alignment(keypoints: list[np.ndarray]) -> float:
-    """How consistently each keypoint lies in the same direction from its sample's centroid: per
-    keypoint the mean resultant length of those directions (1: always the same, as in upright
-    faces or a fixed side view; near 0: any heading, as animals seen from above), median over
-    keypoints labelled in at least 8 samples. keypoints: per sample (K, 2) pixels, NaN missing."""
-    directions: dict[int, list[complex]] = {}
+    """How consistently each keypoint lies in the same direction from its sample's centroid, up to
+    a left-right mirror (an animal walking either way in a side view is one view, which flips
+    cover): per keypoint the mean resultant length of those directions, after mirroring each
+    sample that way matches the mean better; median over keypoints labelled in at least 8 samples.
+    1: a fixed view (upright faces, side views); low: any heading (animals seen from above).
+    keypoints: per sample (K, 2) pixels, NaN where missing. NaN when too few labels."""
+    units = []
     for pts in keypoints:
-        ok = np.isfinite(pts).all(1)
-        if ok.sum() < 3:
-            continue
-        centred = pts[ok] - pts[ok].mean(0)
-        for k, (dx, dy) in zip(np.flatnonzero(ok), centred, strict=True):
-            if math.hypot(dx, dy) > 0:
-                directions.setdefault(int(k), []).append(complex(dx, dy) / math.hypot(dx, dy))
-    lengths = [abs(np.mean(v)) for v in directions.values() if len(v) >= 8]
-    return float(np.median(lengths)) if lengths else math.nan
+        centred = pts - np.nanmean(pts, 0) if np.isfinite(pts).all(1).sum() >= 3 else np.full_like(pts, np.nan)
+        norm = np.linalg.norm(centred, axis=1, keepdims=True)
+        units.append(np.where(norm > 0, centred / np.where(norm > 0, norm, 1), np.nan))
+    if not units:
+        return math.nan
+    u = np.stack(units)  # (N, K, 2) unit directions, NaN where unknown
+    counted = np.isfinite(u).all(2).sum(0) >= 8  # (K,)
+    if not counted.any():
+        return math.nan
+    mirrored = u * np.array([-1.0, 1.0])
+    picked = u
+    for _ in range(5):  # choose each sample's reflection against the mean, then update the mean
+        mean = np.nanmean(picked, 0)  # (K, 2)
+        flip = np.nansum(mirrored * mean, (1, 2)) > np.nansum(u * mean, (1, 2))  # (N,)
+        picked = np.where(flip[:, None, None], mirrored, u)
+    lengths = np.linalg.norm(np.nanmean(picked, 0), axis=1)[counted]
+    return float(np.median(lengths))
 
 
 def measure(datamodule: KeypointDataModule) -> DataStats:
@@ -105,7 +115,7 @@ def choose_input_size(stats: DataStats) -> tuple[int, str]:
     return size, why
 
 
-SPREAD_HEADINGS = 0.5  # pose alignment below this: the animal is seen at any heading (from above)
+SPREAD_HEADINGS = 0.8  # pose alignment below this: any heading (uniform headings give 2 / pi = 0.64)
 FULL_ROTATION, SMALL_ROTATION = 180.0, 25.0  # degrees
 
 

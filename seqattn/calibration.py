@@ -90,23 +90,35 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def fit_platt(likelihood: np.ndarray, good: np.ndarray, prior: float = 1.0) -> dict[str, float]:
-    """a, b of P(good) = sigmoid(a logit(likelihood) + b) by Newton's method on the log-loss, with
-    Platt's smoothed targets and a weak pull (``prior``) towards the identity a = 1, b = 0, so that
-    a small or separable validation set still gives finite numbers; a >= 0 (never reverses the order)."""
+def fit_platt(likelihood: np.ndarray, good: np.ndarray, prior: float = 1.0) -> dict[str, float] | None:
+    """a, b of P(good) = sigmoid(a logit(likelihood) + b) by damped Newton steps on the log-loss,
+    with Platt's smoothed targets and a weak pull (``prior``) towards the identity a = 1, b = 0, so
+    that a small or separable validation set still gives finite numbers. None when the fit does not
+    converge to a finite, increasing map (a > 0): the raw confidence is then kept."""
     x = np.stack([_logit(likelihood), np.ones_like(likelihood)], 1)  # (N, 2)
     pos, neg = int(good.sum()), int((~good).sum())
     target = np.where(good, (pos + 1) / (pos + 2), 1 / (neg + 2))  # Platt (1999)
-    w, w0 = np.array([1.0, 0.0]), np.array([1.0, 0.0])
+    w0 = np.array([1.0, 0.0])
+
+    def objective(w: np.ndarray) -> float:
+        z = x @ w
+        return float(np.sum(np.logaddexp(0, z) - target * z) + 0.5 * prior * np.sum((w - w0) ** 2))
+
+    w, value = w0.copy(), objective(w0)
     for _ in range(100):
         p = 1 / (1 + np.exp(-(x @ w)))
         grad = x.T @ (p - target) + prior * (w - w0)
         hess = (x * (p * (1 - p))[:, None]).T @ x + prior * np.eye(2)
         step = np.linalg.solve(hess, grad)
-        w = w - step
-        if np.abs(step).max() < 1e-10:
+        t = 1.0
+        while objective(w - t * step) > value and t > 1e-8:  # backtracking: never a worse fit
+            t *= 0.5
+        w, previous, value = w - t * step, value, objective(w - t * step)
+        if previous - value < 1e-12 * max(1.0, abs(value)):
             break
-    return {"a": float(max(w[0], 0.0)), "b": float(w[1])}
+    if not np.isfinite(w).all() or w[0] <= 0:
+        return None
+    return {"a": float(w[0]), "b": float(w[1])}
 
 
 def calibrate(confidence: np.ndarray, calibration: dict[str, Any] | None) -> np.ndarray:
@@ -124,16 +136,18 @@ def fit_calibration(points: PointErrors, good_px: float = GOOD_PX) -> dict[str, 
     chosen on the scaled likelihood (the one ``predict.py`` writes)."""
     likelihood, error = _points(points)
     good = error <= good_px
+    platt = None
     if likelihood.size < MIN_CALIBRATION_POINTS or good.all() or not good.any():
         why = f"{likelihood.size} validation points, {int(good.sum())} within {good_px:g} px"
         why += ": too few (or all on one side of it) to fit"
-        return {**choose_pcutoff(points, good_px), "platt": None, "platt_reason": why}
-    platt = fit_platt(likelihood, good)
-    return {
-        **choose_pcutoff(points, good_px, calibration={"platt": platt}),
-        "platt": platt,
-        "platt_reason": f"fitted on {likelihood.size} validation points: P(error <= {good_px:g} px)",
-    }
+    else:
+        platt = fit_platt(likelihood, good)
+        why = (
+            f"fitted on {likelihood.size} validation points: P(error <= {good_px:g} px)"
+            if platt
+            else "the fit gave no increasing map: raw confidence kept"
+        )
+    return {**choose_pcutoff(points, good_px, calibration={"platt": platt}), "platt": platt, "platt_reason": why}
 
 
 def choose_pcutoff(

@@ -37,13 +37,17 @@ def test_glimpse_source_by_number_of_keypoints():
     assert choose_glimpse_source(8, 8)[0] == "pixels" and choose_glimpse_source(9, 8)[0] == "features"
 
 
-def posed(headings_deg: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
-    """A 5-point animal (snout ahead, tail behind, two ears, a paw) at each heading, placed anywhere."""
-    shape = np.array([[20.0, 0], [-25, 0], [12, 6], [12, -6], [0, 8]])
+def posed(headings_deg: np.ndarray, rng: np.random.Generator, mirrored: float = 0.0) -> list[np.ndarray]:
+    """A 5-point animal (snout ahead, tail behind, two ears, a paw) at each heading, placed
+    anywhere; a share ``mirrored`` of them mirrored left-right (walking the other way)."""
+    shape = np.array([[20.0, 0], [-25, 0], [12, -6], [8, -9], [0, 8]])
     out = []
     for h in np.radians(headings_deg):
         rot = np.array([[np.cos(h), -np.sin(h)], [np.sin(h), np.cos(h)]])
-        pts = shape @ rot.T + rng.uniform(50, 500, 2) + rng.normal(0, 1, shape.shape)
+        pts = shape @ rot.T
+        if rng.random() < mirrored:
+            pts = pts * [-1, 1]
+        pts = pts + rng.uniform(50, 500, 2) + rng.normal(0, 1, shape.shape)
         pts[rng.random(5) < 0.1] = np.nan  # some labels missing
         out.append(pts)
     return out
@@ -52,12 +56,12 @@ def posed(headings_deg: np.ndarray, rng: np.random.Generator) -> list[np.ndarray
 def test_pose_alignment_tells_a_fixed_view_from_any_heading_and_picks_the_rotation():
     rng = np.random.default_rng(0)
     fixed = pose_alignment(posed(rng.uniform(-15, 15, 64), rng))  # side view, upright faces
+    both_ways = pose_alignment(posed(rng.uniform(-15, 15, 64), rng, mirrored=0.5))  # a runway, walked both ways
     anywhere = pose_alignment(posed(rng.uniform(-180, 180, 64), rng))  # seen from above
-    assert fixed > 0.9 and anywhere < 0.3
+    assert fixed > 0.9 and both_ways > 0.9 and anywhere < 0.7
     base = stats(640, 111)
-    assert choose_rotation(DataStats(**{**base.__dict__, "pose_alignment": anywhere}))[0] == 180
-    assert choose_rotation(DataStats(**{**base.__dict__, "pose_alignment": fixed}))[0] == 25
-    assert choose_rotation(DataStats(**{**base.__dict__, "pose_alignment": math.nan}))[0] == 25
+    for alignment, degrees in ((anywhere, 180), (fixed, 25), (both_ways, 25), (math.nan, 25)):
+        assert choose_rotation(DataStats(**{**base.__dict__, "pose_alignment": alignment}))[0] == degrees
     assert math.isnan(pose_alignment(posed(np.zeros(3), rng)))  # fewer than 8 samples per keypoint
 
 

@@ -74,6 +74,22 @@ def test_small_or_separable_validation_sets_still_give_a_usable_scaling():
     few = fit_calibration(points_with(np.array([1.0, 9.0, 1.0]), np.array([0.9, 0.2, 0.8])))
     assert few["platt"] is None and "too few" in few["platt_reason"] and 0 <= few["pcutoff"] <= 1
     assert np.array_equal(calibrate(np.array([0.3, 0.7]), few), [0.3, 0.7])  # no scaling: raw confidence
+    reversed_ = fit_calibration(points_with(np.where(np.arange(60) < 30, 1.0, 9.0), np.linspace(0.05, 0.95, 60)))
+    assert reversed_["platt"] is None and "no increasing map" in reversed_["platt_reason"]  # never flips the order
+    saturated = fit_platt(
+        np.r_[np.ones(200), np.full(50, 1 - 1e-9), [0.2, 0.4]], np.r_[np.ones(240, bool), np.zeros(12, bool)]
+    )
+    assert saturated is None or np.isfinite([saturated["a"], saturated["b"]]).all()
+
+
+def test_predictions_write_the_scaled_likelihood():
+    from seqattn.inference.batch import likelihood_of
+
+    raw = np.array([[0.2, 0.5, 0.9]])
+    scaled = likelihood_of(raw, raw.shape, {"platt": {"a": 2.0, "b": -1.0}})
+    expected = 1 / (1 + np.exp(-(2 * np.log(raw / (1 - raw)) - 1)))
+    assert np.allclose(scaled, expected) and np.array_equal(likelihood_of(raw, raw.shape, {"platt": None}), raw)
+    assert np.array_equal(likelihood_of(None, (1, 3), None), np.ones((1, 3)))  # no confidence output
 
 
 def test_run_folder_and_checkpoint_hold_the_calibration(make_cfg, tmp_path):
