@@ -24,6 +24,7 @@ from accuracy import ROOT, run_row
 
 def pool_likelihood(checkpoint: str, root: Path, images: list[str]) -> np.ndarray:
     """Mean likelihood over the keypoints of each pool image, from round 0's model."""
+    from seqattn.calibration import calibrate
     from seqattn.data.images import read_image
     from seqattn.inference.batch import load_checkpoint, predict_images
 
@@ -31,7 +32,8 @@ def pool_likelihood(checkpoint: str, root: Path, images: list[str]) -> np.ndarra
     out = []
     for start in range(0, len(images), 16):
         batch = [read_image(root / name) for name in images[start : start + 16]]
-        out.append(predict_images(module, batch)["confidence"].mean(axis=1))
+        # the likelihood predict.py writes (scaled by the checkpoint's calibration), as seqattn.outliers ranks it
+        out.append(calibrate(predict_images(module, batch)["confidence"], module.calibration).mean(axis=1))
     return np.concatenate(out)
 
 

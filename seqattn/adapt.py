@@ -166,7 +166,7 @@ def resolve_auto(cfg: DictConfig, datamodule: KeypointDataModule) -> dict[str, d
         degrees, why = choose_rotation(stats)
         augment.set_rotation(degrees)
         with open_dict(cfg):
-            cfg.data.augment.rotate = degrees  # recorded in the run's config (a resume reuses it)
+            cfg.data.augment.rotate = degrees  # recorded in run_info.json's config
         chosen["data.augment.rotate"] = {"value": degrees, "reason": why}
     repeats = datamodule.epoch_size / max(1, stats.num_train)
     chosen["data.epoch_size"] = {

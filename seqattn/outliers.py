@@ -4,11 +4,12 @@
 
 The picked frames go as PNGs into ``<project>/labeled-data/<video stem>/`` with their machine
 labels appended to ``CollectedData_<scorer>.csv`` there (DeepLabCut's layout; cells below
-``--pcutoff`` left empty), so DeepLabCut's labelling GUI opens them for correction. Existing
-labels are never overwritten: a frame already labelled is skipped and reported. Which rows are
-still unreviewed machine labels is recorded beside them in ``machine_labels.json`` (the frame and
-the coordinates written); training refuses such rows while their coordinates are unchanged,
-unless ``data.source.accept_machine_labels=true`` (seqattn.data.dlc).
+``--pcutoff`` left empty; default: the pcutoff predict.py used), so DeepLabCut's labelling GUI
+opens them for correction. Existing labels are never overwritten: a frame already labelled is
+skipped and reported. Which rows are still unreviewed machine labels is recorded beside them in
+``machine_labels.json`` (the frame and the coordinates written); training refuses such rows while
+their coordinates are unchanged, unless ``data.source.accept_machine_labels=true``
+(seqattn.data.dlc).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from seqattn.calibration import FALLBACK_PCUTOFF
 from seqattn.data.dlc import read_dlc_labels
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.inference.tables import H5_KEY, write_atomically
@@ -81,6 +83,16 @@ def existing_labels(folder: Path) -> tuple[Path | None, list[str] | None, set[st
     return found[0], names, {image for image, _ in samples}
 
 
+def predictions_pcutoff(predictions: Path) -> float:
+    """The pcutoff predict.py wrote into the report beside its .h5 (the checkpoint's, chosen on the
+    scale of the likelihoods in that file), else DeepLabCut's 0.6."""
+    report = predictions.with_suffix(".json")
+    try:
+        return float(json.loads(report.read_text())["pcutoff"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return FALLBACK_PCUTOFF
+
+
 def extract_outliers(
     predictions: Path,
     video: Path,
@@ -88,16 +100,19 @@ def extract_outliers(
     n: int = 20,
     by: str = "both",
     min_gap: int | None = None,
-    pcutoff: float = 0.6,
+    pcutoff: float | None = None,
     scorer: str | None = None,
 ) -> dict:
-    """Pick, save and label the frames; returns what was done (frames added and skipped, files)."""
+    """Pick, save and label the frames; returns what was done (frames added and skipped, files).
+    ``pcutoff`` None: the one predict.py used (its ``<stem>.json`` beside the .h5), else 0.6."""
     if by not in BY:
         raise ConfigError(f"--by must be one of {', '.join(BY)}, got {by!r}")
     if n < 1:
         raise ConfigError(f"--n must be >= 1, got {n}")
     if not project.is_dir():
         raise DataError(f"project folder not found: {project}")
+    if pcutoff is None:
+        pcutoff = predictions_pcutoff(predictions)
     info = probe(video)
     machine_scorer, names, coords, likelihood = read_predictions(predictions)
     gap = min_gap if min_gap is not None else max(1, round(info.fps or 30))  # one second apart by default
@@ -177,7 +192,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--n", type=int, default=20, help="how many frames")
     parser.add_argument("--by", default="both", help="likelihood | jump | both")
     parser.add_argument("--min-gap", type=int, default=None, help="frames between two picks (default: 1 s)")
-    parser.add_argument("--pcutoff", type=float, default=0.6, help="machine labels below it are left empty")
+    parser.add_argument(
+        "--pcutoff", type=float, default=None, help="machine labels below it are left empty (default: predict.py's)"
+    )
     parser.add_argument("--scorer", default=None, help="the labeller's name (default: the existing CSV's)")
     args = parser.parse_args(argv)
     try:

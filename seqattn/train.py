@@ -215,7 +215,7 @@ def init_weights(module: KeypointModule, checkpoint: str) -> None:
     except RuntimeError as exc:  # missing, unexpected or differently shaped weights
         raise ConfigError(
             f"init_from: {path} holds another model ({str(exc).splitlines()[0]}); give the model settings"
-            " it was trained with"
+            " it was trained with (checkpoints saved before step 0's image context: model.context_layers=0)"
         ) from None
     log.info(f"init_from: weights of {path} (epoch {ckpt.get('epoch')}); a new run, optimizer and schedule")
 

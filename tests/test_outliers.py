@@ -59,6 +59,15 @@ def test_scores_and_spread_picks():
     assert pick_frames(scores, 3, min_gap=1, skip={9, 8}) == [5, 6, 7]
 
 
+def test_the_default_pcutoff_is_the_one_predict_used(predicted, tmp_path):
+    from seqattn.outliers import predictions_pcutoff
+
+    _, _, h5 = predicted
+    written = json.loads(h5.with_suffix(".json").read_text())["pcutoff"]  # predict.py's report
+    assert predictions_pcutoff(h5) == written
+    assert predictions_pcutoff(tmp_path / "elsewhere.h5") == 0.6  # no report: DeepLabCut's default
+
+
 def test_outlier_frames_go_to_the_project_and_wait_for_review(predicted, tmp_path):
     ckpt, video, h5 = predicted
     project, folder = project_with_labels(tmp_path)

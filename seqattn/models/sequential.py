@@ -157,9 +157,9 @@ class SequentialAttentionModel(nn.Module):
             raise ValueError(f"model.channels needs at least 3 stages (strides 2..8), got {list(channels)}")
         if glimpse_source not in ("auto", "pixels", "features"):
             raise ValueError(f"model.glimpse_source must be auto, pixels or features, got {glimpse_source!r}")
-        if context_layers > 0 and channels[-1] % (4 * heads):
+        if context_layers > 0 and (channels[-1] % 4 or channels[-1] % heads):
             raise ValueError(
-                f"model.context_layers needs model.channels[-1] divisible by 4 x heads, got {channels[-1]}"
+                f"model.context_layers needs model.channels[-1] divisible by 4 and by heads, got {channels[-1]}"
             )
         if glimpse_source == "auto":
             glimpse_source = "pixels" if num_keypoints <= pixel_glimpses_up_to else "features"
