@@ -9,7 +9,10 @@ Settings left at ``auto`` are chosen here from the training split (any explicit 
   heading (seen from above: the pose alignment, how consistently each keypoint lies in the same
   direction from the centroid up to a mirror, below 0.8), else 25 degrees (upright faces, side views, where a
   large rotation shows a pose that never occurs).
-- ``model.glimpse_source`` (sequential model): pixel glimpses up to ``pixel_glimpses_up_to``
+- ``model.steps`` (sequential model): 3 glimpse-and-correct steps up to 32 keypoints; beyond,
+  step 0 alone (with ``hires_factor`` 1): at K = 68 the refinement halved the training rate and
+  lost to step 0 alone in 10 CPU minutes, at K = 17 (mirror-mouse) the two were at par.
+- ``model.glimpse_source`` (sequential model, when it refines): pixel glimpses up to ``pixel_glimpses_up_to``
   keypoints, glimpses sampled from one shared map beyond (cost nearly independent of K);
   ``model.glimpse_size`` with it: 16 (8 x 8 cells) for pixel glimpses, 8 (4 x 4 cells) for
   shared-map ones, whose attention over B x K x cells dominates the cost at large K.
@@ -134,6 +137,19 @@ def choose_rotation(stats: DataStats) -> tuple[float, str]:
 GLIMPSE_SIZE = {"pixels": 16, "features": 8}
 
 
+REFINEMENT_STEPS = 3
+REFINE_UP_TO = 32  # keypoints: measured at par with step 0 alone at K = 17, far behind it at K = 68
+
+
+def choose_steps(num_keypoints: int, up_to: int = REFINE_UP_TO) -> tuple[int, str]:
+    if num_keypoints <= up_to:
+        return REFINEMENT_STEPS, f"K = {num_keypoints} <= {up_to}: {REFINEMENT_STEPS} glimpse-and-correct steps"
+    return 0, (
+        f"K = {num_keypoints} > {up_to}: step 0 alone; at K = 68 the refinement halved the training rate and"
+        " lost to step 0 alone within 10 CPU minutes (docs/benchmarks.md)"
+    )
+
+
 def choose_glimpse_source(num_keypoints: int, up_to: int) -> tuple[str, str]:
     if num_keypoints <= up_to:
         return "pixels", f"K = {num_keypoints} <= {up_to}: a pixel glimpse per keypoint"
@@ -146,6 +162,17 @@ def resolve_auto(cfg: DictConfig, datamodule: KeypointDataModule) -> dict[str, d
     stats = measure(datamodule)
     chosen: dict[str, dict] = {}
     with open_dict(cfg):
+        up_to = int(cfg.model.get("pixel_glimpses_up_to", 8))
+        if str(cfg.model.get("steps", "")) == "auto":
+            steps, why = choose_steps(stats.num_keypoints)
+            cfg.model.steps = steps
+            chosen["model.steps"] = {"value": steps, "reason": why}
+            if steps == 0 and int(cfg.model.get("hires_factor", 1)) > 1:  # nothing glimpses: no large letterbox
+                cfg.model.hires_factor = 1
+                datamodule.letterbox_scale = 1
+                if str(cfg.input_size) != "auto":
+                    datamodule.set_input_size(int(cfg.input_size))  # the codec again, at scale 1
+                chosen["model.hires_factor"] = {"value": 1, "reason": "no refinement steps"}
         if str(cfg.input_size) == "auto":
             size, why = choose_input_size(stats)
             cfg.input_size = size
@@ -153,14 +180,15 @@ def resolve_auto(cfg: DictConfig, datamodule: KeypointDataModule) -> dict[str, d
             chosen["input_size"] = {"value": size, "reason": why}
         else:
             chosen["input_size"] = {"value": int(cfg.input_size), "reason": "set explicitly"}
+        unused = "unused, no refinement steps; " if str(cfg.model.get("steps", "")) == "0" else ""
         if str(cfg.model.get("glimpse_source", "")) == "auto":
-            source, why = choose_glimpse_source(stats.num_keypoints, int(cfg.model.get("pixel_glimpses_up_to", 8)))
+            source, why = choose_glimpse_source(stats.num_keypoints, up_to)
             cfg.model.glimpse_source = source
-            chosen["model.glimpse_source"] = {"value": source, "reason": why}
+            chosen["model.glimpse_source"] = {"value": source, "reason": unused + why}
         if str(cfg.model.get("glimpse_size", "")) == "auto":
             source = cfg.model.get("glimpse_source", "pixels")
             cfg.model.glimpse_size = GLIMPSE_SIZE[source]
-            chosen["model.glimpse_size"] = {"value": GLIMPSE_SIZE[source], "reason": f"for {source} glimpses"}
+            chosen["model.glimpse_size"] = {"value": GLIMPSE_SIZE[source], "reason": f"{unused}for {source} glimpses"}
     augment = datamodule.augment
     if getattr(augment, "rotate_auto", False):
         degrees, why = choose_rotation(stats)

@@ -6,7 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from seqattn.adapt import DataStats, choose_glimpse_source, choose_input_size, choose_rotation, pose_alignment
+from seqattn.adapt import (
+    DataStats,
+    choose_glimpse_source,
+    choose_input_size,
+    choose_rotation,
+    choose_steps,
+    pose_alignment,
+)
 from seqattn.run_info import RUN_INFO_FILE
 from seqattn.train import train
 
@@ -33,8 +40,9 @@ def test_input_size_rule(long_side, span, size, why):
     assert got == size and why in reason
 
 
-def test_glimpse_source_by_number_of_keypoints():
+def test_glimpse_source_and_steps_by_number_of_keypoints():
     assert choose_glimpse_source(8, 8)[0] == "pixels" and choose_glimpse_source(9, 8)[0] == "features"
+    assert choose_steps(32)[0] == 3 and choose_steps(33)[0] == 0
 
 
 def posed(headings_deg: np.ndarray, rng: np.random.Generator, mirrored: float = 0.0) -> list[np.ndarray]:
@@ -67,7 +75,7 @@ def test_pose_alignment_tells_a_fixed_view_from_any_heading_and_picks_the_rotati
 
 def test_auto_settings_are_resolved_printed_and_recorded(make_cfg, caplog):
     # 40 x 32 synthetic images with TINY's input_size left to the rule: the long side, 40 -> 64
-    auto = ["input_size=auto", "model.glimpse_size=auto", "data.source.num_keypoints=12"]
+    auto = ["input_size=auto", "model.glimpse_size=auto", "data.source.num_keypoints=40"]
     cfg = make_cfg(*auto, "trainer.max_epochs=1", "test=false")
     caplog.set_level("INFO")
     summary = train(cfg)
@@ -75,23 +83,30 @@ def test_auto_settings_are_resolved_printed_and_recorded(make_cfg, caplog):
     info = json.loads(open(f"{cfg.paths.output_dir}/{RUN_INFO_FILE}").read())
     chosen = info["adaptive"]["chosen"]
     assert chosen["input_size"]["value"] == 64 and "long side" in chosen["input_size"]["reason"]
-    assert chosen["model.glimpse_source"]["value"] == "features"  # K = 12 > 8
+    assert chosen["model.glimpse_source"]["value"] == "features"  # K = 40 > 8
+    assert chosen["model.steps"]["value"] == 0 and info["config"]["model"]["steps"] == 0  # K = 40 > 32
+    assert info["config"]["model"]["hires_factor"] == 1 and info["config"]["data"]["letterbox_scale"] == 1
     assert chosen["model.glimpse_size"]["value"] == 8 and info["config"]["model"]["glimpse_size"] == 8
     assert info["config"]["input_size"] == 64 and info["config"]["model"]["glimpse_source"] == "features"
-    assert info["adaptive"]["data"]["num_keypoints"] == 12
+    assert info["adaptive"]["data"]["num_keypoints"] == 40
     # the synthetic creature turns every way: full rotations
     assert chosen["data.augment.rotate"]["value"] == 180 and "headings vary" in chosen["data.augment.rotate"]["reason"]
     assert info["config"]["data"]["augment"]["rotate"] == 180
-    assert "input_size" in caplog.text and "K = 12 > 8" in caplog.text  # the run header
+    assert "input_size" in caplog.text and "K = 40 > 8" in caplog.text  # the run header
 
 
 def test_explicit_values_win(make_cfg):
     cfg = make_cfg(
-        "input_size=48", "model.glimpse_source=pixels", "data.source.num_keypoints=12", "data.augment.rotate=10"
+        "input_size=48",
+        "model.glimpse_source=pixels",
+        "model.steps=2",
+        "data.source.num_keypoints=40",
+        "data.augment.rotate=10",
     )
     cfg.trainer.max_epochs, cfg.test = 1, False
     summary = train(cfg)
     info = json.loads(open(f"{cfg.paths.output_dir}/{RUN_INFO_FILE}").read())
     assert summary.input_size == 48 and info["adaptive"]["chosen"]["input_size"]["reason"] == "set explicitly"
-    assert info["config"]["model"]["glimpse_source"] == "pixels"
+    assert info["config"]["model"]["glimpse_source"] == "pixels" and info["config"]["model"]["steps"] == 2
+    assert info["config"]["model"]["hires_factor"] == 2 and "model.steps" not in info["adaptive"]["chosen"]
     assert "data.augment.rotate" not in info["adaptive"]["chosen"] and info["config"]["data"]["augment"]["rotate"] == 10
