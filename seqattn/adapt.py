@@ -7,8 +7,8 @@ Settings left at ``auto`` are chosen here from the training split (any explicit 
   images' own long side (rounded up to 32, at least 64), since upsampling adds no detail.
 - ``data.augment.rotate``: rotations up to 180 degrees when the labels show the animal at any
   heading (seen from above: the pose alignment, how consistently each keypoint lies in the same
-  direction from the centroid up to a mirror, below 0.8), else 25 degrees (upright faces, side views, where a
-  large rotation shows a pose that never occurs).
+  direction from the centroid up to a mirror, below 0.8), else 25 degrees (upright faces, side
+  views, where a large rotation shows a pose that never occurs).
 - ``model.steps`` (sequential model): 3 glimpse-and-correct steps up to 32 keypoints; beyond,
   step 0 alone (with ``hires_factor`` 1): at K = 68 the refinement halved the training rate and
   lost to step 0 alone in 10 CPU minutes, at K = 17 (mirror-mouse) the two were at par.
@@ -31,6 +31,7 @@ import numpy as np
 from omegaconf import DictConfig, open_dict
 
 from seqattn.data import KeypointDataModule
+from seqattn.data.augment import AUTO_ROTATE_DEFAULT as SMALL_ROTATION
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def choose_input_size(stats: DataStats) -> tuple[int, str]:
 
 
 SPREAD_HEADINGS = 0.8  # pose alignment below this: any heading (uniform headings give 2 / pi = 0.64)
-FULL_ROTATION, SMALL_ROTATION = 180.0, 25.0  # degrees
+FULL_ROTATION = 180.0  # degrees; otherwise the augmentation's own small default (SMALL_ROTATION)
 
 
 def choose_rotation(stats: DataStats) -> tuple[float, str]:
