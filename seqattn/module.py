@@ -17,6 +17,7 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from seqattn.calibration import calibration_table, fit_calibration
 from seqattn.data.codec import KeypointCodec
+from seqattn.losses import GaussianHeatmapKL
 from seqattn.metrics import BatchMeans, KeypointErrors, PointErrors
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class KeypointModule(L.LightningModule):
         confidence_weight: float = 0.1,
         confidence_scale: float = 0.02,
         step_weight_slope: float = 0.0,
+        heatmap_weight: float = 0.0,
+        heatmap_sigma: float = 1.0,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
@@ -90,6 +93,7 @@ class KeypointModule(L.LightningModule):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         self.loss = instantiate(loss)
+        self.heatmap_loss = GaussianHeatmapKL(heatmap_sigma) if heatmap_weight > 0 else None
         stages = ("train", "val", "test")
         self.metrics = torch.nn.ModuleDict(
             {f"{stage}_errors": KeypointErrors(keypoint_names, tuple(pck_px)) for stage in stages}
@@ -147,6 +151,8 @@ class KeypointModule(L.LightningModule):
         weights = [1.0 + self.hparams.step_weight_slope * t for t in range(len(steps))]
         total = sum(w * self.loss(s, target, visible).loss for w, s in zip(weights[:-1], steps[:-1], strict=True))
         total = (total + weights[-1] * final.loss) / sum(weights)
+        if self.heatmap_loss is not None and "heat" in out:  # the step-0 maps' shape (seqattn.losses.heatmap)
+            total = total + self.hparams.heatmap_weight * self.heatmap_loss(out["heat"], target, visible)
         confidence = out.get("confidence")
         if confidence is not None and self.hparams.confidence_weight > 0:
             # target: how close the final estimate is, exp(-(d / scale)^2); no gradient into the coordinates

@@ -1,7 +1,7 @@
 import torch
 
 from seqattn.models import SequentialAttentionModel
-from seqattn.models.sequential import crop_glimpses, sample_cells, soft_argmax
+from seqattn.models.sequential import crop_glimpses, peak_soft_argmax, sample_cells, soft_argmax
 
 
 def test_soft_argmax_finds_a_sharp_peak_at_its_cell_centre():
@@ -11,6 +11,26 @@ def test_soft_argmax_finds_a_sharp_peak_at_its_cell_centre():
     xy = soft_argmax(logits)
     assert torch.allclose(xy[0, 0], torch.tensor([7.5 / 10, 3.5 / 8]), atol=1e-5)
     assert torch.allclose(xy[0, 1], torch.tensor([0.5 / 10, 0.5 / 8]), atol=1e-5)
+
+
+def test_peak_soft_argmax_reads_the_stronger_of_two_peaks():
+    logits = torch.full((1, 2, 20, 20), -30.0)
+    logits[0, 0, 4, 3], logits[0, 0, 15, 16] = 5.0, 4.6  # two look-alike parts, 40 % against 60 % of the mass
+    logits[0, 1, 10, 6:8] = 3.0  # one blob two cells wide: both read-outs agree
+    stronger = torch.tensor([3.5 / 20, 4.5 / 20])
+    assert (soft_argmax(logits)[0, 0] - stronger).norm() > 0.2  # the global one falls between the peaks
+    assert torch.allclose(peak_soft_argmax(logits, 2)[0, 0], stronger, atol=1e-4)
+    assert torch.allclose(peak_soft_argmax(logits, 1)[0, 1], soft_argmax(logits)[0, 1], atol=1e-5)
+
+
+def test_peak_read_out_is_for_evaluation_only():
+    torch.manual_seed(0)
+    model = SequentialAttentionModel(3, channels=(8, 8, 16), width=16, steps=0, heads=2, hires_factor=1, peak_radius=1)
+    images = torch.randn(2, 3, 64, 64)
+    heat = model.heat(model.step0_features(images))
+    assert torch.allclose(model(images)["coords"], soft_argmax(heat), atol=1e-6)  # training: global
+    model.eval()
+    assert torch.allclose(model(images)["coords"], peak_soft_argmax(model.heat(model.step0_features(images)), 1))
 
 
 def test_glimpse_is_centred_on_the_point():
@@ -56,7 +76,8 @@ def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
     from seqattn.train import train
 
     model = ["model=sequential", "model.channels=[8,8,16]", "model.width=16", "model.heads=2", "model.glimpse_size=8"]
-    summary = train(make_cfg(*model, "trainer.max_epochs=1"))
+    shape = ["model.peak_radius=2", "supervision.heatmap_weight=0.05"]  # heat-map term and peak read-out too
+    summary = train(make_cfg(*model, *shape, "trainer.max_epochs=1"))
     assert summary.test_metrics["test/epe_px"] > 0
     ckpt = torch.load(summary.best_checkpoint, map_location="cpu", weights_only=False)
     assert ckpt["hyper_parameters"]["model"]["hires_factor"] == 2
@@ -64,6 +85,7 @@ def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
 
     module = KeypointModule.load_from_checkpoint(summary.best_checkpoint)
     assert module.codec.input_size == 2 * 32  # letterbox at hires_factor x input_size
+    assert module.model.peak_radius == 2 and module.heatmap_loss is not None
     assert summary.loss_threshold_px == summary.loss_threshold * 32  # stated at the step-0 input
 
 

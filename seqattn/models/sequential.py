@@ -38,6 +38,21 @@ def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.stack([(p.sum(2) * xs).sum(-1), (p.sum(3) * ys).sum(-1)], dim=-1)
 
 
+def peak_soft_argmax(logits: torch.Tensor, radius: int) -> torch.Tensor:
+    """Soft-argmax over the (2 * radius + 1)^2 cells around each map's highest cell: (B, K, h, w) -> (B, K, 2).
+
+    A map with two peaks (a left and a right paw) puts the global soft-argmax between them, far
+    from both; this one lands on the stronger peak and, for a map with one peak, agrees with it.
+    """
+    b, k, h, w = logits.shape
+    top = logits.flatten(2).argmax(-1)  # (B, K)
+    ty, tx = (top // w)[..., None, None], (top % w)[..., None, None]  # (B, K, 1, 1)
+    ys = torch.arange(h, device=logits.device)[:, None]  # (h, 1)
+    xs = torch.arange(w, device=logits.device)[None, :]  # (1, w)
+    inside = ((ys - ty).abs() <= radius) & ((xs - tx).abs() <= radius)  # (B, K, h, w)
+    return soft_argmax(logits.float().masked_fill(~inside, float("-inf")))
+
+
 def crop_glimpses(image: torch.Tensor, centres: torch.Tensor, extent: float, size: int) -> torch.Tensor:
     """Square crops of side ``extent`` (normalized units) centred on each point, sampled to size x size.
 
@@ -131,10 +146,11 @@ class ImageContext(nn.Module):
 
 
 class SequentialAttentionModel(nn.Module):
-    """Images (B, 3, m*S, m*S) with m = ``hires_factor`` -> {"coords", "steps", "confidence"}.
+    """Images (B, 3, m*S, m*S) with m = ``hires_factor`` -> {"coords", "steps", "confidence", "heat"}.
 
     ``coords`` (B, K, 2) normalized; ``steps`` the estimate after each step, coarse to fine
-    (T + 1 of them, all supervised); ``confidence`` (B, K) in [0, 1].
+    (T + 1 of them, all supervised); ``confidence`` (B, K) in [0, 1]; ``heat`` the step-0 logits
+    (B, K, S/4, S/4).
     """
 
     def __init__(
@@ -151,6 +167,7 @@ class SequentialAttentionModel(nn.Module):
         glimpse_source: str = "pixels",  # the default of checkpoints saved before the choice existed
         pixel_glimpses_up_to: int = 8,
         context_layers: int = 0,  # the default of checkpoints saved before step 0 had image context
+        peak_radius: int = 0,  # 0: the global soft-argmax at evaluation too (checkpoints saved before the choice)
     ) -> None:
         super().__init__()
         if len(channels) < 3:
@@ -161,10 +178,12 @@ class SequentialAttentionModel(nn.Module):
             raise ValueError(
                 f"model.context_layers needs model.channels[-1] divisible by 4 and by heads, got {channels[-1]}"
             )
+        if peak_radius < 0:
+            raise ValueError(f"model.peak_radius must be >= 0 cells, got {peak_radius}")
         if glimpse_source == "auto":
             glimpse_source = "pixels" if num_keypoints <= pixel_glimpses_up_to else "features"
         self.glimpse_source = glimpse_source
-        self.hires_factor, self.steps = hires_factor, steps
+        self.hires_factor, self.steps, self.peak_radius = hires_factor, steps, peak_radius
         self.glimpse_size, self.glimpse_extent, self.glimpse_shrink = glimpse_size, glimpse_extent, glimpse_shrink
         self.backbone = ConvBackbone(tuple(channels))
         self.context = ImageContext(channels[-1], heads, context_layers) if context_layers > 0 else None
@@ -199,7 +218,13 @@ class SequentialAttentionModel(nn.Module):
         m = self.hires_factor
         low = F.avg_pool2d(images, m) if m > 1 else images  # (B, 3, S, S): exact m x m block means
         fmap = self.step0_features(low)  # (B, D, S/4, S/4)
-        coords = soft_argmax(self.heat(fmap))  # (B, K, 2)
+        heat = self.heat(fmap)  # (B, K, S/4, S/4)
+        # Training takes the global soft-argmax, which penalises mass at every wrong place; evaluation
+        # reads the strongest peak, so a second peak (a look-alike part) cannot pull the estimate away.
+        if self.training or not self.peak_radius:
+            coords = soft_argmax(heat)  # (B, K, 2)
+        else:
+            coords = peak_soft_argmax(heat, self.peak_radius)  # (B, K, 2)
         steps = [coords]
         b, k, _ = coords.shape
         # token: identity + the step-0 feature at the estimate
@@ -222,4 +247,4 @@ class SequentialAttentionModel(nn.Module):
             steps.append(coords)
             extent *= self.glimpse_shrink
         confidence = torch.sigmoid(self.confidence(tokens)).squeeze(-1)  # (B, K)
-        return {"coords": coords, "steps": steps, "confidence": confidence}
+        return {"coords": coords, "steps": steps, "confidence": confidence, "heat": heat}
