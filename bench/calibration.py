@@ -9,27 +9,16 @@ saved before the scaling existed, since it refits from val.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-import lightning as L
-from hydra import compose, initialize_config_dir
+from checkpoint_data import checkpoint_and_data
 
 from seqattn.calibration import calibrate, calibration_table, choose_pcutoff, fit_calibration
-from seqattn.data import build_datamodule
-from seqattn.inference import load_checkpoint
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def main(argv: list[str]) -> None:
     if not argv:
         sys.exit(__doc__)
-    module = load_checkpoint(argv[0], key="checkpoint")
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[*argv[1:], f"input_size={module.hparams.input_size}"])
-    cfg.data.letterbox_scale = module.letterbox_scale
-    datamodule = build_datamodule(cfg.data)
-    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
+    module, datamodule, trainer = checkpoint_and_data(argv[0], argv[1:])
     trainer.validate(module, datamodule=datamodule, verbose=False)
     fitted = fit_calibration(module.last_errors["val"])
     trainer.test(module, datamodule=datamodule, verbose=False)

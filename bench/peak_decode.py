@@ -1,7 +1,7 @@
 """Step 0's read-out of a trained checkpoint: the global soft-argmax against the soft-argmax in a
 window around each heat map's highest cell (``model.peak_radius``), on val and test.
 
-    python bench/peak_decode.py bench_runs/<run>/checkpoints/best-epochNNN.ckpt --radii 0 1 2 3 \\
+    python bench/peak_decode.py --radii 0 1 2 3 -- bench_runs/<run>/checkpoints/best-epochNNN.ckpt \\
         data=dlc data.path=../shared/data/mirror-mouse data.split_file=../shared/data/mirror-mouse/splits.json
 
 Radius 0 is the global soft-argmax. Choose on val; test is printed beside it, read once per radius.
@@ -10,15 +10,9 @@ Radius 0 is the global soft-argmax. Choose on val; test is printed beside it, re
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import lightning as L
-from hydra import compose, initialize_config_dir
+from checkpoint_data import checkpoint_and_data
 
-from seqattn.data import build_datamodule
-from seqattn.inference import load_checkpoint
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 PCK = (5.0,)
 
 
@@ -28,12 +22,7 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="train.py data overrides naming the checkpoint's data")
     parser.add_argument("--radii", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     args = parser.parse_args()
-    module = load_checkpoint(args.checkpoint, key="checkpoint")
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[*args.overrides, f"input_size={module.hparams.input_size}"])
-    cfg.data.letterbox_scale = module.letterbox_scale
-    datamodule = build_datamodule(cfg.data)
-    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
+    module, datamodule, trainer = checkpoint_and_data(args.checkpoint, args.overrides)
     print(f"{args.checkpoint}")
     print(
         "| peak radius (cells) | val mean px | val p90 px | val gross | test mean px | test median px | test p90 px"
