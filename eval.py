@@ -6,15 +6,15 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-import seqattn.evaluate
-import seqattn.train
+import seqattn.training.evaluate
+import seqattn.training.train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    seqattn.evaluate.main(cfg)
+    seqattn.training.evaluate.main(cfg)
 
 
 if __name__ == "__main__":
-    seqattn.train.check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
+    seqattn.training.train.check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
     main()

@@ -37,7 +37,7 @@ HEADER = (
 def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
     """Train + test in this process; return the row's numbers."""
     from seqattn.module import KeypointModule
-    from seqattn.train import train
+    from seqattn.training.train import train
 
     budget = f"00:00:{int(minutes):02d}:{int(round((minutes % 1) * 60)):02d}"
     extra = [

@@ -14,9 +14,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from seqattn.adapt import resolve_auto
 from seqattn.data import build_datamodule
 from seqattn.module import KeypointModule
+from seqattn.training.adapt import resolve_auto
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 BATCHES = 30

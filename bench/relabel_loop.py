@@ -32,7 +32,7 @@ def pool_likelihood(checkpoint: str, root: Path, images: list[str]) -> np.ndarra
     out = []
     for start in range(0, len(images), 16):
         batch = [read_image(root / name) for name in images[start : start + 16]]
-        # the likelihood predict.py writes (scaled by the checkpoint's calibration), as seqattn.outliers ranks it
+        # the likelihood predict.py writes (calibrated by the checkpoint), as seqattn.inference.outliers ranks it
         out.append(calibrate(predict_images(module, batch)["confidence"], module.calibration).mean(axis=1))
     return np.concatenate(out)
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from seqattn.adapt import (
+from seqattn.training.adapt import (
     DataStats,
     choose_glimpse_source,
     choose_input_size,
@@ -14,8 +14,8 @@ from seqattn.adapt import (
     choose_steps,
     pose_alignment,
 )
-from seqattn.run_info import RUN_INFO_FILE
-from seqattn.train import train
+from seqattn.training.run_info import RUN_INFO_FILE
+from seqattn.training.train import train
 
 
 def stats(long_side: float, span: float, k: int = 4) -> DataStats:

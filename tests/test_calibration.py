@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from seqattn.calibration import auroc, calibrate, calibration_table, choose_pcutoff, fit_calibration, fit_platt
+from seqattn.evaluation.results import CALIBRATION_FILE, CALIBRATION_PLOT
 from seqattn.metrics import PointErrors
-from seqattn.results import CALIBRATION_FILE, CALIBRATION_PLOT
 
 
 def points_with(errors: np.ndarray, confidence: np.ndarray) -> PointErrors:
@@ -94,7 +94,7 @@ def test_predictions_write_the_scaled_likelihood():
 
 def test_run_folder_and_checkpoint_hold_the_calibration(make_cfg, tmp_path):
     from seqattn.inference.batch import load_checkpoint
-    from seqattn.train import train
+    from seqattn.training.train import train
 
     summary = train(make_cfg("trainer.max_epochs=2"))
     run = tmp_path / "run"

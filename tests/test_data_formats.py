@@ -15,7 +15,7 @@ from seqattn.data.dlc import DLCSource
 from seqattn.data.synthetic import SyntheticSource
 from seqattn.data.table import CSVSource
 from seqattn.errors import DataError
-from seqattn.train import train
+from seqattn.training.train import train
 
 NAMES = ["snout", "left_ear", "right_ear", "neck"]
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -15,8 +15,8 @@ from train_helpers import interrupt_at, read_csv, run_train
 
 from seqattn.data import build_datamodule
 from seqattn.module import KeypointModule
-from seqattn.plugins import PLUGINS
-from seqattn.sweep import CSV_FILE
+from seqattn.training.plugins import PLUGINS
+from seqattn.training.sweep import CSV_FILE
 
 pytestmark = pytest.mark.slow
 

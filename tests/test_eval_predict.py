@@ -18,12 +18,12 @@ from seqattn.data import build_datamodule
 from seqattn.data.images import read_image
 from seqattn.data.synthetic import SyntheticSource
 from seqattn.errors import ConfigError, DataError
-from seqattn.evaluate import evaluate
-from seqattn.evaluate import main as eval_main
+from seqattn.evaluation.report import num
 from seqattn.inference import load_checkpoint
 from seqattn.inference.cli import main as predict_main
-from seqattn.report import num
-from seqattn.train import train
+from seqattn.training.evaluate import evaluate
+from seqattn.training.evaluate import main as eval_main
+from seqattn.training.train import train
 
 # The tiny data and trainer settings, for eval (which takes input_size from the checkpoint).
 EVAL_TINY = [o for o in TINY if o.startswith(("data.", "trainer.", "logger=")) and "max_epochs" not in o]

@@ -22,7 +22,7 @@ def test_sine_encoding_separates_positions():
 
 
 def test_simple_model_trains_through_train_py(make_cfg):
-    from seqattn.train import train
+    from seqattn.training.train import train
 
     simple = ["model=simple", "model.channels=[8,16]", "model.width=16", "model.decoder_layers=1", "model.heads=2"]
     summary = train(make_cfg(*simple, "trainer.max_epochs=1"))

@@ -15,10 +15,10 @@ from seqattn.data.dlc import DLCSource
 from seqattn.data.synthetic import render_video
 from seqattn.errors import ConfigError, DataError
 from seqattn.inference.cli import main as predict_main
+from seqattn.inference.outliers import frame_scores, pick_frames
+from seqattn.inference.outliers import main as outliers_main
 from seqattn.module import KeypointModule
-from seqattn.outliers import frame_scores, pick_frames
-from seqattn.outliers import main as outliers_main
-from seqattn.train import find_user_error, init_weights, train
+from seqattn.training.train import find_user_error, init_weights, train
 
 NAMES = ["snout", "left_ear", "right_ear", "neck"]
 
@@ -60,7 +60,7 @@ def test_scores_and_spread_picks():
 
 
 def test_the_default_pcutoff_is_the_one_predict_used(predicted, tmp_path):
-    from seqattn.outliers import predictions_pcutoff
+    from seqattn.inference.outliers import predictions_pcutoff
 
     _, _, h5 = predicted
     written = json.loads(h5.with_suffix(".json").read_text())["pcutoff"]  # predict.py's report

@@ -3,7 +3,7 @@
 import numpy as np
 
 from seqattn.data.images import read_image
-from seqattn.report import HISTORY_FILE, format_report, num, overfitting_warning, write_report
+from seqattn.evaluation.report import HISTORY_FILE, format_report, num, overfitting_warning, write_report
 
 SUMMARY = {
     "monitor": "val/epe_px",

@@ -12,10 +12,10 @@ from train_helpers import interrupt_at, read_csv, run_train
 
 import seqattn
 from seqattn.errors import ConfigError
-from seqattn.report import HISTORY_FILE
-from seqattn.resume import LAST_CHECKPOINT, RUN_OVERRIDES, resume_argv
-from seqattn.run_info import RUN_INFO_FILE, git_commit
-from seqattn.train import RunSummary, train
+from seqattn.evaluation.report import HISTORY_FILE
+from seqattn.training.resume import LAST_CHECKPOINT, RUN_OVERRIDES, resume_argv
+from seqattn.training.run_info import RUN_INFO_FILE, git_commit
+from seqattn.training.train import RunSummary, train
 
 # Two epochs; interrupted at batch 1 (of 3) of epoch 1, a run resumes from last.ckpt of epoch 0.
 RUN = ["trainer.max_epochs=2", "trainer.deterministic=true"]

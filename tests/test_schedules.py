@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from seqattn.module import warmup_cosine
-from seqattn.train import train
+from seqattn.training.train import train
 
 
 def test_threshold_schedule_moves_from_lenient_to_tight_and_is_logged(tmp_path, make_cfg):

@@ -73,7 +73,7 @@ def test_image_context_lets_step_0_see_across_the_whole_image():
 
 
 def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
-    from seqattn.train import train
+    from seqattn.training.train import train
 
     model = ["model=sequential", "model.channels=[8,8,16]", "model.width=16", "model.heads=2", "model.glimpse_size=8"]
     shape = ["model.peak_radius=2", "supervision.heatmap_weight=0.05"]  # heat-map term and peak read-out too
@@ -100,7 +100,7 @@ def test_soft_argmax_keeps_float32_under_bf16_autocast():
 
 def test_trains_with_bf16_autocast_and_channels_last(make_cfg):
     # the GPU recipe (trainer=gpu channels_last=true), checked on the CPU's bf16 autocast
-    from seqattn.train import train
+    from seqattn.training.train import train
 
     summary = train(make_cfg("trainer.precision=bf16-mixed", "channels_last=true", "trainer.max_epochs=1"))
     assert summary.best_checkpoint and 0 < summary.test_metrics["test/epe_px"] < float("inf")

@@ -9,8 +9,8 @@ from conftest import CONF, TINY
 from hydra import compose, initialize_config_dir
 from train_helpers import read_csv, run_train
 
-from seqattn.plugins import PLUGINS, missing_plugin
-from seqattn.sweep import CSV_FILE, MD_FILE, PLOT_FILE, main, write_sweep_summary
+from seqattn.training.plugins import PLUGINS, missing_plugin
+from seqattn.training.sweep import CSV_FILE, MD_FILE, PLOT_FILE, main, write_sweep_summary
 
 PNG = b"\x89PNG"
 
@@ -92,7 +92,7 @@ def test_experiment_configs_compose_to_their_sweeps():
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=["+experiment=threshold_sweep"], return_hydra_config=True)
         assert cfg.hydra.sweeper.params["loss.threshold"] == "0.3,0.1,0.03,0.01"
-        assert cfg.hydra.callbacks.sweep_summary._target_ == "seqattn.sweep.SweepSummary"
+        assert cfg.hydra.callbacks.sweep_summary._target_ == "seqattn.training.sweep.SweepSummary"
         if missing_plugin(["+experiment=optuna_search"], CONF) is None:
             cfg = compose("train", overrides=["+experiment=optuna_search"], return_hydra_config=True)
             assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.direction == "minimize"

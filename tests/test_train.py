@@ -7,7 +7,7 @@ from lightning import Trainer
 
 from seqattn.data import build_datamodule
 from seqattn.module import KeypointModule
-from seqattn.train import train
+from seqattn.training.train import train
 
 
 def test_fit_checkpoints_and_tests_the_best_checkpoint(tmp_path, make_cfg):

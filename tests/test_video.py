@@ -16,7 +16,7 @@ from seqattn.inference.cli import main as predict_main
 from seqattn.inference.filters import filter_track
 from seqattn.inference.tables import H5_KEY
 from seqattn.inference.video import probe
-from seqattn.train import train
+from seqattn.training.train import train
 
 SHARED_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "openfield" / "videos" / "m3v1mp4.mp4"
 FRAMES, W, H = 24, 64, 48

@@ -11,8 +11,8 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback
 
 from seqattn.errors import ConfigError
+from seqattn.evaluation.viz import LEGEND, draw_errors, make_grid, save_png
 from seqattn.metrics import PointErrors
-from seqattn.viz import LEGEND, draw_errors, make_grid, save_png
 
 log = logging.getLogger(__name__)
 

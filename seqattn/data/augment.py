@@ -16,7 +16,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _FAR = -1e6  # where missing keypoints wait during a transform (albumentations has no NaN)
-AUTO_ROTATE_DEFAULT = 25.0  # degrees: rotate="auto" before (or without) seqattn.adapt's choice
+AUTO_ROTATE_DEFAULT = 25.0  # degrees: rotate="auto" before (or without) seqattn.training.adapt's choice
 
 
 class KeypointAugment:
@@ -36,7 +36,7 @@ class KeypointAugment:
         self.hflip = hflip
         self.flip_pairs: list[tuple[int, int]] = []
         self.scale, self.translate = tuple(scale), translate
-        # "auto": chosen from the labels by seqattn.adapt (set_rotation); until then the small default
+        # "auto": chosen from the labels by seqattn.training.adapt (set_rotation); until then the small default
         self.rotate_auto = rotate == "auto"
         self.set_rotation(AUTO_ROTATE_DEFAULT if self.rotate_auto else float(rotate))
         self.flip = A.Compose(

@@ -103,7 +103,7 @@ class KeypointDataModule(L.LightningDataModule):
         self.source = source
         # models that glimpse at higher resolution (hires_factor) get a letterbox that many times larger
         self.letterbox_scale = letterbox_scale
-        self.codec: KeypointCodec | None = None  # until the input size is known ("auto": seqattn.adapt)
+        self.codec: KeypointCodec | None = None  # until the input size is known ("auto": seqattn.training.adapt)
         self.datasets: dict[str, KeypointSamples] = {}
         if input_size != "auto":
             self.set_input_size(int(input_size))
@@ -129,7 +129,7 @@ class KeypointDataModule(L.LightningDataModule):
         if self.datasets:
             return
         if self.codec is None:
-            raise RuntimeError("input_size=auto was not resolved (seqattn.adapt.resolve_auto) before setup")
+            raise RuntimeError("input_size=auto was not resolved (seqattn.training.adapt.resolve_auto) before setup")
         if self.augment is not None and hasattr(self.augment, "bind"):
             self.augment.bind(self.source.flip_pairs)  # which keypoints swap on a horizontal flip
         for split, raw in self.source.splits().items():

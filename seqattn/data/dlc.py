@@ -117,11 +117,11 @@ def parse_dlc_rows(path: Path, rows: list[list[str]]) -> tuple[list[str], list[t
     return names, samples
 
 
-MACHINE_LABELS = "machine_labels.json"  # written by seqattn.outliers beside the frames it adds
+MACHINE_LABELS = "machine_labels.json"  # written by seqattn.inference.outliers beside the frames it adds
 
 
 def refuse_unreviewed(folder: Path, samples: list[tuple[str, np.ndarray]]) -> None:
-    """A DataError naming the rows that still hold the machine labels seqattn.outliers wrote
+    """A DataError naming the rows that still hold the machine labels seqattn.inference.outliers wrote
     (coordinates unchanged since); corrected rows, and rows it did not write, pass."""
     record_path = folder / MACHINE_LABELS
     if not record_path.is_file():

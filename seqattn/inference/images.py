@@ -18,9 +18,9 @@ from tqdm import tqdm
 
 from seqattn.data.images import IMAGE_SUFFIXES, read_image
 from seqattn.errors import ConfigError, DataError
+from seqattn.evaluation.viz import draw_errors, save_png
 from seqattn.inference.batch import likelihood_of, load_checkpoint, predict_images, ready_for_inference, scorer_name
 from seqattn.inference.tables import pose_table, write_atomically
-from seqattn.viz import draw_errors, save_png
 
 CSV_FILE = "predictions.csv"
 JSON_FILE = "predictions.json"

@@ -15,9 +15,9 @@ from typing import Any
 
 from seqattn.calibration import calibration_table, plot_reliability
 from seqattn.data.datamodule import KeypointSamples
+from seqattn.evaluation.report import num
 from seqattn.metrics import KeypointErrors, PointErrors
 from seqattn.module import KeypointModule
-from seqattn.report import num
 
 METRICS_FILE = "test_metrics.json"
 PER_KEYPOINT_FILE = "test_per_keypoint.csv"

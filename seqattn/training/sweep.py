@@ -2,7 +2,7 @@
 
 Written at the end of every ``python train.py -m ...`` by :class:`SweepSummary` (a Hydra callback,
 ``hydra.callbacks`` in conf/train.yaml), or for an existing sweep folder with
-``python -m seqattn.sweep <sweep dir>``. A job is a folder holding ``.hydra/overrides.yaml`` (its
+``python -m seqattn.training.sweep <sweep dir>``. A job is a folder holding ``.hydra/overrides.yaml`` (its
 overrides, written by Hydra) and ``summary.json`` (written by train.py; for a crashed job it
 holds the error).
 """
@@ -23,7 +23,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from seqattn.report import num
+from seqattn.evaluation.report import num
 
 CSV_FILE = "sweep_summary.csv"
 MD_FILE = "sweep_summary.md"
@@ -203,13 +203,16 @@ class SweepSummary(Callback):
         try:
             paths = write_sweep_summary(sweep_dir)
         except Exception as exc:  # noqa: BLE001 - the jobs' results are on disk; a summary failure must not hide them
-            print(f"sweep summary failed ({type(exc).__name__}: {exc}); retry: python -m seqattn.sweep {sweep_dir}")
+            print(
+                f"sweep summary failed ({type(exc).__name__}: {exc});"
+                f" retry: python -m seqattn.training.sweep {sweep_dir}"
+            )
             return
         print(f"sweep summary: {paths[1]} (table), {paths[0]}" + (f", {paths[2]} (plot)" if len(paths) > 2 else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seqattn.sweep", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m seqattn.training.sweep", description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path, help="a multirun folder, e.g. multirun/<date>/<time>")
     args = parser.parse_args(argv)
     if not args.sweep_dir.is_dir():

@@ -13,10 +13,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqattn.data import build_datamodule
 from seqattn.errors import ConfigError, DataError
+from seqattn.evaluation.results import format_metrics, write_test_results
 from seqattn.inference import load_checkpoint
 from seqattn.metrics import PointErrors
-from seqattn.results import format_metrics, write_test_results
-from seqattn.train import build_callbacks, build_loggers, find_user_error, finish_wandb
+from seqattn.training.train import build_callbacks, build_loggers, find_user_error, finish_wandb
 
 log = logging.getLogger("seqattn")
 

@@ -1,6 +1,6 @@
 """Frames back to labelling: where the model is least sure, or jumps, spread over the video.
 
-    python -m seqattn.outliers <predictions.h5> <video> <DeepLabCut project> --n 20 --by both
+    python -m seqattn.inference.outliers <predictions.h5> <video> <DeepLabCut project> --n 20 --by both
 
 The picked frames go as PNGs into ``<project>/labeled-data/<video stem>/`` with their machine
 labels appended to ``CollectedData_<scorer>.csv`` there (DeepLabCut's layout; cells below
@@ -185,7 +185,7 @@ def _record_machine_labels(path: Path, rows: list[tuple[str, np.ndarray]]) -> No
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m seqattn.outliers", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m seqattn.inference.outliers", description=__doc__.split("\n\n")[0])
     parser.add_argument("predictions", type=Path, help="the <video stem>.h5 that predict.py wrote")
     parser.add_argument("video", type=Path)
     parser.add_argument("project", type=Path, help="the DeepLabCut project folder (holding labeled-data/)")

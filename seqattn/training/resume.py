@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
 
 from seqattn.errors import ConfigError
-from seqattn.run_info import RUN_INFO_FILE
+from seqattn.training.run_info import RUN_INFO_FILE
 
 log = logging.getLogger(__name__)
 

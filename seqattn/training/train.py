@@ -20,18 +20,18 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from seqattn.adapt import format_header, resolve_auto
 from seqattn.callbacks import MetricsHistory
 from seqattn.callbacks.stop_together import StopTogether, explain_distributed_failure
 from seqattn.data import KeypointDataModule, build_datamodule
-from seqattn.distributed import ddp_job, ddp_strategy, is_rank_zero, no_loader_workers_in_joblib
 from seqattn.errors import ConfigError, DistributedError, UserError, exception_chain
+from seqattn.evaluation.report import num, write_report
+from seqattn.evaluation.results import format_metrics, write_test_results
 from seqattn.module import KeypointModule
-from seqattn.plugins import missing_plugin
-from seqattn.report import num, write_report
-from seqattn.results import format_metrics, write_test_results
-from seqattn.resume import RngState, continue_from, requeued_checkpoint, resume_argv
-from seqattn.run_info import write_run_info
+from seqattn.training.adapt import format_header, resolve_auto
+from seqattn.training.distributed import ddp_job, ddp_strategy, is_rank_zero, no_loader_workers_in_joblib
+from seqattn.training.plugins import missing_plugin
+from seqattn.training.resume import RngState, continue_from, requeued_checkpoint, resume_argv
+from seqattn.training.run_info import write_run_info
 
 log = logging.getLogger("seqattn")
 
@@ -325,7 +325,7 @@ def _discard_unused_run_dir(output_dir: Path) -> None:
 
 def cli_argv(argv: list[str], conf_dir: Path) -> list[str]:
     """train.py's arguments, checked (one-line errors, exit 2: unknown config names, missing sweep plugins) and
-    with ``resume`` expanded (see seqattn.resume)."""
+    with ``resume`` expanded (see seqattn.training.resume)."""
     check_group_choices(argv, conf_dir)
     try:
         if problem := missing_plugin(argv, conf_dir):
