@@ -219,8 +219,8 @@ class SequentialAttentionModel(nn.Module):
         low = F.avg_pool2d(images, m) if m > 1 else images  # (B, 3, S, S): exact m x m block means
         fmap = self.step0_features(low)  # (B, D, S/4, S/4)
         heat = self.heat(fmap)  # (B, K, S/4, S/4)
-        # Training takes the global soft-argmax, which penalises mass at every wrong place; evaluation
-        # reads the strongest peak, so a second peak (a look-alike part) cannot pull the estimate away.
+        # Training takes the global soft-argmax, which penalises mass at every wrong place; with
+        # peak_radius > 0 evaluation reads the highest peak, so a second one cannot pull the estimate away.
         if self.training or not self.peak_radius:
             coords = soft_argmax(heat)  # (B, K, 2)
         else:
