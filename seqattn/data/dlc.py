@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from seqattn.data.hdf import H5_KEY, read_pose_table
 from seqattn.data.labels import Entry, LabelledSource, parse_number, resolve_image_root
 from seqattn.errors import DataError
-
-H5_KEY = "df_with_missing"
 
 
 def read_dlc_labels(path: Path) -> tuple[list[str], list[tuple[str, np.ndarray]]]:
@@ -32,23 +31,18 @@ def read_dlc_labels(path: Path) -> tuple[list[str], list[tuple[str, np.ndarray]]
 
 
 def dlc_h5_rows(path: Path) -> list[list[str]]:
-    """The rows of the CSV DeepLabCut would write for the label table in ``path`` (key df_with_missing)."""
-    import pandas as pd
+    """The rows of the CSV DeepLabCut would write for the label table in ``path`` (key df_with_missing).
 
-    try:
-        frame = pd.read_hdf(path, key=H5_KEY)
-    except ImportError as exc:
-        raise DataError(f"{path}: reading DeepLabCut .h5 labels needs PyTables: pip install tables") from exc
-    except Exception as exc:  # noqa: BLE001 - PyTables' and pandas' errors share no base class
-        raise DataError(f"{path}: not a DeepLabCut label file with key '{H5_KEY}' ({exc})") from exc
-    if not isinstance(frame.columns, pd.MultiIndex):
+    Read by ``seqattn.data.hdf`` (h5py, no unpickling): a crafted file cannot run code."""
+    table = read_pose_table(path, H5_KEY, what="DeepLabCut label file")
+    if len(table.column_names) < 2:
         raise DataError(f"{path}: columns are not DeepLabCut's scorer / bodyparts / coords levels")
-    width = frame.index.nlevels  # the image path: one string, or DeepLabCut 2.2+'s (labeled-data, video, file)
+    width = len(table.index_names)  # the image path: one string, or DeepLabCut 2.2+'s (labeled-data, video, file)
     rows = [
-        [str(name)] + [""] * (width - 1) + [str(v) for v in frame.columns.get_level_values(level)]
-        for level, name in enumerate(frame.columns.names)
+        [str(name)] + [""] * (width - 1) + [column[level] for column in table.columns]
+        for level, name in enumerate(table.column_names)
     ]
-    for key, values in zip(frame.index, frame.to_numpy(dtype=np.float64, na_value=np.nan), strict=True):
+    for key, values in zip(table.index, table.values, strict=True):
         parts = list(key) if isinstance(key, tuple) else [key]
         rows.append([str(p) for p in parts] + ["" if np.isnan(v) else repr(float(v)) for v in values])
     return rows
