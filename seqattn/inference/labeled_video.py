@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import colorsys
-import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from seqattn.errors import DataError
+from seqattn.inference.tables import printable
 from seqattn.inference.video import VideoInfo
 
 
@@ -20,8 +23,9 @@ def keypoint_colours(k: int) -> list[tuple[int, int, int]]:
 
 class LabeledVideoWriter:
     """Draws points (those with likelihood >= ``pcutoff``) and an optional skeleton on each frame and
-    encodes them (libx264, yuv420p: plays in common players). Written under a temporary name; only
-    ``close()`` renames the complete file to ``path``, ``abort()`` removes a partial one."""
+    encodes them (libx264, yuv420p: plays in common players) into ``path``, which should be a
+    temporary name (``OutputSet.reserve``, renamed once the run is complete): ``close()`` finishes
+    the file, ``abort()`` removes a partial one."""
 
     def __init__(
         self,
@@ -30,19 +34,21 @@ class LabeledVideoWriter:
         names: list[str],
         pcutoff: float,
         skeleton: list[tuple[str, str]] | None = None,
+        target: Path | None = None,
     ) -> None:
+        """``target``: the name the file will have, for messages (default ``path``)."""
         import av
 
-        self.path, self.pcutoff = path, pcutoff
-        self.tmp = path.with_name(f".{path.stem}.partial-{os.getpid()}.mp4")
+        self.path, self.pcutoff, self.target = path, pcutoff, target or path
         self.colours = keypoint_colours(len(names))
         index = {n: i for i, n in enumerate(names)}
         self.edges = [(index[a], index[b]) for a, b in (skeleton or []) if a in index and b in index]
         # yuv420p needs even sides: odd ones get one black column/row
         self.width, self.height = info.width + info.width % 2, info.height + info.height % 2
         self.radius = max(2, round(min(info.width, info.height) / 120))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.container = av.open(str(self.tmp), mode="w")
+        self.closed = True  # nothing to abort until the file is open
+        with self._writing():
+            self.container = av.open(str(path), mode="w", format="mp4")
         rate = Fraction(info.fps).limit_denominator(100000) if info.fps > 0 else Fraction(30)
         self.stream = self.container.add_stream("libx264", rate=rate, options={"crf": "20", "preset": "veryfast"})
         self.stream.width, self.stream.height, self.stream.pix_fmt = self.width, self.height, "yuv420p"
@@ -64,21 +70,37 @@ class LabeledVideoWriter:
         for k in np.flatnonzero(shown):
             centre = (int(round(points[k, 0])), int(round(points[k, 1])))
             cv2.circle(canvas, centre, self.radius, self.colours[k], -1, cv2.LINE_AA)
-        for packet in self.stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
-            self.container.mux(packet)
+        with self._writing():
+            for packet in self.stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
+                self.container.mux(packet)
         self.frames += 1
 
     def close(self) -> None:
-        for packet in self.stream.encode(None):  # flush the encoder
-            self.container.mux(packet)
-        self.container.close()
-        os.replace(self.tmp, self.path)
+        """Flush the encoder and finish the file."""
+        with self._writing():
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+            self.container.close()
         self.closed = True
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A failed write (disk full, no permission) is a DataError naming the video."""
+        import av
+
+        try:
+            yield
+        except (av.error.FFmpegError, OSError) as exc:
+            raise DataError(f"{printable(self.target)}: could not be written ({exc})") from exc
+
     def abort(self) -> None:
+        """Remove an unfinished file (no-op once closed)."""
         if self.closed:
             return
+        self.closed = True
         try:
             self.container.close()
+        except Exception:  # noqa: BLE001, S110 - the file is being thrown away; its close may fail too
+            pass
         finally:
-            self.tmp.unlink(missing_ok=True)
+            self.path.unlink(missing_ok=True)

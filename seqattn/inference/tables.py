@@ -1,10 +1,17 @@
-"""DeepLabCut pose tables, frame-indexed: ``.h5`` (pandas HDF, key df_with_missing) and ``.csv``.
+"""DeepLabCut pose tables, frame-indexed: ``.h5`` (pandas HDF, key df_with_missing) and ``.csv``;
+writing files so that a run that stops (an error, a full disk, Ctrl+C, SIGTERM) leaves none half done.
 
 Columns are the three levels scorer / bodyparts / coords with ``x, y, likelihood`` per keypoint;
 row i is frame i. DeepLabCut, pandas (``pd.read_hdf(path, "df_with_missing")``,
 ``pd.read_csv(path, header=[0, 1, 2], index_col=0)``) and movement
 (``movement.io.load_poses.from_dlc_file``) read both. Every file is written under a temporary
-name and renamed when complete, so an interrupted run never leaves a file that looks whole.
+name beside its target (``.<name>.partial-<pid><suffix>``) and renamed when complete; an
+``OutputSet`` renames a group of files (a video's tables, JSON and labelled video) only once all
+of them are complete, so an interrupted run never leaves a file, or a set of files, that looks whole.
+A failed write (``OSError``: disk full, no permission) is a ``DataError`` naming the file.
+
+File names that are not valid UTF-8 (bytes kept as surrogate escapes by ``os.fsdecode``) are
+written into tables and JSON with ``printable``: the odd bytes as ``\\xff`` escapes.
 """
 
 from __future__ import annotations
@@ -18,6 +25,14 @@ import numpy as np
 import pandas as pd
 
 from seqattn.data.dlc import H5_KEY  # the same key as DeepLabCut's label files
+from seqattn.errors import DataError
+
+__all__ = ["H5_KEY", "OutputSet", "atomic_path", "output_set", "pose_table", "printable", "write_atomically"]
+
+
+def printable(name: str | os.PathLike) -> str:
+    """A file name or path as text that any encoder takes: bytes that are not UTF-8 become ``\\xff``."""
+    return os.fsdecode(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def pose_table(
@@ -30,14 +45,38 @@ def pose_table(
         [[scorer], list(names), ["x", "y", "likelihood"]], names=["scorer", "bodyparts", "coords"]
     )
     values = np.concatenate([coords, likelihood[..., None]], axis=-1).reshape(n, 3 * k)  # (N, 3K)
-    rows = pd.RangeIndex(n) if index is None else pd.Index(index)
+    rows = pd.RangeIndex(n) if index is None else pd.Index([printable(i) for i in index])
     return pd.DataFrame(values.astype(np.float64), index=rows, columns=columns)
+
+
+def temporary_name(path: Path) -> Path:
+    """Where ``path`` is written before it is complete: hidden, beside it, with its suffix (so that
+    writers that pick the format by suffix still do), the name UTF-8 whatever the target's."""
+    return path.with_name(f".{printable(path.name)}.partial-{os.getpid()}{path.suffix}")
+
+
+def _write(path: Path, tmp: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)``; a failed write (disk full, no permission, a name the writer cannot encode)
+    is a DataError naming ``path``."""
+    try:
+        write(tmp)
+    except (OSError, UnicodeError) as exc:
+        raise DataError(f"{printable(path)}: could not be written ({_reason(exc)})") from exc
+    except RuntimeError as exc:  # PyTables' HDF5ExtError (a full disk while writing the .h5)
+        if type(exc).__module__.split(".")[0] != "tables":
+            raise
+        raise DataError(f"{printable(path)}: could not be written ({_reason(exc)})") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The operating system's words for a failed write, else the exception's last line."""
+    return getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
 
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary name beside ``path`` to write to; renamed to ``path`` only if the block completes."""
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    tmp = temporary_name(path)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -45,17 +84,74 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def ensure_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents); a DataError naming it if that fails."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{printable(folder)}: could not create the folder ({_reason(exc)})") from exc
+
+
 def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """``write(tmp)`` to a temporary name beside ``path``, renamed to ``path`` when complete."""
+    ensure_folder(path.parent)
     with atomic_path(path) as tmp:
-        write(tmp)
+        _write(path, tmp, write)
     return path
 
 
-def write_pose_files(stem: Path, table: pd.DataFrame) -> dict[str, Path]:
-    """``<stem>.h5`` and ``<stem>.csv`` of ``table``, each complete or absent."""
+class OutputSet:
+    """Files written under temporary names and renamed to their targets together by ``commit``;
+    ``discard`` removes whatever is not yet renamed."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []  # (temporary, target)
+
+    def reserve(self, path: Path) -> Path:
+        """The temporary name to write ``path`` to (for writers that open the file themselves)."""
+        ensure_folder(path.parent)
+        tmp = temporary_name(path)
+        self.pending.append((tmp, path))
+        return tmp
+
+    def write(self, path: Path, write: Callable[[Path], object]) -> Path:
+        """``write(tmp)`` now; ``path`` appears when the set is committed."""
+        _write(path, self.reserve(path), write)
+        return path
+
+    def commit(self) -> None:
+        while self.pending:
+            tmp, path = self.pending[0]
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise DataError(f"{printable(path)}: could not be written ({_reason(exc)})") from exc
+            self.pending.pop(0)
+
+    def discard(self) -> None:
+        for tmp, _ in self.pending:
+            tmp.unlink(missing_ok=True)
+        self.pending.clear()
+
+
+@contextmanager
+def output_set() -> Iterator[OutputSet]:
+    """An OutputSet committed if the block completes; on any exception (Ctrl+C included) its
+    temporary files are removed and no target is touched."""
+    files = OutputSet()
+    try:
+        yield files
+        files.commit()
+    finally:
+        files.discard()
+
+
+def write_pose_files(stem: Path, table: pd.DataFrame, files: OutputSet | None = None) -> dict[str, Path]:
+    """``<stem>.h5`` and ``<stem>.csv`` of ``table``, each complete or absent (renamed with ``files``
+    when given, else at once)."""
     h5, csv = stem.with_name(f"{stem.name}.h5"), stem.with_name(f"{stem.name}.csv")  # stems may hold dots
+    write = files.write if files is not None else write_atomically
     return {
-        "h5": write_atomically(h5, lambda p: table.to_hdf(p, key=H5_KEY, mode="w", format="table")),
-        "csv": write_atomically(csv, lambda p: table.to_csv(p)),
+        "h5": write(h5, lambda p: table.to_hdf(p, key=H5_KEY, mode="w", format="table")),
+        "csv": write(csv, lambda p: table.to_csv(p)),
     }

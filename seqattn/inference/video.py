@@ -7,6 +7,14 @@ displayed frame. A packet that fails
 to decode is one frame that could not be read: it becomes a NaN row at its place, with a
 warning naming it, so the rows after it keep their frame numbers. Memory stays flat: at most
 ``queue_size`` decoded frames wait between the decoder and the model.
+
+A video that ends before the frames its container announces (a file cut short: a copy or
+recording that stopped) is not a short video: ``VideoInfo.frames_expected`` is the container's
+frame count (``frames_counted``), else its duration times the frame rate (an estimate). The
+readers compare it with the frames actually read (``DecodeReport``) and say so: predict.py
+fills the missing frames at the end with NaN rows up to a counted total, warns with the video's
+name and both counts, and records ``frames_expected``, ``frames_decoded`` and ``ended_early``.
+A file with no decodable frame at all is a ``DataError`` (``probe`` raises it before any work).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from seqattn.errors import DataError
+from seqattn.inference.tables import printable
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +44,10 @@ class VideoInfo:
     height: int
     rotation: int  # degrees the stored frames are turned for display (FFmpeg's sign: -90 = clockwise)
     fps: float  # the stream's average rate (frames per second)
-    frames_expected: int  # what the container says (0: unknown); the rows are the frames actually decoded
+    frames_expected: int  # what the container says, else duration x fps (0: unknown)
     codec: str
     pixel_format: str
+    frames_counted: bool = True  # frames_expected is the container's count (False: estimated from the duration)
 
 
 @dataclass
@@ -52,53 +62,90 @@ class Frame:
 @dataclass
 class DecodeReport:
     failed: list[int] = field(default_factory=list)  # frame numbers that could not be decoded
+    frames: int = 0  # frames read, those that failed to decode included
+    stopped: str | None = None  # why reading broke off before the end of the file (a truncated file)
+
+    @property
+    def decoded(self) -> int:
+        """Frames read and decoded."""
+        return self.frames - len(self.failed)
+
+
+def shortfall(info: VideoInfo, frames_read: int) -> int:
+    """Frames the container announced but the file did not hold; 0 when the count is only an
+    estimate within a frame or 1 % (a variable frame rate makes duration x fps approximate)."""
+    missing = info.frames_expected - frames_read
+    if info.frames_counted:
+        return max(0, missing)
+    return missing if missing > max(1, 0.01 * info.frames_expected) else 0
 
 
 def _open(path: Path):
     import av
 
     if not path.is_file():
-        raise DataError(f"video not found: {path}")
+        raise DataError(f"video not found: {printable(path)}")
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
-        raise DataError(f"{path}: not a video FFmpeg can read ({exc})") from None
+        raise DataError(f"{printable(path)}: not a video FFmpeg can read ({exc})") from None
     if not container.streams.video:
         container.close()
-        raise DataError(f"{path}: no video stream in the file")
+        raise DataError(f"{printable(path)}: no video stream in the file")
     return container
 
 
 def probe(path: Path) -> VideoInfo:
-    """Size, rate and codec of the first video stream; a DataError if the file is no video."""
-    import av
-
+    """Size, rate and codec of the first video stream; a DataError if the file is no video or
+    holds no frame that decodes."""
     container = _open(path)
     try:
         stream = container.streams.video[0]
-        try:  # the rotation is a property of the decoded frames: look at the first
-            rotation = int(next(container.decode(stream)).rotation)
-        except (StopIteration, av.error.FFmpegError):
-            rotation = 0
-        return _info(path, stream, rotation)
+        first = _first_frame(container, stream)  # the rotation is a property of the decoded frames
+        if first is None:
+            raise DataError(f"{printable(path)}: no frame could be decoded (the file holds no readable video frame)")
+        return _info(path, container, stream, int(first.rotation))
     finally:
         container.close()
 
 
-def _info(path: Path, stream, rotation: int) -> VideoInfo:
-    rate = stream.average_rate or stream.guessed_rate or 0
+def _first_frame(container, stream):
+    """The first frame that decodes (packets that fail are passed over), None if none does."""
+    import av
+
+    try:
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                continue
+            if frames:
+                return frames[0]
+    except av.error.FFmpegError:  # the container breaks off
+        pass
+    return None
+
+
+def _info(path: Path, container, stream, rotation: int) -> VideoInfo:
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
     width, height = int(stream.codec_context.width), int(stream.codec_context.height)
     if _quarter_turns(rotation) % 2:
         width, height = height, width
+    counted = int(stream.frames or 0)
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    else:
+        seconds = (container.duration or 0) / 1_000_000  # av.time_base: microseconds
     return VideoInfo(
-        path=str(path),
+        path=printable(path),
         width=width,
         height=height,
         rotation=rotation,
-        fps=float(rate),
-        frames_expected=int(stream.frames or 0),
+        fps=rate,
+        frames_expected=counted or round(seconds * rate),
         codec=str(stream.codec_context.name),
         pixel_format=str(stream.codec_context.pix_fmt),
+        frames_counted=counted > 0,
     )
 
 
@@ -128,17 +175,18 @@ def decode_frames(
             except av.error.FFmpegError as exc:
                 if packet.size == 0:  # the final flush: nothing was lost
                     continue
-                log.warning(f"{path}: frame {index} could not be decoded ({exc}); its row is NaN")
+                log.warning(f"{printable(path)}: frame {index} could not be decoded ({exc}); its row is NaN")
                 report.failed.append(index)
-                yield Frame(index, None, None)
-                index += 1
+                index = report.frames = index + 1
+                yield Frame(index - 1, None, None)
                 continue
             for frame in frames:
-                yield _convert(frame, index, small_size, keep_full)
-                index += 1
+                converted = _convert(frame, index, small_size, keep_full)
+                index = report.frames = index + 1
+                yield converted
     except av.error.FFmpegError as exc:  # the container itself breaks off (truncated file)
-        log.warning(f"{path}: reading stopped after frame {index - 1} ({exc})")
-        report.failed.append(-1)  # the video ends early: say so in the report
+        log.warning(f"{printable(path)}: reading stopped after frame {index - 1} ({exc})")
+        report.stopped = str(exc)
     finally:
         container.close()
 

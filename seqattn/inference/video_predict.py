@@ -1,9 +1,24 @@
 """Predict every frame of a video: DeepLabCut tables (.h5, .csv), a JSON record, optionally a
-labelled video and temporally filtered tables."""
+labelled video and temporally filtered tables.
+
+All of a video's files are written under temporary names and renamed together once the last one
+is complete: an error, Ctrl+C or SIGTERM midway leaves none of them (and no temporary file).
+
+Memory is bounded whatever ``--batch-size`` says: a batch holds at most ``MAX_BATCH`` frames and
+about ``BATCH_BYTES`` of frames (letterboxed input, and the full frames when a labelled video is
+drawn); a larger request is capped, with a warning, and the JSON records the ``batch_size`` used.
+At most two batches of frames wait in the read-ahead queue.
+
+A video that ends before the frames its container announces (seqattn.inference.video) gets NaN
+rows for the missing frames at the end, a warning naming the video and both counts, and
+``"ended_early": true`` in the JSON beside ``frames_expected`` and ``frames_decoded``; a video of
+which no frame decodes is a one-line error and writes nothing.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -13,12 +28,33 @@ import torch
 from tqdm import tqdm
 
 from seqattn.data.datamodule import image_to_tensor
+from seqattn.errors import DataError
 from seqattn.inference.batch import likelihood_of, scorer_name
 from seqattn.inference.filters import filter_track
 from seqattn.inference.labeled_video import LabeledVideoWriter
-from seqattn.inference.tables import pose_table, write_atomically, write_pose_files
-from seqattn.inference.video import DecodeReport, decode_frames, probe, read_ahead
+from seqattn.inference.tables import OutputSet, output_set, pose_table, printable, write_pose_files
+from seqattn.inference.video import DecodeReport, VideoInfo, decode_frames, probe, read_ahead, shortfall
 from seqattn.module import KeypointModule
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1024
+BATCH_BYTES = 256 * 2**20
+
+
+def capped_batch_size(requested: int, input_size: int, full_frame_bytes: int = 0) -> int:
+    """``requested``, or fewer so that a batch holds at most MAX_BATCH frames and BATCH_BYTES of
+    frames: each letterboxed (float32 tensor and uint8 image, ``input_size`` square) plus
+    ``full_frame_bytes`` kept to draw on. Warns when it caps."""
+    per_frame = 3 * input_size * input_size * (4 + 1) + full_frame_bytes
+    fits = max(1, min(MAX_BATCH, BATCH_BYTES // per_frame))
+    if requested <= fits:
+        return requested
+    log.warning(
+        f"--batch-size {requested} capped to {fits}: a batch holds at most {MAX_BATCH} frames and "
+        f"{BATCH_BYTES // 2**20} MiB of frames ({per_frame} bytes a frame at input size {input_size})"
+    )
+    return fits
 
 
 @torch.inference_mode()
@@ -37,6 +73,62 @@ def predict_video(
     """Predict all frames of ``video`` into ``out_dir``: ``<stem>.h5``, ``<stem>.csv``, ``<stem>.json``
     (and ``<stem>_labeled.mp4``, ``<stem>_filtered.h5/.csv``). Returns the written paths."""
     info = probe(video)
+    names = list(module.keypoint_names)
+    batch_size = capped_batch_size(
+        batch_size, int(module.hparams.input_size), 3 * info.width * info.height if labeled_video else 0
+    )
+    with output_set() as files:
+        writer = None
+        if labeled_video:
+            target = out_dir / f"{video.stem}_labeled.mp4"
+            writer = LabeledVideoWriter(files.reserve(target), info, names, pcutoff, skeleton, target=target)
+        try:
+            report, xy, lik, times, seconds = _predict_frames(module, video, info, batch_size, writer)
+            if writer is not None:
+                writer.close()
+        finally:
+            if writer is not None:
+                writer.abort()  # no-op once closed: a half-written video is removed
+        missing = _missing_frames(video, info, report)
+        xy = np.concatenate([xy, np.full((missing, len(names), 2), np.nan)])  # (N, K, 2)
+        lik = np.concatenate([lik, np.full((missing, len(names)), np.nan)])  # (N, K)
+        times = times + [None] * missing
+        paths = _write_tables(
+            files, module, checkpoint, out_dir / video.stem, xy, lik, pcutoff, filter_kind, filter_window
+        )
+        if writer is not None:
+            paths["labeled_video"] = target
+        record = {
+            "video": asdict(info),
+            "frames": int(len(xy)),
+            "frames_expected": info.frames_expected,
+            "frames_decoded": report.decoded,
+            "frames_failed": report.failed,
+            "frames_missing_at_end": missing,
+            "ended_early": report.stopped is not None or shortfall(info, report.frames) > 0,
+            "frame_times_s": times,
+            "checkpoint": printable(checkpoint),
+            "checkpoint_epoch": module.checkpoint_epoch,
+            "input_size": int(module.hparams.input_size),
+            "keypoint_names": names,
+            "pcutoff": pcutoff,
+            "filter": {"kind": filter_kind, "window": filter_window} if filter_kind else None,
+            "batch_size": batch_size,
+            "seconds": seconds,
+            "frames_per_s": report.frames / seconds if seconds > 0 else None,
+            "units": "original-video pixels; pixel centres at integer coordinates (as DeepLabCut)",
+        }
+        paths["json"] = files.write(
+            out_dir / f"{video.stem}.json", lambda p: p.write_text(json.dumps(record, indent=2) + "\n")
+        )
+    return paths
+
+
+def _predict_frames(
+    module: KeypointModule, video: Path, info: VideoInfo, batch_size: int, writer: LabeledVideoWriter | None
+) -> tuple[DecodeReport, np.ndarray, np.ndarray, list[float | None], float]:
+    """Decode and predict every frame: (report, coords (N, K, 2), likelihood (N, K), times, seconds);
+    a DataError if no frame decodes."""
     codec, names, device = module.codec, list(module.keypoint_names), module.device
 
     def small_size(width: int, height: int) -> tuple[int, int]:  # what the letterbox holds of a frame
@@ -50,13 +142,6 @@ def predict_video(
 
     report = DecodeReport()
     coords, confidence, times = [], [], []
-    writer = (
-        LabeledVideoWriter(out_dir / f"{video.stem}_labeled.mp4", info, names, pcutoff, skeleton)
-        if labeled_video
-        else None
-    )
-    started = time.perf_counter()
-    batch: list = []
 
     def run(batch: list) -> None:
         mask = np.array([t is not None for _, t, _ in batch])  # frames that decoded
@@ -78,54 +163,60 @@ def predict_video(
             for (f, _, _), points, lik in zip(batch, xy, conf, strict=True):
                 writer.write(f.image, points, lik)
 
-    try:
-        total = info.frames_expected or None
-        with tqdm(total=total, unit="frame", desc=video.name, dynamic_ncols=True) as bar:
-            frames = decode_frames(video, report, small_size, keep_full=writer is not None)  # full frames to draw on
-            for item in read_ahead(map(prepare, frames), queue_size=2 * batch_size):
-                batch.append(item)
-                if len(batch) == batch_size:
-                    run(batch)
-                    bar.update(len(batch))
-                    batch = []
-            if batch:
+    started = time.perf_counter()
+    batch: list = []
+    with tqdm(total=info.frames_expected or None, unit="frame", desc=printable(video.name), dynamic_ncols=True) as bar:
+        frames = decode_frames(video, report, small_size, keep_full=writer is not None)  # full frames to draw on
+        for item in read_ahead(map(prepare, frames), queue_size=2 * batch_size):
+            batch.append(item)
+            if len(batch) == batch_size:
                 run(batch)
                 bar.update(len(batch))
-        if writer is not None:
-            writer.close()  # renames the finished file into place
-    finally:
-        if writer is not None:
-            writer.abort()  # no-op once closed: a half-written video is removed, never left behind
-    seconds = time.perf_counter() - started
+                batch = []
+        if batch:
+            run(batch)
+            bar.update(len(batch))
+    if report.decoded == 0:
+        raise DataError(f"{printable(video)}: no frame could be decoded ({report.frames} read)")
+    xy = np.concatenate(coords) if coords else np.zeros((0, len(names), 2))
+    lik = np.concatenate(confidence) if confidence else np.zeros((0, len(names)))
+    return report, xy, lik, times, time.perf_counter() - started
 
-    xy = np.concatenate(coords) if coords else np.zeros((0, len(names), 2))  # (N, K, 2)
-    lik = np.concatenate(confidence) if confidence else np.zeros((0, len(names)))  # (N, K)
-    scorer = scorer_name(checkpoint)
-    stem = out_dir / video.stem
-    paths = write_pose_files(stem, pose_table(scorer, names, xy, lik))
+
+def _missing_frames(video: Path, info: VideoInfo, report: DecodeReport) -> int:
+    """How many NaN rows to add at the end: the frames the container counts but the file lacks
+    (0 when the total is only estimated from the duration); warns when the video ends early."""
+    short = shortfall(info, report.frames)
+    if short:
+        counted = "its container announces" if info.frames_counted else "its duration x frame rate suggests"
+        rows = "NaN rows up to that count" if info.frames_counted else "rows end at the last frame read"
+        log.warning(
+            f"{printable(video)}: the video ends early: {report.frames} frames read ({report.decoded} decoded) "
+            f"of the {info.frames_expected} {counted}; {rows}"
+        )
+    elif report.stopped is not None:
+        log.warning(f"{printable(video)}: reading stopped after {report.frames} frames ({report.stopped})")
+    return short if info.frames_counted else 0
+
+
+def _write_tables(
+    files: OutputSet,
+    module: KeypointModule,
+    checkpoint: Path,
+    stem: Path,
+    xy: np.ndarray,
+    lik: np.ndarray,
+    pcutoff: float,
+    filter_kind: str | None,
+    filter_window: int,
+) -> dict[str, Path]:
+    """``<stem>.h5/.csv`` (and ``<stem>_filtered.h5/.csv``) into ``files``."""
+    scorer, names = scorer_name(checkpoint), list(module.keypoint_names)
+    paths = write_pose_files(stem, pose_table(scorer, names, xy, lik), files)
     if filter_kind:
         smooth = filter_track(xy, lik, filter_kind, filter_window, pcutoff)
-        filtered = write_pose_files(out_dir / f"{video.stem}_filtered", pose_table(scorer, names, smooth, lik))
+        filtered = write_pose_files(
+            stem.with_name(f"{stem.name}_filtered"), pose_table(scorer, names, smooth, lik), files
+        )
         paths.update({f"filtered_{k}": v for k, v in filtered.items()})
-    if writer is not None:
-        paths["labeled_video"] = writer.path
-    record = {
-        "video": asdict(info),
-        "frames": int(len(xy)),
-        "frames_failed": [i for i in report.failed if i >= 0],
-        "ended_early": -1 in report.failed,
-        "frame_times_s": times,
-        "checkpoint": str(checkpoint),
-        "checkpoint_epoch": module.checkpoint_epoch,
-        "input_size": int(module.hparams.input_size),
-        "keypoint_names": names,
-        "pcutoff": pcutoff,
-        "filter": {"kind": filter_kind, "window": filter_window} if filter_kind else None,
-        "seconds": seconds,
-        "frames_per_s": len(xy) / seconds if seconds > 0 else None,
-        "units": "original-video pixels; pixel centres at integer coordinates (as DeepLabCut)",
-    }
-    paths["json"] = write_atomically(
-        out_dir / f"{video.stem}.json", lambda p: p.write_text(json.dumps(record, indent=2) + "\n")
-    )
     return paths
