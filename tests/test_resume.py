@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from conftest import ROOT, TINY, compose_cfg
 from train_helpers import interrupt_at, read_csv, run_train
@@ -91,8 +92,14 @@ def make_run(folder: Path, overrides: list[str]) -> Path:
     (folder / ".hydra").mkdir(parents=True)
     (folder / RUN_OVERRIDES).write_text(yaml.safe_dump(overrides))
     (folder / "checkpoints").mkdir()
-    (folder / LAST_CHECKPOINT).write_bytes(b"")
+    write_plain_checkpoint(folder / LAST_CHECKPOINT)
     return folder
+
+
+def write_plain_checkpoint(path: Path) -> Path:
+    """The least a checkpoint must hold to be read: weights, the keypoint names, an epoch."""
+    torch.save({"state_dict": {}, "hyper_parameters": {"keypoint_names": ["a"]}, "epoch": 0}, path)
+    return path
 
 
 def as_dict(argv: list[str]) -> dict[str, str]:
@@ -108,11 +115,12 @@ def test_resume_replays_the_runs_overrides_and_pins_its_folder(tmp_path):
         "+callbacks.x.a": "1",
         "resume": str(run),
         "hydra.run.dir": f'"{run}"',
+        "hydra.output_subdir": "null",  # train() writes .hydra/ once every check has passed
     }
     by_ckpt = resume_argv([f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"])
     assert as_dict(by_ckpt)["hydra.run.dir"] == f'"{run}"' and as_dict(by_ckpt)["loss.threshold"] == "0.1"
     foreign = tmp_path / "model.ckpt"
-    foreign.write_bytes(b"")
+    write_plain_checkpoint(foreign)
     assert resume_argv([f"ckpt_path={foreign}", "a=1"]) == [f"ckpt_path={foreign}", "a=1"]  # a new folder
 
 

@@ -158,7 +158,7 @@ def test_parallel_launcher_runs_jobs_side_by_side_and_records_a_crashed_one(tmp_
     assert "JoblibLauncher" in (sweep / "multirun.yaml").read_text()
     ok, crashed = read_csv(sweep / CSV_FILE)
     assert ok["status"] == "ok" and float(ok["test/epe_px (best ckpt)"]) > 0, ok["error"]
-    assert crashed["status"] == "error" and "loss.threshold must be >= 0" in crashed["error"]
+    assert crashed["status"] == "error" and "loss.threshold must be a finite number >= 0" in crashed["error"]
     assert (sweep / "1" / ".hydra").is_dir()  # a crashed job keeps its folder and overrides
     info = json.loads((sweep / "0" / "run_info.json").read_text())
     assert info["config"]["data"]["num_workers"] == 0

@@ -1,6 +1,15 @@
+from seqattn.callbacks.checkpoints import AtomicCheckpointIO, EpochCheckpoint
 from seqattn.callbacks.early_stopping import EarlyStoppingReport
 from seqattn.callbacks.history import MetricsHistory
 from seqattn.callbacks.overlays import ErrorOverlays
 from seqattn.callbacks.schedules import ThresholdSchedule, ThroughputMonitor
 
-__all__ = ["EarlyStoppingReport", "ErrorOverlays", "MetricsHistory", "ThresholdSchedule", "ThroughputMonitor"]
+__all__ = [
+    "AtomicCheckpointIO",
+    "EarlyStoppingReport",
+    "EpochCheckpoint",
+    "ErrorOverlays",
+    "MetricsHistory",
+    "ThresholdSchedule",
+    "ThroughputMonitor",
+]

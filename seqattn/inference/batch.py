@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from seqattn.calibration import calibrate
+from seqattn.checkpoint import module_from_checkpoint
 from seqattn.data.datamodule import image_to_tensor
-from seqattn.errors import ConfigError
 from seqattn.module import KeypointModule
 
 # A model without a confidence output writes this likelihood, so DeepLabCut's pcutoff filters keep
@@ -17,15 +17,10 @@ from seqattn.module import KeypointModule
 NO_CONFIDENCE_LIKELIHOOD = 1.0
 
 
-def load_checkpoint(path: str | Path, key: str = "ckpt_path", map_location: str = "cpu") -> KeypointModule:
-    """Rebuild the module from a .ckpt alone; ``key`` names the setting in the one-line error."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{key}: no checkpoint file at {path}")
-    try:
-        return KeypointModule.load_from_checkpoint(path, map_location=map_location)
-    except Exception as exc:  # noqa: BLE001 - torch/pickle/Lightning raise many kinds for a bad file
-        raise ConfigError(f"{key}: {path} is not a seqattn checkpoint ({type(exc).__name__}: {exc})") from exc
+def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> KeypointModule:
+    """Rebuild the module from a .ckpt alone, on the CPU, read without running anything it carries
+    (seqattn.checkpoint); ``key`` names the setting in the one-line error."""
+    return module_from_checkpoint(path, key)
 
 
 def ready_for_inference(module: KeypointModule, device: str = "auto") -> KeypointModule:

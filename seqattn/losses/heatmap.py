@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seqattn.errors import ConfigError
+
 
 class GaussianHeatmapKL(nn.Module):
     """logits (B, K, h, w), target (B, K, 2) normalized (cell centres at (i + 0.5) / n), visible (B, K)
@@ -18,7 +20,7 @@ class GaussianHeatmapKL(nn.Module):
     def __init__(self, sigma: float = 1.0) -> None:
         super().__init__()
         if sigma <= 0:
-            raise ValueError(f"heat-map sigma must be > 0 cells, got {sigma}")
+            raise ConfigError(f"heat-map sigma must be > 0 cells, got {sigma}")
         self.sigma = sigma
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ units span the square network input of side S, so t normalized is t * S input pi
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -71,8 +72,8 @@ class HingeDistanceLoss(MaskedPointLoss):
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
         super().__init__()
-        if not threshold >= 0:  # also rejects NaN
-            raise ConfigError(f"loss.threshold must be >= 0 (normalized units), got {threshold}")
+        if not 0 <= threshold < math.inf:  # also rejects NaN
+            raise ConfigError(f"loss.threshold must be a finite number >= 0 (normalized units), got {threshold}")
         self.threshold = float(threshold)
 
     def penalty(self, d2: torch.Tensor) -> torch.Tensor:
@@ -87,7 +88,7 @@ def hinge_loss(input_size: int, threshold: float | None = None, threshold_px: fl
     if threshold is not None and threshold_px is not None:
         raise ConfigError(f"give loss.threshold ({threshold}) or loss.threshold_px ({threshold_px}), not both")
     if threshold_px is not None:
-        if not threshold_px >= 0:
-            raise ConfigError(f"loss.threshold_px must be >= 0 pixels, got {threshold_px}")
+        if not 0 <= threshold_px < math.inf:
+            raise ConfigError(f"loss.threshold_px must be a finite number >= 0 (pixels), got {threshold_px}")
         threshold = threshold_px / input_size
     return HingeDistanceLoss(DEFAULT_THRESHOLD if threshold is None else threshold)

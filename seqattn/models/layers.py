@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from seqattn.errors import ConfigError
+
 
 def conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
@@ -38,7 +40,7 @@ class ConvBackbone(nn.Module):
 def sine_encoding(xy: torch.Tensor, dim: int, temperature: float = 1000.0) -> torch.Tensor:
     """Normalized positions (..., 2) in [0, 1] -> (..., dim) sine/cosine code; dim divisible by 4."""
     if dim % 4:
-        raise ValueError(f"sine encoding needs dim divisible by 4, got {dim}")
+        raise ConfigError(f"sine encoding needs dim divisible by 4, got {dim}")
     quarter = dim // 4
     freqs = temperature ** (-torch.arange(quarter, device=xy.device, dtype=xy.dtype) / quarter)  # (dim/4,)
     angles = 2 * math.pi * xy[..., None] * freqs  # (..., 2, dim/4)

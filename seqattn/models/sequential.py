@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqattn.errors import ConfigError
 from seqattn.models.layers import ConvBackbone, conv_bn_relu, grid_positions, sine_encoding
 
 
@@ -171,15 +172,15 @@ class SequentialAttentionModel(nn.Module):
     ) -> None:
         super().__init__()
         if len(channels) < 3:
-            raise ValueError(f"model.channels needs at least 3 stages (strides 2..8), got {list(channels)}")
+            raise ConfigError(f"model.channels needs at least 3 stages (strides 2..8), got {list(channels)}")
         if glimpse_source not in ("auto", "pixels", "features"):
-            raise ValueError(f"model.glimpse_source must be auto, pixels or features, got {glimpse_source!r}")
+            raise ConfigError(f"model.glimpse_source must be auto, pixels or features, got {glimpse_source!r}")
         if context_layers > 0 and (channels[-1] % 4 or channels[-1] % heads):
-            raise ValueError(
+            raise ConfigError(
                 f"model.context_layers needs model.channels[-1] divisible by 4 and by heads, got {channels[-1]}"
             )
         if peak_radius < 0:
-            raise ValueError(f"model.peak_radius must be >= 0 cells, got {peak_radius}")
+            raise ConfigError(f"model.peak_radius must be >= 0 cells, got {peak_radius}")
         if glimpse_source == "auto":
             glimpse_source = "pixels" if num_keypoints <= pixel_glimpses_up_to else "features"
         self.glimpse_source = glimpse_source

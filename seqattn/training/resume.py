@@ -23,7 +23,9 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
 
+from seqattn.checkpoint import read_checkpoint
 from seqattn.errors import ConfigError
+from seqattn.files import write_text
 from seqattn.training.run_info import RUN_INFO_FILE
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,8 @@ def continue_from(resume: str | None, ckpt_path: str | None) -> tuple[str | None
     """(checkpoint to continue, the run folder it belongs to) for ``resume`` / ``ckpt_path``.
 
     ``resume=<run>`` means ``<run>/checkpoints/last.ckpt``. A ``ckpt_path`` outside a run folder's
-    ``checkpoints/`` gives no folder. Neither set: (None, None).
+    ``checkpoints/`` gives no folder. Neither set: (None, None). The checkpoint is read (weights
+    only) here: a missing, truncated, foreign or unsafe file stops the run before anything is written.
     """
     if resume and ckpt_path:
         raise ConfigError("give resume=<run folder> or ckpt_path=<file.ckpt>, not both")
@@ -112,10 +115,10 @@ def continue_from(resume: str | None, ckpt_path: str | None) -> tuple[str | None
         run = Path(resume).resolve()
         if not (run / LAST_CHECKPOINT).is_file():
             raise ConfigError(f"resume: no {LAST_CHECKPOINT} in {resume} (give a run folder of train.py)")
+        read_checkpoint(run / LAST_CHECKPOINT, "resume")
         return str(run / LAST_CHECKPOINT), run
     if ckpt_path:
-        if not Path(ckpt_path).is_file():
-            raise ConfigError(f"ckpt_path: no checkpoint file at {ckpt_path}")
+        read_checkpoint(ckpt_path, "ckpt_path")
         return str(ckpt_path), run_folder_of(Path(ckpt_path))
     return None, None
 
@@ -148,9 +151,34 @@ def resume_argv(argv: list[str]) -> list[str]:
     _, run = continue_from(resume, ckpt_path)
     if run is None:  # nothing to continue, or a checkpoint from elsewhere: a new run folder
         return argv
-    saved = yaml.safe_load((run / RUN_OVERRIDES).read_text()) if (run / RUN_OVERRIDES).is_file() else []
-    replayed = [o for o in saved if _key(o) not in _NOT_REPLAYED]
+    replayed = [o for o in saved_overrides(run) if _key(o) not in _NOT_REPLAYED]
     is_override = [("=" in a or a.startswith("~")) and not a.startswith("-") for a in argv]
     given = [a for a, o in zip(argv, is_override, strict=True) if o]
     flags = [a for a, o in zip(argv, is_override, strict=True) if not o]  # -m, --config-name x, ...
-    return [*flags, *merge_overrides(replayed, given, [f'hydra.run.dir="{run}"'])]
+    # Hydra would rewrite the folder's .hydra/ at once, bad overrides included; train() writes it
+    # itself once the config and the checkpoint have passed every check (write_run_overrides).
+    pinned = [f'hydra.run.dir="{run}"', "hydra.output_subdir=null"]
+    return [*flags, *merge_overrides(replayed, given, pinned)]
+
+
+def saved_overrides(run: Path) -> list[str]:
+    """The overrides a run folder was started with (``.hydra/overrides.yaml``; none if absent)."""
+    path = run / RUN_OVERRIDES
+    if not path.is_file():
+        return []
+    try:
+        saved = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"resume: {path} is not readable YAML ({str(exc).splitlines()[0]})") from None
+    if saved is None:
+        return []
+    if not isinstance(saved, list) or not all(isinstance(o, str) for o in saved):
+        raise ConfigError(f"resume: {path} must be a list of overrides (key=value strings)")
+    return saved
+
+
+def write_run_overrides(run: Path, overrides: list[str], config_yaml: str) -> None:
+    """Record a resumed run's overrides and config in its ``.hydra/`` (what Hydra writes for a new
+    run), each file whole; called only after every check has passed."""
+    write_text(run / RUN_OVERRIDES, yaml.safe_dump(list(overrides), default_flow_style=False))
+    write_text(run / RUN_OVERRIDES.with_name("config.yaml"), config_yaml)

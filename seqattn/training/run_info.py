@@ -15,6 +15,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import seqattn
+from seqattn.files import write_json
 
 RUN_INFO_FILE = "run_info.json"
 _PACKAGE_DIR = Path(seqattn.__file__).resolve().parent
@@ -64,8 +65,9 @@ def write_run_info(
     if adaptive is not None:
         info["adaptive"] = adaptive
     if ckpt_path and path.is_file():
-        earlier = json.loads(path.read_text())
+        try:
+            earlier = json.loads(path.read_text())
+        except (OSError, ValueError):  # written by a version that could leave it half-written
+            earlier = {"unreadable": str(path)}
         info["earlier_starts"] = [*earlier.pop("earlier_starts", []), earlier]
-    output_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(info, indent=2) + "\n")
-    return path
+    return write_json(path, info)  # whole or not at all: a resume reads it back

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import errno
 import logging
 import math
 import os
@@ -10,27 +10,37 @@ import shutil
 import signal
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from seqattn.callbacks import MetricsHistory
+from seqattn.callbacks import AtomicCheckpointIO, MetricsHistory
 from seqattn.callbacks.stop_together import StopTogether, explain_distributed_failure
+from seqattn.checkpoint import read_checkpoint
 from seqattn.data import KeypointDataModule, build_datamodule
 from seqattn.errors import ConfigError, DistributedError, UserError, exception_chain
 from seqattn.evaluation.report import num, write_report
 from seqattn.evaluation.results import format_metrics, write_test_results
+from seqattn.files import remove_stale_partials, write_json
 from seqattn.module import KeypointModule
 from seqattn.training.adapt import format_header, resolve_auto
+from seqattn.training.checks import check_config
 from seqattn.training.distributed import ddp_job, ddp_strategy, is_rank_zero, no_loader_workers_in_joblib
+from seqattn.training.lock import RunLock, in_use_message, live_holder
 from seqattn.training.plugins import missing_plugin
-from seqattn.training.resume import RngState, continue_from, requeued_checkpoint, resume_argv
+from seqattn.training.resume import (
+    RngState,
+    continue_from,
+    requeued_checkpoint,
+    resume_argv,
+    write_run_overrides,
+)
 from seqattn.training.run_info import write_run_info
 
 log = logging.getLogger("seqattn")
@@ -110,7 +120,7 @@ def _find(callbacks: list[Callback], kind: type) -> Any:
 def _checkpoint_epoch(path: str | None) -> int | None:
     if not path or not Path(path).is_file():
         return None
-    return int(torch.load(path, map_location="cpu", weights_only=False)["epoch"])
+    return int(read_checkpoint(path)["epoch"])
 
 
 def _stop_reason(trainer: L.Trainer, early: EarlyStopping | None) -> tuple[bool, str]:
@@ -128,9 +138,7 @@ def _resolve_test_ckpt(which: str, ckpt_cb: ModelCheckpoint | None) -> str | Non
         return (ckpt_cb.best_model_path or None) if ckpt_cb else None
     if which == "last":
         return (ckpt_cb.last_model_path or None) if ckpt_cb else None
-    if not Path(which).is_file():
-        raise ConfigError(f"test_ckpt: no checkpoint file at {which}")
-    return which
+    return which  # a file, checked before training (train)
 
 
 def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
@@ -140,12 +148,16 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     ``entry_script``: the Hydra script (train.py) that DDP re-runs for its other processes.
     """
     started = time.perf_counter()
+    check_config(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    # Everything that can reject the config or the data runs before anything is written.
+    # Everything that can reject the config, the data or a checkpoint runs before anything is written.
     ckpt_path, run_folder = continue_from(cfg.get("resume"), cfg.get("ckpt_path"))
+    ckpt_key = "resume" if cfg.get("resume") else "ckpt_path"
     output_dir = run_folder or Path(cfg.paths.output_dir)
+    restarted = False
     if ckpt_path is None and (ckpt_path := requeued_checkpoint(output_dir)):
+        restarted, ckpt_key = True, "requeued run"
         log.warning(f"restarted by the cluster after a requeue: continuing this job from {ckpt_path}")
     no_loader_workers_in_joblib(cfg)
     datamodule = build_datamodule(cfg.data)
@@ -160,10 +172,14 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
         channels_last=bool(cfg.get("channels_last", False)),
         **(_plain(cfg.supervision) if cfg.get("supervision") else {}),
     )
+    if ckpt_path:
+        load_compatible(module, ckpt_path, ckpt_key)  # Trainer.fit loads it again, with its optimizer and loops
     if cfg.get("init_from"):
         init_weights(module, cfg.init_from)
-    if cfg.test_ckpt not in ("best", "last") and not Path(cfg.test_ckpt).is_file():
-        raise ConfigError(f"test_ckpt must be best, last or a .ckpt file, got {cfg.test_ckpt!r}")
+    if cfg.test_ckpt not in ("best", "last"):
+        if not Path(cfg.test_ckpt).is_file():
+            raise ConfigError(f"test_ckpt must be best, last or a .ckpt file, got {cfg.test_ckpt!r}")
+        check_keypoints(module, read_checkpoint(cfg.test_ckpt, "test_ckpt"), cfg.test_ckpt, "test_ckpt")
     # Not optional: without RngState a resumed run draws other batches than an uninterrupted one;
     # without StopTogether a SIGTERM under DDP can hang the run.
     stop = StopTogether(grace_s=float(cfg.get("stop_grace_s", 30)))
@@ -176,21 +192,27 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
         logger=loggers or False,
         default_root_dir=str(output_dir),
         strategy=ddp_strategy(cfg.trainer.get("strategy", "auto"), timeout_s),
+        plugins=[AtomicCheckpointIO()],  # checkpoints written whole or not at all
     )
-    if ckpt_path and run_folder is None:
+    if ckpt_path and run_folder is None and not restarted:
         log.warning(f"{ckpt_path} is not in a run folder's checkpoints/: continuing it in a new folder {output_dir}")
-    if is_rank_zero():
-        log.info("run header\n" + format_header(adaptive))
-        write_run_info(output_dir, cfg, ckpt_path, adaptive=adaptive)
 
     try:
-        with ddp_job(entry_script, output_dir):
-            try:
-                summary = _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir, ckpt_path, started)
-            except Exception as exc:  # a collective that timed out or lost its peer: say which rank, where
-                if message := explain_distributed_failure(exc, stop.position, timeout_s):
-                    raise DistributedError(message) from exc
-                raise
+        # Rank 0 writes; the lock refuses a folder that another live run is writing to.
+        with RunLock(output_dir, take_over_other_host=restarted) if is_rank_zero() else nullcontext():
+            if is_rank_zero():
+                log.info("run header\n" + format_header(adaptive))
+                remove_stale_partials(output_dir / "checkpoints")  # a save killed mid-write
+                write_run_info(output_dir, cfg, ckpt_path, adaptive=adaptive)
+                if run_folder is not None:
+                    _record_overrides(run_folder, cfg)
+            with ddp_job(entry_script, output_dir):
+                try:
+                    summary = _fit_and_test(cfg, trainer, module, datamodule, callbacks, output_dir, ckpt_path, started)
+                except Exception as exc:  # a collective that timed out or lost its peer: say which rank, where
+                    if message := explain_distributed_failure(exc, stop.position, timeout_s):
+                        raise DistributedError(message) from exc
+                    raise
     except SystemExit as exc:  # Lightning's answer to Ctrl+C (exit 1) and to SIGTERM (no exit code)
         if trainer.interrupted and is_rank_zero():
             log.warning(f"interrupted; continue from the last finished epoch: python train.py resume={output_dir}")
@@ -200,24 +222,45 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     return summary
 
 
-def init_weights(module: KeypointModule, checkpoint: str) -> None:
-    """Start from another run's weights (fine-tuning): weights only, a new run, its own optimizer and
-    schedule. The keypoints must be the same ones, in the same order."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise ConfigError(f"init_from: no checkpoint file at {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    names = ckpt.get("hyper_parameters", {}).get("keypoint_names")
+def _record_overrides(run: Path, cfg: DictConfig) -> None:
+    """A run continued in its folder under Hydra: its ``.hydra/`` now records this start's overrides
+    (train.py kept Hydra from writing them before the checks)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        write_run_overrides(run, list(HydraConfig.get().overrides.task), OmegaConf.to_yaml(cfg))
+
+
+def check_keypoints(module: KeypointModule, ckpt: dict[str, Any], path: str | Path, key: str) -> None:
+    """A ConfigError unless the checkpoint was trained on this data's keypoints, in this order."""
+    names = ckpt["hyper_parameters"]["keypoint_names"]
     if names != module.keypoint_names:
-        raise ConfigError(f"init_from: {path} was trained on keypoints {names}, this data has {module.keypoint_names}")
+        raise ConfigError(
+            f"{key}: {path} was trained on {len(names)} keypoints {names}, this data has"
+            f" {len(module.keypoint_names)}: {module.keypoint_names}"
+        )
+
+
+def load_compatible(module: KeypointModule, path: str | Path, key: str) -> dict[str, Any]:
+    """Load a checkpoint's weights into ``module`` (read weights-only), or a ConfigError naming the
+    file when its keypoints or its model differ from this run's; returns the checkpoint."""
+    ckpt = read_checkpoint(path, key)
+    check_keypoints(module, ckpt, path, key)
     try:
         module.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:  # missing, unexpected or differently shaped weights
         raise ConfigError(
-            f"init_from: {path} holds another model ({str(exc).splitlines()[0]}); give the model settings"
+            f"{key}: {path} holds another model ({str(exc).splitlines()[0]}); give the model settings"
             " it was trained with (checkpoints saved before step 0's image context: model.context_layers=0)"
         ) from None
-    log.info(f"init_from: weights of {path} (epoch {ckpt.get('epoch')}); a new run, optimizer and schedule")
+    return ckpt
+
+
+def init_weights(module: KeypointModule, checkpoint: str) -> None:
+    """Start from another run's weights (fine-tuning): weights only, a new run, its own optimizer and
+    schedule. The keypoints must be the same ones, in the same order."""
+    ckpt = load_compatible(module, checkpoint, "init_from")
+    log.info(f"init_from: weights of {checkpoint} (epoch {ckpt.get('epoch')}); a new run, optimizer and schedule")
 
 
 def finish_wandb(loggers: list[Any]) -> None:
@@ -238,7 +281,7 @@ def _fit_and_test(
     ckpt_path: str | None,
     started: float,
 ) -> RunSummary:
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
     ckpt_cb: ModelCheckpoint | None = _find(callbacks, ModelCheckpoint)
     early: EarlyStopping | None = _find(callbacks, EarlyStopping)
@@ -269,7 +312,7 @@ def _fit_and_test(
                 f"'{cfg.monitor}', or pass test_ckpt=<path to a .ckpt>.\n" + "!" * 78
             )
         else:
-            results = trainer.test(module, datamodule=datamodule, ckpt_path=test_path, verbose=False)
+            results = trainer.test(module, datamodule=datamodule, ckpt_path=test_path, verbose=False, weights_only=True)
             summary.test_checkpoint = test_path
             summary.test_checkpoint_epoch = module.checkpoint_epoch  # Trainer.test loaded test_path into it
             summary.test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
@@ -285,8 +328,7 @@ def _fit_and_test(
 
     summary.wall_time_s = time.perf_counter() - started
     if trainer.is_global_zero:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "summary.json").write_text(json.dumps(asdict(summary), indent=2))
+        write_json(output_dir / "summary.json", asdict(summary))
         history: MetricsHistory | None = _find(callbacks, MetricsHistory)
         write_report(output_dir, asdict(summary), history.records if history else [])
         log.info(format_summary(summary, output_dir))
@@ -330,10 +372,26 @@ def cli_argv(argv: list[str], conf_dir: Path) -> list[str]:
     try:
         if problem := missing_plugin(argv, conf_dir):
             raise ConfigError(problem)
-        return resume_argv(argv)
+        argv = resume_argv(argv)
+        check_run_dir(argv)
+        return argv
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+def check_run_dir(argv: list[str]) -> None:
+    """Before Hydra writes into it: a ``hydra.run.dir`` that another live run holds, or that cannot be
+    made (a file on its path), is a ConfigError."""
+    given = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")]
+    if not given or any(a in ("-m", "--multirun") for a in argv):
+        return
+    folder = Path(given[-1].strip("'\""))
+    if (holder := live_holder(folder)) is not None:
+        raise ConfigError(in_use_message(folder, holder))
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    if existing.exists() and not existing.is_dir():
+        raise ConfigError(f"hydra.run.dir: cannot make the run folder {folder}: {existing} is a file")
 
 
 def check_group_choices(argv: list[str], conf_dir: Path) -> None:
@@ -360,10 +418,10 @@ def main(cfg: DictConfig, entry_script: Path | None = None) -> float:
     try:
         return train(cfg, entry_script).objective()
     except Exception as exc:  # noqa: BLE001 - user errors may arrive wrapped by hydra.instantiate
-        user_error = find_user_error(exc)
-        if user_error is None and not multirun:
+        user_error, write_error = find_user_error(exc), write_failure(exc)
+        if user_error is None and write_error is None and not multirun:
             raise
-        message = str(user_error) if user_error else f"{type(exc).__name__}: {exc}"
+        message = str(user_error or write_error or f"{type(exc).__name__}: {exc}")
         if not multirun:
             if user_error:
                 _discard_unused_run_dir(Path(cfg.paths.output_dir))
@@ -373,11 +431,22 @@ def main(cfg: DictConfig, entry_script: Path | None = None) -> float:
         # stay, for the sweep summary) and report +inf.
         log.exception(f"job failed: {message}")
         if is_rank_zero():
-            out = Path(cfg.paths.output_dir)
-            out.mkdir(parents=True, exist_ok=True)
             failed = {"error": message, "wall_time_s": time.perf_counter() - started}
-            (out / "summary.json").write_text(json.dumps(failed, indent=2))
+            write_json(Path(cfg.paths.output_dir) / "summary.json", failed)
         return math.inf
+
+
+# A file could not be written: the disk is full, the folder read-only, a size limit reached.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+def write_failure(exc: BaseException) -> str | None:
+    """One line for an OSError behind ``exc`` that means "cannot write this file", if any."""
+    for e in exception_chain(exc):
+        if isinstance(e, OSError) and e.errno in _WRITE_ERRNOS:
+            where = e.filename or "a file of the run"
+            return f"cannot write {where}: {e.strerror or e}; free space or fix permissions, then resume"
+    return None
 
 
 def find_user_error(exc: BaseException) -> UserError | None:

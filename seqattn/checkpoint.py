@@ -1,0 +1,123 @@
+"""Reading checkpoints without running anything they carry.
+
+A checkpoint is a pickle, and a pickle can hold code. Every checkpoint the project reads goes
+through :func:`read_checkpoint`: ``torch.load(weights_only=True)`` (tensors, numbers, strings,
+lists and dicts only), so a file carrying anything else is refused in one line naming it. A
+module is rebuilt from a checkpoint (:func:`module_from_checkpoint`) only after every Hydra
+``_target_`` in its saved settings has been checked against the project's own models, losses,
+optimizers and schedule (:func:`check_targets`): a plain-data checkpoint cannot name a function to
+call either.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import seqattn.losses
+import seqattn.models
+from seqattn.errors import ConfigError
+from seqattn.module import KeypointModule, warmup_cosine
+
+
+def _exported(package: Any) -> set[str]:
+    """``package.Name`` and ``defining.module.Name`` for everything ``package`` exports."""
+    names = set()
+    for name in package.__all__:
+        obj = getattr(package, name)
+        names |= {f"{package.__name__}.{name}", f"{obj.__module__}.{obj.__qualname__}"}
+    return names
+
+
+def _optimizers() -> set[str]:
+    found = set()
+    for name, obj in vars(torch.optim).items():
+        if inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer) and obj is not torch.optim.Optimizer:
+            found |= {f"torch.optim.{name}", f"{obj.__module__}.{obj.__qualname__}"}
+    return found
+
+
+# What a checkpoint's saved settings may name, per setting: nothing else is ever instantiated from one.
+ALLOWED_TARGETS: dict[str, set[str]] = {
+    "model": _exported(seqattn.models),
+    "loss": _exported(seqattn.losses),
+    "optimizer": _optimizers(),
+    "scheduler": {f"{warmup_cosine.__module__}.{warmup_cosine.__name__}"},
+}
+
+
+def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
+    """The contents of a Lightning checkpoint, read weights-only; ``key`` names the setting in errors.
+
+    Missing, empty, truncated or foreign files and files holding Python objects are a ConfigError
+    naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{key}: no checkpoint file at {path}")
+    if path.stat().st_size == 0:
+        raise ConfigError(f"{key}: {path} is empty (0 bytes), not a checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" in str(exc):
+            raise ConfigError(
+                f"{key}: {path} is not a plain checkpoint: it holds Python objects that could run code when"
+                " loaded (refused; only tensors, numbers, strings, lists and dicts are read)"
+            ) from None
+        raise ConfigError(f"{key}: {path} is not a readable checkpoint ({_first_line(exc)})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ConfigError(
+            f"{key}: {path} is not a readable checkpoint (truncated, or another kind of file: {_first_line(exc)})"
+        ) from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("state_dict"), dict):
+        raise ConfigError(f"{key}: {path} is not a Lightning checkpoint (no state_dict)")
+    hparams = ckpt.get("hyper_parameters")
+    if not isinstance(hparams, dict) or not isinstance(hparams.get("keypoint_names"), list):
+        raise ConfigError(f"{key}: {path} is not a seqattn checkpoint (no keypoint names in its hyper_parameters)")
+    return ckpt
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def check_targets(hparams: dict[str, Any], path: Path | str, key: str = "ckpt_path") -> None:
+    """A ConfigError unless every ``_target_`` in ``hparams`` names one of the project's own classes
+    or functions for its setting (:data:`ALLOWED_TARGETS`), at the top of that setting."""
+
+    def walk(value: Any, where: str, setting: str | None, depth: int) -> None:
+        if isinstance(value, dict):
+            target = value.get("_target_")
+            if target is not None and (depth != 1 or target not in ALLOWED_TARGETS.get(setting or "", set())):
+                raise ConfigError(
+                    f"{key}: {path} names {target!r} at {where}._target_, which is not one of seqattn's"
+                    f" {setting or 'settings'}: refused (a checkpoint may only rebuild the project's own classes)"
+                )
+            for k, v in value.items():
+                walk(v, f"{where}.{k}" if where else str(k), setting if depth else str(k), depth + 1)
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                walk(v, f"{where}[{i}]", setting, depth + 1)
+
+    walk(hparams, "", None, 0)
+
+
+def module_from_checkpoint(path: str | Path, key: str = "ckpt_path") -> KeypointModule:
+    """Rebuild the LightningModule from a checkpoint file alone (settings, weights, calibration)."""
+    ckpt = read_checkpoint(path, key)
+    hparams = ckpt["hyper_parameters"]
+    check_targets(hparams, path, key)
+    accepted = inspect.signature(KeypointModule.__init__).parameters
+    try:
+        module = KeypointModule(**{k: v for k, v in hparams.items() if k in accepted})
+        module.on_load_checkpoint(ckpt)
+        module.load_state_dict(ckpt["state_dict"])
+    except Exception as exc:  # noqa: BLE001 - a mismatch shows as TypeError, KeyError, RuntimeError ...
+        raise ConfigError(f"{key}: {path} does not rebuild a seqattn model ({_first_line(exc)})") from None
+    return module

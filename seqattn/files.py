@@ -1,0 +1,92 @@
+"""Writing files whole or not at all: a temporary name beside the target, then one rename.
+
+The temporary lies in the target's own folder, so the rename never crosses a file system (a move
+across file systems is a copy, and a full disk then leaves a truncated file under the final name).
+Its name starts with a dot and holds ``.partial-<pid>``; a write that fails or is interrupted
+removes it, and :func:`remove_stale_partials` clears those a killed process left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+PARTIAL = ".partial-"
+
+
+def partial_name(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place."""
+    return path.with_name(f".{path.name}{PARTIAL}{os.getpid()}")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` to write to; flushed to disk and renamed to ``path`` only if
+    the block completes, removed otherwise (any exception, KeyboardInterrupt and SystemExit too)."""
+    path = Path(path)
+    tmp = partial_name(path)
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path``'s data to the disk: a full disk is an error here, not a short file later."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)`` to a temporary beside ``path``, then rename it to ``path``; returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return path
+
+
+def write_text(path: Path, text: str) -> Path:
+    """``path`` holds ``text`` (UTF-8), whole, or is left as it was."""
+    return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """``path`` holds ``data`` as indented JSON, whole, or is left as it was."""
+    return write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def remove_stale_partials(folder: Path) -> list[Path]:
+    """Remove the temporaries in ``folder`` that processes no longer running left behind (a kill
+    during a write); returns them. Those of live processes (a run still writing) stay."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for tmp in folder.glob(f".*{PARTIAL}*"):
+        pid = tmp.name.rsplit(PARTIAL, 1)[1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """True if a process with this id runs on this machine (ours or another user's)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
