@@ -9,25 +9,38 @@ the same columns); it is read, as the same rows, where a folder has no CSV.
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from seqattn.data.hdf import H5_KEY, read_pose_table
-from seqattn.data.labels import Entry, LabelledSource, parse_number, resolve_image_root
+from seqattn.data.images import MAX_IMAGE_PIXELS
+from seqattn.data.labels import (
+    Entry,
+    LabelledSource,
+    image_path,
+    parse_number,
+    read_csv_rows,
+    read_json,
+    resolve_image_root,
+)
 from seqattn.errors import DataError
+
+LabelRow = tuple[int, str, np.ndarray]  # (row number in the CSV, image path, (K, 2) points)
 
 
 def read_dlc_labels(path: Path) -> tuple[list[str], list[tuple[str, np.ndarray]]]:
     """Parse one DeepLabCut label file (.csv or .h5) -> (keypoint names, [(image path, (K, 2) points)])."""
+    names, rows = read_dlc_rows(path)
+    return names, [(image, points) for _, image, points in rows]
+
+
+def read_dlc_rows(path: Path) -> tuple[list[str], list[LabelRow]]:
+    """Parse one DeepLabCut label file (.csv or .h5) -> (keypoint names, [(row, image path, (K, 2) points)])."""
     if path.suffix.lower() in (".h5", ".hdf5", ".hdf"):
         return parse_dlc_rows(path, dlc_h5_rows(path))
-    # utf-8-sig: a byte order mark (spreadsheets' "CSV UTF-8") is not part of the first cell
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return parse_dlc_rows(path, list(csv.reader(f)))
+    return parse_dlc_rows(path, read_csv_rows(path))
 
 
 def dlc_h5_rows(path: Path) -> list[list[str]]:
@@ -48,7 +61,7 @@ def dlc_h5_rows(path: Path) -> list[list[str]]:
     return rows
 
 
-def parse_dlc_rows(path: Path, rows: list[list[str]]) -> tuple[list[str], list[tuple[str, np.ndarray]]]:
+def parse_dlc_rows(path: Path, rows: list[list[str]]) -> tuple[list[str], list[LabelRow]]:
     """Parse the rows of a DeepLabCut CSV (``path`` names it in errors)."""
     header = {}
     for i, row in enumerate(rows[:4]):
@@ -107,7 +120,7 @@ def parse_dlc_rows(path: Path, rows: list[list[str]]) -> tuple[list[str], list[t
             dtype=np.float64,
         ).reshape(len(names), 2)
         points[~np.isfinite(points).all(1)] = np.nan  # half a label is no label
-        samples.append((image, points))
+        samples.append((r + 1, image, points))
     return names, samples
 
 
@@ -120,7 +133,9 @@ def refuse_unreviewed(folder: Path, samples: list[tuple[str, np.ndarray]]) -> No
     record_path = folder / MACHINE_LABELS
     if not record_path.is_file():
         return
-    record = json.loads(record_path.read_text())
+    record = read_json(record_path)
+    if not isinstance(record, dict):
+        raise DataError(f"{record_path}: expected an object of image paths")
     unreviewed = []
     for image, points in samples:
         written = record.get(image)
@@ -155,7 +170,11 @@ def find_dlc_files(path: Path) -> list[Path]:
 
 
 def _labels_in(folder: Path, pattern: str) -> list[Path]:
-    return sorted(folder.glob(f"{pattern}.csv")) or sorted(folder.glob(f"{pattern}.h5"))
+    found = sorted(folder.glob(f"{pattern}.csv")) or sorted(folder.glob(f"{pattern}.h5"))
+    for path in found:
+        if not path.is_file():
+            raise DataError(f"{path}: a folder (or not a regular file), not a label file")
+    return found
 
 
 class DLCSource(LabelledSource):
@@ -170,10 +189,13 @@ class DLCSource(LabelledSource):
         image_root: str | None = None,
         flip_pairs: Sequence[Sequence[str]] | None = None,
         accept_machine_labels: bool = False,
+        allow_outside_root: bool = False,
+        max_image_pixels: int = MAX_IMAGE_PIXELS,
     ) -> None:
         names, entries = None, []
         for csv_path in find_dlc_files(Path(path)):
-            these, samples = read_dlc_labels(csv_path)
+            these, rows = read_dlc_rows(csv_path)
+            samples = [(img, pts) for _, img, pts in rows]
             if not accept_machine_labels:
                 refuse_unreviewed(csv_path.parent, samples)
             if names is not None and these != names:
@@ -182,7 +204,10 @@ class DLCSource(LabelledSource):
             if not samples:
                 continue
             root = resolve_image_root(csv_path, samples[0][0], image_root)
-            entries += [Entry(name=img, image_key=img, path=root / img, keypoints=pts) for img, pts in samples]
+            entries += [
+                Entry(img, img, image_path(root, img, f"{csv_path}: row {r}", allow_outside_root), pts)
+                for r, img, pts in rows
+            ]
         seen = set()
         for e in entries:
             if e.name in seen:
@@ -190,4 +215,4 @@ class DLCSource(LabelledSource):
             seen.add(e.name)
         if not entries:
             raise DataError(f"{path}: no labelled rows")
-        self._build(names, entries, split_file, split_fractions, split_seed, flip_pairs)
+        self._build(names, entries, split_file, split_fractions, split_seed, flip_pairs, max_image_pixels)

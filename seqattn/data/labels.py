@@ -7,8 +7,11 @@ exposes train/val/test. All checks run when the source is built, before training
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from seqattn.data.base import KeypointSource, RawSample, find_flip_pairs
-from seqattn.data.images import read_image
+from seqattn.data.images import MAX_IMAGE_PIXELS, read_image
 from seqattn.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -35,15 +38,16 @@ class Entry:
 class LabelledImages:
     """A split of labelled image files: reads (and crops) the image on each access."""
 
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: list[Entry], max_pixels: int = MAX_IMAGE_PIXELS) -> None:
         self.entries = entries
+        self.max_pixels = max_pixels
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def __getitem__(self, index: int) -> RawSample:
         e = self.entries[index]
-        image = read_image(e.path)
+        image = read_image(e.path, self.max_pixels)
         points = e.keypoints
         if e.crop is not None:
             x0, y0, x1, y1 = e.crop
@@ -72,14 +76,14 @@ def crop_box(bbox: Sequence[float], padding: float, width: int, height: int) -> 
     return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
 
-def check_images(entries: list[Entry]) -> list[Entry]:
-    """Decode every image once (missing/unreadable/truncated -> DataError), mask labels outside
-    the image (warning with the count) and drop samples left with no labelled keypoint (warning)."""
+def check_images(entries: list[Entry], max_pixels: int = MAX_IMAGE_PIXELS) -> list[Entry]:
+    """Decode every image once (missing/unreadable/truncated/above ``max_pixels`` -> DataError), mask
+    labels outside the image (warning with the count) and drop samples left with no labelled keypoint (warning)."""
     sizes: dict[Path, tuple[int, int]] = {}
     outside_total, kept, empty = 0, [], []
     for e in entries:
         if e.path not in sizes:
-            h, w = read_image(e.path).shape[:2]
+            h, w = read_image(e.path, max_pixels).shape[:2]
             sizes[e.path] = (w, h)
         w, h = sizes[e.path]
         if e.crop is not None:
@@ -102,14 +106,41 @@ def check_images(entries: list[Entry]) -> list[Entry]:
     return kept
 
 
+def read_text(path: Path) -> str:
+    """A label file's text: UTF-8, with or without a byte order mark (spreadsheets' "CSV UTF-8"),
+    line ends kept; a file that is no UTF-8 text, a folder or unreadable is a DataError naming it."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return f.read()
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        bad = exc.object[exc.start : exc.start + 1]
+        raise DataError(f"{path}: not UTF-8 text (line {line}, byte {exc.start}: {bad!r}); save it as UTF-8") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: a folder, not a label file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def read_csv_rows(path: Path) -> list[list[str]]:
+    """The rows of a UTF-8 CSV file (see ``read_text``)."""
+    return list(csv.reader(io.StringIO(read_text(path), newline="")))
+
+
+def read_json(path: Path) -> object:
+    """A UTF-8 JSON file's content (see ``read_text``); invalid JSON is a DataError naming the file."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+
+
 def read_split_file(path: str | Path) -> dict[str, list[str]]:
+    """{"train": [...], "val": [...], "test": [...]} of image keys; a split that lists an image twice is a DataError."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"split file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from exc
+    data = read_json(path)
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected an object with keys {', '.join(SPLITS)}")
     for split in SPLITS:
@@ -117,7 +148,13 @@ def read_split_file(path: str | Path) -> dict[str, list[str]]:
             raise DataError(f"{path}: missing key '{split}'")
         if not isinstance(data[split], list) or not data[split]:
             raise DataError(f"{path}: split '{split}' is empty (or not a list)")
-    return {split: [str(p) for p in data[split]] for split in SPLITS}
+    splits = {split: [str(p) for p in data[split]] for split in SPLITS}
+    for split, keys in splits.items():
+        repeated = sorted(k for k, n in Counter(keys).items() if n > 1)
+        if repeated:
+            shown = ", ".join(repeated[:5]) + (" ..." if len(repeated) > 5 else "")
+            raise DataError(f"{path}: split '{split}' lists {len(repeated)} image(s) more than once: {shown}")
+    return splits
 
 
 def assign_splits(
@@ -185,14 +222,15 @@ class LabelledSource(KeypointSource):
         split_fractions: Sequence[float],
         split_seed: int,
         flip_pairs: Sequence[Sequence[str]] | None,
+        max_image_pixels: int = MAX_IMAGE_PIXELS,
     ) -> None:
         self.keypoint_names = list(names)
         self._flip_pairs = self._pairs_from_names(flip_pairs)
-        kept = check_images(entries)
+        kept = check_images(entries, max_image_pixels)
         kept_keys = {e.image_key for e in kept}
         dropped = {e.image_key for e in entries} - kept_keys
         self._splits = {
-            s: LabelledImages(rows)
+            s: LabelledImages(rows, max_image_pixels)
             for s, rows in assign_splits(kept, dropped, split_file, split_fractions, split_seed).items()
         }
         sizes = ", ".join(f"{s} {len(v)}" for s, v in self._splits.items())
@@ -232,3 +270,15 @@ def resolve_image_root(label_file: Path, first_image: str, image_root: str | Pat
         if (root / first_image).is_file():
             return root
     return label_file.parent  # the missing image is then reported by check_images, with its path
+
+
+def image_path(root: Path, image: str, where: str, allow_outside_root: bool) -> Path:
+    """``root / image``; ``where`` (the label file and row) names it in a DataError when the path,
+    symlinks resolved, leads outside ``root`` (``..``, an absolute path), unless ``allow_outside_root``."""
+    path = root / image
+    if not allow_outside_root and not path.resolve().is_relative_to(root.resolve()):
+        raise DataError(
+            f"{where}: image path {image!r} leads outside the image root {root}"
+            " (data.source.allow_outside_root=true reads it anyway)"
+        )
+    return path

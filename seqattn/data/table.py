@@ -6,14 +6,14 @@ it: ``snout_x, snout_y`` or ``snout, snout`` both name ``snout``. Without one th
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from seqattn.data.labels import Entry, LabelledSource, parse_number, resolve_image_root
+from seqattn.data.images import MAX_IMAGE_PIXELS
+from seqattn.data.labels import Entry, LabelledSource, image_path, parse_number, read_csv_rows, resolve_image_root
 from seqattn.errors import DataError
 
 _AXIS_SUFFIX = re.compile(r"(?i)[_\-. ]?(x|y)$")
@@ -37,6 +37,9 @@ def _names_from_header(header: list[str], path: Path) -> list[str]:
                 f"{path}: header columns {c + 1} and {c + 2} ({x!r}, {y!r}) do not name one keypoint's x and y"
             )
         names.append(bx)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"{path}: header row: keypoint name(s) {', '.join(map(repr, repeated))} name several columns")
     return names
 
 
@@ -51,12 +54,13 @@ class CSVSource(LabelledSource):
         split_fractions: Sequence[float] = (0.7, 0.1, 0.2),
         split_seed: int = 0,
         flip_pairs: Sequence[Sequence[str]] | None = None,
+        allow_outside_root: bool = False,
+        max_image_pixels: int = MAX_IMAGE_PIXELS,
     ) -> None:
         file = Path(path)
         if not file.is_file():
             raise DataError(f"CSV labels not found: {file}")
-        with open(file, newline="", encoding="utf-8-sig") as f:  # a byte order mark is no part of a cell
-            rows = [(i + 1, r) for i, r in enumerate(csv.reader(f)) if any(c.strip() for c in r)]
+        rows = [(i + 1, r) for i, r in enumerate(read_csv_rows(file)) if any(c.strip() for c in r)]
         if not rows:
             raise DataError(f"{file}: empty")
         ncols = len(rows[0][1])
@@ -76,15 +80,19 @@ class CSVSource(LabelledSource):
                 [parse_number(row[c], f"{file}: row {line}, column {c + 1}") for c in range(1, ncols)], dtype=np.float64
             ).reshape(-1, 2)
             points[~np.isfinite(points).all(1)] = np.nan
-            entries.append((image, points))
+            entries.append((line, image, points))
         if not entries:
             raise DataError(f"{file}: no labelled rows")
-        root = resolve_image_root(file, entries[0][0], image_root)
+        root = resolve_image_root(file, entries[0][1], image_root)
         self._build(
             names,
-            [Entry(name=img, image_key=img, path=root / img, keypoints=pts) for img, pts in entries],
+            [
+                Entry(img, img, image_path(root, img, f"{file}: row {line}", allow_outside_root), pts)
+                for line, img, pts in entries
+            ],
             split_file,
             split_fractions,
             split_seed,
             flip_pairs,
+            max_image_pixels,
         )
