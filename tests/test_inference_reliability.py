@@ -101,3 +101,114 @@ def test_a_huge_batch_size_is_capped_and_says_so(checkpoint, tmp_path, caplog): 
     record = json.loads((tmp_path / "walk.json").read_text())
     assert 1 <= record["batch_size"] < 100000 and record["frames"] == 12
     assert f"--batch-size 100000 capped to {record['batch_size']}" in caplog.text
+
+
+# 3. file names that are not UTF-8
+
+
+def test_file_names_that_are_not_utf8_are_predicted_and_written_escaped(checkpoint, tmp_path):  # noqa: F811
+    cv2 = pytest.importorskip("cv2")
+    images = tmp_path / "images"
+    images.mkdir()
+    odd = os.fsdecode(b"img\xff.png")  # a Latin-1 name on a UTF-8 system
+    for name in (odd, "plain.png"):
+        assert cv2.imencode(".png", np.full((H, W, 3), 90, np.uint8))[1].tofile(str(images / name)) is None
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    encode(videos / os.fsdecode(b"walk\xe9.mp4"), 6)
+    for source in (images, videos):
+        done = predict_cli(str(checkpoint), str(source), "--overlays", "--out", str(tmp_path / "out"))
+        assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    rows = (tmp_path / "out" / "predictions.csv").read_text(encoding="utf-8").splitlines()[3:]
+    assert sorted(r.split(",")[0] for r in rows) == ["img\\xff.png", "plain.png"]
+    record = json.loads((tmp_path / "out" / "predictions.json").read_text(encoding="utf-8"))
+    assert sorted(i["image"] for i in record["images"]) == ["img\\xff.png", "plain.png"]
+    assert sorted(os.listdir(tmp_path / "out" / "overlays")) == [odd, "plain.png"]  # the file keeps its bytes
+    assert len(read_table(tmp_path / "out" / os.fsdecode(b"walk\xe9.csv"))) == 6
+    assert (tmp_path / "out" / os.fsdecode(b"walk\xe9.h5")).is_file()  # (PyTables cannot open such a name)
+    video_record = json.loads((tmp_path / "out" / os.fsdecode(b"walk\xe9.json")).read_text(encoding="utf-8"))
+    assert video_record["video"]["path"].endswith("walk\\xe9.mp4")
+
+
+# 4. options checked before any work; writes that fail
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--filter", "median", "--filter-window", "4"], ["--filter-window", "4"]),
+        (["--filter", "savgol", "--filter-window", "1"], ["--filter-window", "1"]),
+        (["--device", "foo"], ["--device", "foo"]),
+        (["--out", "{file}/sub"], ["--out", "is a file"]),
+        (["--out", "{file}"], ["--out", "is a file"]),
+        (["--pcutoff", "nan"], ["--pcutoff", "nan"]),
+    ],
+)
+def test_bad_options_are_one_line_before_the_checkpoint_is_read(tmp_path, capsys, args, words):
+    video = encode(tmp_path / "walk.mp4", 3)
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    args = [a.replace("{file}", str(tmp_path / "notes.txt")) for a in args]
+    with pytest.raises(SystemExit) as stopped:  # no checkpoint there: an option error must come first
+        predict_main([str(tmp_path / "missing.ckpt"), str(video), *args])
+    one_line_error(capsys, stopped, *words)
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt", "walk.mp4"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_one_line_before_the_checkpoint_is_read(tmp_path, capsys):
+    video = encode(tmp_path / "walk.mp4", 3)
+    with pytest.raises(SystemExit) as stopped:
+        predict_main([str(tmp_path / "missing.ckpt"), str(video), "--device", "cuda"])
+    one_line_error(capsys, stopped, "--device cuda", "GPU")
+
+
+def test_a_read_only_out_folder_is_one_line_before_the_checkpoint_is_read(tmp_path, capsys):
+    video = encode(tmp_path / "walk.mp4", 3)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):
+        pytest.skip("this user may write into read-only folders (root)")
+    with pytest.raises(SystemExit) as stopped:
+        predict_main([str(tmp_path / "missing.ckpt"), str(video), "--out", str(locked / "out")])
+    one_line_error(capsys, stopped, "--out", "not writable")
+
+
+def _file_size_limit(limit: int):
+    """For a child process: writes beyond ``limit`` bytes fail with EFBIG (as on a full disk)."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_write_that_fails_midway_is_one_line_and_leaves_no_files(checkpoint, tmp_path):  # noqa: F811
+    video = encode(tmp_path / "walk.mp4", 24)
+    out = tmp_path / "out"
+    done = predict_cli(str(checkpoint), str(video), "--out", str(out), preexec_fn=_file_size_limit(20_000))
+    err = done.stderr.decode().strip().splitlines()
+    assert done.returncode == 2 and err[-1].startswith("error: ") and "Traceback" not in done.stderr.decode()
+    assert "walk" in err[-1] and "could not be written" in err[-1]
+    assert not out.exists() or os.listdir(out) == []
+
+
+# 5. Ctrl+C and SIGTERM
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_run_ends_in_one_line_and_leaves_no_files(checkpoint, tmp_path, sig, code):  # noqa: F811
+    video = encode(tmp_path / "long.mp4", 1500, 160, 120)
+    out = tmp_path / "out"
+    args = [str(checkpoint), str(video), "--out", str(out), "--labeled-video", "--batch-size", "4"]
+    child = subprocess.Popen([sys.executable, str(ROOT / "predict.py"), *args], stderr=subprocess.PIPE, cwd=ROOT)
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any("partial" in name for name in os.listdir(out))):  # the work has begun
+        assert child.poll() is None and time.monotonic() < deadline, "predict.py ended before it was interrupted"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    child.send_signal(sig)
+    err = child.communicate(timeout=60)[1].decode()
+    assert child.returncode == code, err[-2000:]
+    assert err.strip().splitlines()[-1].startswith("interrupted: ") and "Traceback" not in err
+    assert os.listdir(out) == []

@@ -62,10 +62,6 @@ def _write(path: Path, tmp: Path, write: Callable[[Path], object]) -> None:
         write(tmp)
     except (OSError, UnicodeError) as exc:
         raise DataError(f"{printable(path)}: could not be written ({_reason(exc)})") from exc
-    except RuntimeError as exc:  # PyTables' HDF5ExtError (a full disk while writing the .h5)
-        if type(exc).__module__.split(".")[0] != "tables":
-            raise
-        raise DataError(f"{printable(path)}: could not be written ({_reason(exc)})") from exc
 
 
 def _reason(exc: BaseException) -> str:
@@ -146,12 +142,23 @@ def output_set() -> Iterator[OutputSet]:
         files.discard()
 
 
+def write_h5(table: pd.DataFrame, path: Path) -> None:
+    """``table`` as a pandas HDF file (key ``df_with_missing``, table format). Built in memory and
+    written by Python: HDF5's own writes ignore a full disk (the file is cut short silently), and
+    it cannot open names that are not UTF-8."""
+    with pd.HDFStore("in-memory.h5", mode="w", driver="H5FD_CORE", driver_core_backing_store=0) as store:
+        store.put(H5_KEY, table, format="table")
+        store._handle.flush()
+        image = store._handle.get_file_image()  # PyTables' File: the whole file, as bytes
+    path.write_bytes(image)
+
+
 def write_pose_files(stem: Path, table: pd.DataFrame, files: OutputSet | None = None) -> dict[str, Path]:
     """``<stem>.h5`` and ``<stem>.csv`` of ``table``, each complete or absent (renamed with ``files``
     when given, else at once)."""
     h5, csv = stem.with_name(f"{stem.name}.h5"), stem.with_name(f"{stem.name}.csv")  # stems may hold dots
     write = files.write if files is not None else write_atomically
     return {
-        "h5": write(h5, lambda p: table.to_hdf(p, key=H5_KEY, mode="w", format="table")),
+        "h5": write(h5, lambda p: write_h5(table, p)),
         "csv": write(csv, lambda p: table.to_csv(p)),
     }
