@@ -100,7 +100,7 @@ class COCOSource(LabelledSource):
         crop = crop_to_bbox is True or (crop_to_bbox == "auto" and any(n > 1 for n in per_image.values()))
 
         entries = []
-        root = None
+        root = resolve_image_root(file, [name for name, _ in by_id.values()], image_root)
         for i, (where, a) in enumerate(anns):
             image_id = a["image_id"]
             if image_id not in by_id:
@@ -115,7 +115,6 @@ class COCOSource(LabelledSource):
             points = triples[:, :2].copy()
             points[triples[:, 2] <= 0] = np.nan
             file_name, listed = by_id[image_id]
-            root = root or resolve_image_root(file, file_name, image_root)
             path = image_path(root, file_name, f"{listed} file_name", allow_outside_root)
             box = None
             if crop:

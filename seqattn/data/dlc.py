@@ -203,7 +203,7 @@ class DLCSource(LabelledSource):
             names = these
             if not samples:
                 continue
-            root = resolve_image_root(csv_path, samples[0][0], image_root)
+            root = resolve_image_root(csv_path, [img for img, _ in samples], image_root)
             entries += [
                 Entry(img, img, image_path(root, img, f"{csv_path}: row {r}", allow_outside_root), pts)
                 for r, img, pts in rows

@@ -257,14 +257,16 @@ class LabelledSource(KeypointSource):
         return self._splits
 
 
-def resolve_image_root(label_file: Path, first_image: str, image_root: str | Path | None) -> Path:
+def resolve_image_root(label_file: Path, images: Sequence[str], image_root: str | Path | None) -> Path:
     """Where image paths are relative to: ``image_root`` if given, else the label file's folder,
-    else the DeepLabCut project root two levels above ``labeled-data/<video>/``."""
+    else the DeepLabCut project root two levels above ``labeled-data/<video>/`` (the first of
+    ``images`` that is a relative path tells which)."""
     if image_root is not None:
         root = Path(image_root)
         if not root.is_dir():
             raise DataError(f"image root is not a folder: {root}")
         return root
+    first_image = next((i for i in images if not Path(i).is_absolute()), images[0] if images else "")
     candidates = [label_file.parent, label_file.parent.parent.parent]
     for root in candidates:
         if (root / first_image).is_file():

@@ -83,7 +83,7 @@ class CSVSource(LabelledSource):
             entries.append((line, image, points))
         if not entries:
             raise DataError(f"{file}: no labelled rows")
-        root = resolve_image_root(file, entries[0][1], image_root)
+        root = resolve_image_root(file, [img for _, img, _ in entries], image_root)
         self._build(
             names,
             [
