@@ -61,6 +61,10 @@ def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
         raise ConfigError(f"{key}: no checkpoint file at {path}")
     if path.stat().st_size == 0:
         raise ConfigError(f"{key}: {path} is empty (0 bytes), not a checkpoint")
+    with path.open("rb") as f:
+        head = f.read(4)
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch's zip format, or a legacy pickle
+        raise ConfigError(f"{key}: {path} is not a readable checkpoint (another kind of file)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -33,6 +33,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield tmp
         _fsync(tmp)
         os.replace(tmp, path)
+    except OSError as exc:  # name the file being written, whichever call failed (write, fsync, rename)
+        if exc.filename is not None and exc.filename != str(tmp):
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     finally:
         tmp.unlink(missing_ok=True)
 

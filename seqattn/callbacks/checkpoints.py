@@ -12,6 +12,7 @@ a move across file systems is a copy).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -48,4 +49,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} takes no storage_options")
-        write_atomically(Path(path), lambda tmp: torch.save(checkpoint, tmp))
+        buffer = io.BytesIO()  # serialised first: torch's own file writer reports a full disk vaguely
+        torch.save(checkpoint, buffer)
+        write_atomically(Path(path), lambda tmp: tmp.write_bytes(buffer.getbuffer()))
