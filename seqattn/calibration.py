@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqattn.files import save_figure
 from seqattn.metrics import PointErrors
 
 GOOD_PX = 5.0  # "error > 5 px" is what the AUROC separates
@@ -200,7 +201,6 @@ def plot_reliability(table: dict[str, Any], path: Path, title: str = "") -> Path
     )
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    save_figure(fig, path)
     plt.close(fig)
     return path

@@ -8,9 +8,10 @@ removes it, and :func:`remove_stale_partials` clears those a killed process left
 
 from __future__ import annotations
 
+import csv
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,20 @@ def process_alive(pid: int) -> bool:
     except PermissionError:  # it exists, under another user
         return True
     return True
+
+
+def write_csv(path: Path, rows: Iterable[Sequence[Any]]) -> Path:
+    """``path`` holds ``rows`` (the first one a header, if wanted) as CSV, whole, or is left as it was."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows)
+
+    return write_atomically(path, write)
+
+
+def save_figure(fig: Any, path: Path, **savefig: Any) -> Path:
+    """A matplotlib figure saved to ``path`` (format from its suffix), whole, or not at all."""
+    path = Path(path)
+    kind = path.suffix.lstrip(".").lower() or "png"
+    return write_atomically(path, lambda tmp: fig.savefig(tmp, format=kind, **savefig))

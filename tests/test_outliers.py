@@ -112,7 +112,7 @@ def test_init_from_starts_from_the_weights_of_a_checkpoint(predicted, make_cfg):
         assert torch.equal(a, b), name
     summary = train(make_cfg(f"init_from={ckpt}", "trainer.max_epochs=1", "test=false"))
     assert summary.best_checkpoint and summary.resumed_from is None  # a new run, not a resume
-    with pytest.raises(ConfigError, match="init_from: .* trained on keypoints"):
+    with pytest.raises(ConfigError, match="init_from: .* was trained on 4 keypoints"):
         train(make_cfg(f"init_from={ckpt}", "data.source.num_keypoints=3", "trainer.max_epochs=1"))
     assert json.dumps(summary.best_score)  # plain numbers in the summary
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Any
+
+from seqattn.files import save_figure, write_csv, write_text
 
 # Last-epoch validation error this much worse than the best (relative) triggers the overfitting warning.
 OVERFIT_WORSE = 0.10
@@ -132,17 +133,13 @@ def plot_learning_curve(history: list[dict[str, float]], best_epoch: int | None,
     lr_axis.set_ylabel("learning rate")
     bottom.legend(handles=bottom.get_lines() + lr_axis.get_lines(), loc="upper right", fontsize="small")
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     return path
 
 
 def write_history_csv(history: list[dict[str, float]], path: Path) -> Path:
     keys = ["epoch", *sorted({k for r in history for k in r} - {"epoch"})]
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(history)
-    return path
+    return write_csv(path, [keys, *([r.get(k, "") for k in keys] for r in history)])
 
 
 def write_report(output_dir: Path, summary: dict[str, Any], history: list[dict[str, float]]) -> list[Path]:
@@ -153,5 +150,5 @@ def write_report(output_dir: Path, summary: dict[str, Any], history: list[dict[s
         paths.append(plot_learning_curve(history, summary.get("best_epoch"), output_dir / CURVE_FILE))
         paths.append(write_history_csv(history, output_dir / HISTORY_FILE))
     report = output_dir / "report.md"
-    report.write_text(format_report(summary, history, output_dir))
+    write_text(report, format_report(summary, history, output_dir))
     return [report, *paths]

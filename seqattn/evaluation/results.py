@@ -7,8 +7,6 @@ pixels; a keypoint that is not labelled in an image has an empty cell (CSV) or n
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 from seqattn.calibration import calibration_table, plot_reliability
 from seqattn.data.datamodule import KeypointSamples
 from seqattn.evaluation.report import num
+from seqattn.files import write_csv, write_json
 from seqattn.metrics import KeypointErrors, PointErrors
 from seqattn.module import KeypointModule
 
@@ -40,11 +39,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
+    return write_csv(path, [header, *rows])
 
 
 def write_test_results(
@@ -77,7 +72,7 @@ def write_test_results(
         "per_keypoint": per_keypoint,
     }
     json_path = output_dir / METRICS_FILE
-    json_path.write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
+    write_json(json_path, _json_safe(summary))
 
     stat_keys = [k for k in next(iter(per_keypoint.values())) if k != "count"] if per_keypoint else []
     kp_path = _write_csv(
@@ -115,7 +110,7 @@ def write_test_results(
             "deciles": raw["deciles"],
         }
         record["pcutoff_from_validation"] = calibration
-        (output_dir / CALIBRATION_FILE).write_text(json.dumps(_json_safe(record), indent=2) + "\n")
+        write_json(output_dir / CALIBRATION_FILE, _json_safe(record))
         title = f"test, epoch {checkpoint_epoch}" if checkpoint_epoch is not None else "test"
         written += [output_dir / CALIBRATION_FILE, plot_reliability(table, output_dir / CALIBRATION_PLOT, title)]
     return written

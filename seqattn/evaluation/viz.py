@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from seqattn.files import write_atomically
+
 TRUTH_RGB = (0, 255, 0)
 PRED_RGB = (255, 0, 255)
 ERROR_RGB = (255, 255, 0)
@@ -149,7 +151,8 @@ def make_grid(
 def save_png(path: str | Path, image: np.ndarray) -> Path:
     """Write an (H, W, 3) uint8 RGB array as PNG, creating the folder; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), np.ascontiguousarray(image[:, :, ::-1])):  # RGB -> BGR for OpenCV
-        raise OSError(f"could not write image {path}")
-    return path
+    ok, png = cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]))  # RGB -> BGR for OpenCV
+    if not ok:
+        raise OSError(f"could not encode image {path}")
+    # Written by Python, not cv2.imwrite: any file name the system allows, and whole or not at all.
+    return write_atomically(path, lambda tmp: tmp.write_bytes(png.tobytes()))

@@ -10,7 +10,6 @@ holds the error).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import re
@@ -23,6 +22,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from seqattn import files
 from seqattn.evaluation.report import num
 
 CSV_FILE = "sweep_summary.csv"
@@ -116,13 +116,11 @@ def _columns(rows: list[JobRow]) -> list[tuple[str, Any]]:
 
 def write_csv(rows: list[JobRow], path: Path) -> Path:
     columns = _columns(rows)
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([name for name, _ in columns] + ["overrides"])
-        for r in rows:
-            cells = ["" if (v := cell(r)) is None else v for _, cell in columns]
-            writer.writerow(cells + [" ".join(f"{k}={v}" for k, v in r.overrides.items())])
-    return path
+    lines = [[name for name, _ in columns] + ["overrides"]]
+    for r in rows:
+        cells = ["" if (v := cell(r)) is None else v for _, cell in columns]
+        lines.append(cells + [" ".join(f"{k}={v}" for k, v in r.overrides.items())])
+    return files.write_csv(path, lines)
 
 
 def _md_cell(value: Any) -> str:
@@ -179,7 +177,7 @@ def plot_sweep(rows: list[JobRow], path: Path) -> Path | None:
         ax.set_xlabel(key)
         ax.set_ylabel(f"{TEST_KEY} (best checkpoint)")
         ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=100)
+    files.save_figure(fig, path, dpi=100)
     return path
 
 
@@ -191,7 +189,7 @@ def write_sweep_summary(sweep_dir: Path) -> list[Path]:
         raise FileNotFoundError(f"no job folders (with .hydra/overrides.yaml) in {sweep_dir}")
     plot = plot_sweep(rows, sweep_dir / PLOT_FILE)
     md = sweep_dir / MD_FILE
-    md.write_text(format_markdown(rows, sweep_dir, plot))
+    files.write_text(md, format_markdown(rows, sweep_dir, plot))
     return [write_csv(rows, sweep_dir / CSV_FILE), md, *([plot] if plot else [])]
 
 
