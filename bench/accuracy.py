@@ -36,7 +36,7 @@ HEADER = (
 
 def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
     """Train + test in this process; return the row's numbers."""
-    from seqattn.module import KeypointModule
+    from seqattn.inference import load_checkpoint
     from seqattn.training.train import train
 
     budget = f"00:00:{int(minutes):02d}:{int(round((minutes % 1) * 60)):02d}"
@@ -52,7 +52,7 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
         cfg = compose("train", overrides=[*overrides, *extra])
     summary = train(cfg)
     metrics = summary.test_metrics
-    model = KeypointModule.load_from_checkpoint(summary.best_checkpoint, map_location="cpu").eval()
+    model = load_checkpoint(summary.best_checkpoint).eval()
     size = model.codec.input_size
     batch = torch.randn(32, 3, size, size)
     with torch.no_grad():

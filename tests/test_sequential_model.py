@@ -79,7 +79,7 @@ def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
     shape = ["model.peak_radius=2", "supervision.heatmap_weight=0.05"]  # heat-map term and peak read-out too
     summary = train(make_cfg(*model, *shape, "trainer.max_epochs=1"))
     assert summary.test_metrics["test/epe_px"] > 0
-    ckpt = torch.load(summary.best_checkpoint, map_location="cpu", weights_only=False)
+    ckpt = torch.load(summary.best_checkpoint, map_location="cpu", weights_only=True)
     assert ckpt["hyper_parameters"]["model"]["hires_factor"] == 2
     from seqattn.module import KeypointModule
 

@@ -61,5 +61,5 @@ def test_no_best_checkpoint_means_no_silent_test_on_last_weights(make_cfg, caplo
 def test_loss_threshold_px_reaches_the_module(make_cfg):
     summary = train(make_cfg("trainer.max_epochs=1", "loss.threshold_px=8", "test=false"))
     assert summary.loss_threshold == pytest.approx(8 / 32) and summary.loss_threshold_px == pytest.approx(8)
-    ckpt = torch.load(summary.last_checkpoint, map_location="cpu", weights_only=False)
+    ckpt = torch.load(summary.last_checkpoint, map_location="cpu", weights_only=True)
     assert ckpt["hyper_parameters"]["loss"]["threshold_px"] == 8

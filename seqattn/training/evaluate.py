@@ -16,7 +16,7 @@ from seqattn.errors import ConfigError, DataError
 from seqattn.evaluation.results import format_metrics, write_test_results
 from seqattn.inference import load_checkpoint
 from seqattn.metrics import PointErrors
-from seqattn.training.train import build_callbacks, build_loggers, find_user_error, finish_wandb
+from seqattn.training.train import build_callbacks, build_loggers, find_user_error, finish_wandb, write_failure
 
 log = logging.getLogger("seqattn")
 
@@ -85,9 +85,9 @@ def main(cfg: DictConfig) -> None:
     try:
         result = evaluate(cfg)
     except Exception as exc:  # noqa: BLE001 - user errors may arrive wrapped by hydra.instantiate
-        user_error = find_user_error(exc)
-        if user_error is None:
+        message = find_user_error(exc) or write_failure(exc)
+        if message is None:
             raise
-        print(f"error: {user_error}", file=sys.stderr)
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     print(format_result(result, Path(cfg.paths.output_dir)))

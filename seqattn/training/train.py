@@ -445,7 +445,7 @@ def write_failure(exc: BaseException) -> str | None:
     for e in exception_chain(exc):
         if isinstance(e, OSError) and e.errno in _WRITE_ERRNOS:
             where = e.filename or "a file of the run"
-            return f"cannot write {where}: {e.strerror or e}; free space or fix permissions, then resume"
+            return f"cannot write {where}: {e.strerror or e} (free space or fix the folder's permissions)"
     return None
 
 
