@@ -22,17 +22,23 @@ ROOT = Path(__file__).resolve().parents[1]
 W, H = 64, 48
 
 
-def encode(path: Path, frames: int, width: int = W, height: int = H, faststart: bool = False) -> Path:
-    """An H.264 .mp4 of ``frames`` frames (noise, so that frames outweigh the index, and a moving
-    bright square); ``faststart`` puts the index (moov) before the frame data, so a copy cut short
-    still announces every frame."""
+def encode(
+    path: Path, frames: int, width: int = W, height: int = H, faststart: bool = False, noise: bool = True
+) -> Path:
+    """An H.264 .mp4 of ``frames`` frames (a moving bright square on noise, so that frames outweigh
+    the index, or on grey: faster); ``faststart`` puts the index (moov) before the frame data, so a
+    copy cut short still announces every frame."""
     rng = np.random.default_rng(0)
     options = {"movflags": "+faststart"} if faststart else {}
     with av.open(str(path), mode="w", options=options) as container:
         stream = container.add_stream("libx264", rate=30)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for i in range(frames):
-            image = rng.integers(0, 120, (height, width, 3), dtype=np.uint8)
+            image = (
+                rng.integers(0, 120, (height, width, 3), dtype=np.uint8)
+                if noise
+                else np.full((height, width, 3), 60, np.uint8)
+            )
             x = i % (width - 8)
             image[height // 3 : height // 3 + 8, x : x + 8] = 230
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
@@ -196,11 +202,16 @@ def test_a_write_that_fails_midway_is_one_line_and_leaves_no_files(checkpoint, t
 # 5. Ctrl+C and SIGTERM
 
 
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory) -> Path:
+    """Long enough that predict.py with a labelled video is still busy a second after it begins."""
+    return encode(tmp_path_factory.mktemp("long") / "long.mp4", 1500, 160, 120, noise=False)
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
-def test_an_interrupted_run_ends_in_one_line_and_leaves_no_files(checkpoint, tmp_path, sig, code):  # noqa: F811
-    video = encode(tmp_path / "long.mp4", 1500, 160, 120)
+def test_an_interrupted_run_ends_in_one_line_and_leaves_no_files(checkpoint, long_video, tmp_path, sig, code):  # noqa: F811
     out = tmp_path / "out"
-    args = [str(checkpoint), str(video), "--out", str(out), "--labeled-video", "--batch-size", "4"]
+    args = [str(checkpoint), str(long_video), "--out", str(out), "--labeled-video", "--batch-size", "4"]
     child = subprocess.Popen([sys.executable, str(ROOT / "predict.py"), *args], stderr=subprocess.PIPE, cwd=ROOT)
     deadline = time.monotonic() + 120
     while not (out.is_dir() and any("partial" in name for name in os.listdir(out))):  # the work has begun
