@@ -202,7 +202,8 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
         with RunLock(output_dir, take_over_other_host=restarted) if is_rank_zero() else nullcontext():
             if is_rank_zero():
                 log.info("run header\n" + format_header(adaptive))
-                remove_stale_partials(output_dir / "checkpoints")  # a save killed mid-write
+                for folder in (output_dir, output_dir / "checkpoints"):  # writes killed midway
+                    remove_stale_partials(folder)
                 write_run_info(output_dir, cfg, ckpt_path, adaptive=adaptive)
                 if run_folder is not None:
                     _record_overrides(run_folder, cfg)
