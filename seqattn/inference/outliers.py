@@ -10,6 +10,14 @@ skipped and reported. Which rows are still unreviewed machine labels is recorded
 ``machine_labels.json`` (the frame and the coordinates written); training refuses such rows while
 their coordinates are unchanged, unless ``data.source.accept_machine_labels=true``
 (seqattn.data.dlc).
+
+Everything is read and checked before anything is written: the options (``--pcutoff`` in
+[0, 1], ``--min-gap`` >= 1), the predictions (read without unpickling; one row per frame of
+this video: as many rows as its container counts), the existing CSV and ``machine_labels.json``.
+Frames without any prediction (those the video could not decode) are never picked; a picked
+frame that cannot be extracted from the video is left out and reported (``not_extracted``), so
+the CSV only gains rows for PNGs that exist. The PNGs, the CSV and the record are written under
+temporary names and renamed together at the end; any error leaves the project as it was.
 """
 
 from __future__ import annotations
@@ -17,18 +25,21 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from seqattn.calibration import FALLBACK_PCUTOFF
 from seqattn.data.dlc import read_dlc_labels
+from seqattn.data.hdf import H5_KEY, read_pose_table
 from seqattn.errors import ConfigError, DataError, UserError
-from seqattn.inference.tables import H5_KEY, write_atomically
-from seqattn.inference.video import DecodeReport, decode_frames, probe
+from seqattn.inference.tables import output_set, printable
+from seqattn.inference.video import DecodeReport, VideoInfo, decode_frames, probe, shortfall
+
+log = logging.getLogger(__name__)
 
 MACHINE_LABELS = "machine_labels.json"
 BY = ("likelihood", "jump", "both")
@@ -62,16 +73,21 @@ def pick_frames(scores: np.ndarray, n: int, min_gap: int, skip: set[int] = froze
 
 
 def read_predictions(path: Path) -> tuple[str, list[str], np.ndarray, np.ndarray]:
-    """A frame-indexed DeepLabCut prediction table -> (scorer, names, coords (N, K, 2), likelihood (N, K))."""
+    """A frame-indexed DeepLabCut prediction table -> (scorer, names, coords (N, K, 2), likelihood (N, K)).
+    Read without unpickling anything (seqattn.data.hdf): a crafted file is refused."""
     if path.suffix.lower() != ".h5":
-        raise DataError(f"{path}: give the .h5 that predict.py wrote for the video")
-    try:
-        table = pd.read_hdf(path, H5_KEY)
-    except Exception as exc:  # noqa: BLE001 - PyTables and pandas raise many kinds for a bad file
-        raise DataError(f"{path}: not a DeepLabCut prediction table ({exc})") from exc
-    names = list(dict.fromkeys(table.columns.get_level_values("bodyparts")))
-    values = table.to_numpy(dtype=np.float64).reshape(len(table), len(names), 3)
-    return str(table.columns.get_level_values("scorer")[0]), names, values[..., :2], values[..., 2]
+        raise DataError(f"{printable(path)}: give the .h5 that predict.py wrote for the video")
+    if not path.is_file():
+        raise DataError(f"{printable(path)}: no such file")
+    table = read_pose_table(path, H5_KEY, what="DeepLabCut prediction table")
+    names = list(dict.fromkeys(column[1] for column in table.columns if len(column) == 3))
+    expected = [(table.columns[0][0], name, coord) for name in names for coord in ("x", "y", "likelihood")]
+    if not names or table.columns != expected:
+        raise DataError(f"{printable(path)}: columns are not scorer / bodyparts / x, y, likelihood per keypoint")
+    if table.index != list(range(len(table.index))):
+        raise DataError(f"{printable(path)}: rows are not frames 0, 1, 2, ... (is it a label file?)")
+    values = table.values.reshape(len(table.index), len(names), 3)
+    return str(table.columns[0][0]), names, values[..., :2], values[..., 2]
 
 
 def existing_labels(folder: Path) -> tuple[Path | None, list[str] | None, set[str]]:
@@ -85,12 +101,75 @@ def existing_labels(folder: Path) -> tuple[Path | None, list[str] | None, set[st
 
 def predictions_pcutoff(predictions: Path) -> float:
     """The pcutoff predict.py wrote into the report beside its .h5 (the checkpoint's, chosen on the
-    scale of the likelihoods in that file), else DeepLabCut's 0.6."""
+    scale of the likelihoods in that file), else DeepLabCut's 0.6; a report that holds no valid
+    pcutoff is a DataError."""
     report = predictions.with_suffix(".json")
-    try:
-        return float(json.loads(report.read_text())["pcutoff"])
-    except (OSError, ValueError, KeyError, TypeError):
+    if not report.is_file():
         return FALLBACK_PCUTOFF
+    try:
+        value = json.loads(report.read_text())["pcutoff"]
+        pcutoff = float(value)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{printable(report)}: no pcutoff in predict.py's report ({exc}); give --pcutoff") from None
+    if not 0 <= pcutoff <= 1:
+        raise DataError(f"{printable(report)}: pcutoff {value!r} is not in [0, 1]; give --pcutoff")
+    return pcutoff
+
+
+def read_machine_labels(path: Path, k: int) -> dict[str, list]:
+    """The machine-labels record (image -> K [x, y] points, null for none); {} when there is none yet.
+    A record that is not one is a DataError: fix or remove it."""
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{printable(path)}: not a machine-labels record ({exc}); fix or remove it") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{printable(path)}: not a machine-labels record (expected an object of image paths)")
+    for image, points in record.items():
+        ok = isinstance(points, list) and len(points) == k
+        ok = ok and all(
+            isinstance(p, list) and len(p) == 2 and all(v is None or isinstance(v, int | float) for v in p)
+            for p in points
+        )
+        if not ok:
+            raise DataError(f"{printable(path)}: {image!r} should hold {k} [x, y] points; fix or remove the record")
+    return record
+
+
+def check_options(n: int, by: str, min_gap: int | None, pcutoff: float | None) -> None:
+    if by not in BY:
+        raise ConfigError(f"--by must be one of {', '.join(BY)}, got {by!r}")
+    if n < 1:
+        raise ConfigError(f"--n must be >= 1, got {n}")
+    if min_gap is not None and min_gap < 1:
+        raise ConfigError(f"--min-gap must be >= 1 frame, got {min_gap}")
+    if pcutoff is not None and not 0 <= pcutoff <= 1:  # NaN fails both comparisons
+        raise ConfigError(f"--pcutoff must be in [0, 1], got {pcutoff}")
+
+
+def check_length(predictions: Path, video: Path, rows: int, info: VideoInfo) -> None:
+    """The predictions have one row per frame of ``video`` (predict.py pads a video cut short)."""
+    counted = info.frames_counted and rows != info.frames_expected
+    if counted or (not info.frames_counted and info.frames_expected and shortfall(info, rows) < 0):
+        raise DataError(
+            f"{printable(predictions)}: {rows} rows, but {printable(video)} has {info.frames_expected} frames:"
+            " the predictions of another video?"
+        )
+
+
+def extract_frames(video: Path, wanted: set[int]) -> dict[int, bytes]:
+    """The frames ``wanted`` of ``video`` as PNG bytes (those that decode)."""
+    pngs: dict[int, bytes] = {}
+    for frame in decode_frames(video, DecodeReport()):
+        if frame.index in wanted and frame.image is not None:
+            ok, png = cv2.imencode(".png", np.ascontiguousarray(frame.image[:, :, ::-1]))
+            if ok:
+                pngs[frame.index] = png.tobytes()
+        if frame.index >= max(wanted):
+            break
+    return pngs
 
 
 def extract_outliers(
@@ -105,49 +184,56 @@ def extract_outliers(
 ) -> dict:
     """Pick, save and label the frames; returns what was done (frames added and skipped, files).
     ``pcutoff`` None: the one predict.py used (its ``<stem>.json`` beside the .h5), else 0.6."""
-    if by not in BY:
-        raise ConfigError(f"--by must be one of {', '.join(BY)}, got {by!r}")
-    if n < 1:
-        raise ConfigError(f"--n must be >= 1, got {n}")
+    check_options(n, by, min_gap, pcutoff)
     if not project.is_dir():
-        raise DataError(f"project folder not found: {project}")
+        raise DataError(f"project folder not found: {printable(project)}")
+    machine_scorer, names, coords, likelihood = read_predictions(predictions)
     if pcutoff is None:
         pcutoff = predictions_pcutoff(predictions)
     info = probe(video)
-    machine_scorer, names, coords, likelihood = read_predictions(predictions)
+    check_length(predictions, video, len(coords), info)
     gap = min_gap if min_gap is not None else max(1, round(info.fps or 30))  # one second apart by default
     folder = project / "labeled-data" / video.stem
     csv_path, label_names, labelled = existing_labels(folder)
     if label_names is not None and label_names != names:
-        raise DataError(f"{csv_path}: keypoints {label_names} differ from the predictions' {names}")
+        raise DataError(f"{printable(csv_path)}: keypoints {label_names} differ from the predictions' {names}")
+    record = read_machine_labels(folder / MACHINE_LABELS, len(names))
+    old_lines = csv_path.read_text(encoding="utf-8-sig").splitlines() if csv_path else None
     digits = max(4, len(str(len(coords) - 1)))
     image_of = lambda i: f"labeled-data/{video.stem}/img{i:0{digits}d}.png"  # noqa: E731 - DeepLabCut's names
     taken = {i for i in range(len(coords)) if image_of(i) in labelled}
+    no_prediction = set(np.flatnonzero(~np.isfinite(coords).any(axis=(1, 2))).tolist())  # frames not decoded
     scores = frame_scores(coords, likelihood, by, float(np.hypot(info.width, info.height)))
-    picked = pick_frames(scores, n, gap, skip=taken)
+    picked = pick_frames(scores, n, gap, skip=taken | no_prediction)
     if not picked:
-        raise DataError(f"{predictions}: no frame left to pick ({len(taken)} already labelled, gap {gap} frames)")
+        raise DataError(
+            f"{printable(predictions)}: no frame left to pick ({len(taken)} already labelled,"
+            f" {len(no_prediction)} without predictions, gap {gap} frames)"
+        )
+    pngs = extract_frames(video, set(picked))
+    missing = [i for i in picked if i not in pngs]
+    if missing:
+        log.warning(f"{printable(video)}: frames {missing} could not be extracted; they are not added")
+    if not pngs:
+        raise DataError(f"{printable(video)}: none of the picked frames {picked} could be extracted")
 
-    folder.mkdir(parents=True, exist_ok=True)
-    wanted = set(picked)
-    report = DecodeReport()
-    for frame in decode_frames(video, report):
-        if frame.index in wanted and frame.image is not None:
-            png = cv2.imencode(".png", np.ascontiguousarray(frame.image[:, :, ::-1]))[1].tobytes()
-            write_atomically(project / image_of(frame.index), lambda p, data=png: p.write_bytes(data))
-        if frame.index >= max(picked):
-            break
     rows = []
-    for i in picked:
+    for i in sorted(pngs):
         xy = coords[i].copy()
         xy[likelihood[i] < pcutoff] = np.nan  # below pcutoff: left for the labeller, empty cells
         rows.append((image_of(i), xy))
     scorer = scorer or (csv_path.stem.removeprefix("CollectedData_") if csv_path else machine_scorer)
     csv_path = csv_path or folder / f"CollectedData_{scorer}.csv"
-    _append_rows(csv_path, scorer, names, rows)
-    _record_machine_labels(folder / MACHINE_LABELS, rows)
+    with output_set() as files:
+        for i, png in sorted(pngs.items()):
+            files.write(project / image_of(i), lambda p, data=png: p.write_bytes(data))
+        files.write(csv_path, lambda p: _write_csv(p, old_lines or _csv_header(scorer, names), rows))
+        for image, xy in rows:
+            record[image] = [[None if np.isnan(v) else round(float(v), 2) for v in point] for point in xy]
+        files.write(folder / MACHINE_LABELS, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
     return {
         "added": [image for image, _ in rows],
+        "not_extracted": [image_of(i) for i in missing],
         "skipped_already_labelled": sorted(image_of(i) for i in taken),
         "csv": str(csv_path),
         "by": by,
@@ -155,33 +241,22 @@ def extract_outliers(
     }
 
 
-def _append_rows(path: Path, scorer: str, names: list[str], rows: list[tuple[str, np.ndarray]]) -> None:
-    """Add rows to a DeepLabCut CSV (written whole under a temporary name: never half a file)."""
-    old = (
-        path.read_text(encoding="utf-8-sig").splitlines()
-        if path.is_file()
-        else [
-            ",".join(["scorer", *[scorer] * (2 * len(names))]),
-            ",".join(["bodyparts", *[n for n in names for _ in range(2)]]),
-            ",".join(["coords", *["x", "y"] * len(names)]),
-        ]
-    )
-
-    def write(tmp: Path) -> None:
-        with tmp.open("w", newline="") as f:
-            f.write("\n".join(old) + "\n")
-            writer = csv.writer(f)
-            for image, xy in rows:
-                writer.writerow([image, *("" if np.isnan(v) else f"{v:.2f}" for v in xy.reshape(-1))])
-
-    write_atomically(path, write)
+def _csv_header(scorer: str, names: list[str]) -> list[str]:
+    """The three header rows of a DeepLabCut label CSV."""
+    return [
+        ",".join(["scorer", *[scorer] * (2 * len(names))]),
+        ",".join(["bodyparts", *[n for n in names for _ in range(2)]]),
+        ",".join(["coords", *["x", "y"] * len(names)]),
+    ]
 
 
-def _record_machine_labels(path: Path, rows: list[tuple[str, np.ndarray]]) -> None:
-    record = json.loads(path.read_text()) if path.is_file() else {}
-    for image, xy in rows:
-        record[image] = [[None if np.isnan(v) else round(float(v), 2) for v in point] for point in xy]
-    write_atomically(path, lambda p: p.write_text(json.dumps(record, indent=1) + "\n"))
+def _write_csv(path: Path, old_lines: list[str], rows: list[tuple[str, np.ndarray]]) -> None:
+    """The CSV's lines so far, then ``rows`` (empty cells for NaN)."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        f.write("\n".join(old_lines) + "\n")
+        writer = csv.writer(f)
+        for image, xy in rows:
+            writer.writerow([image, *("" if np.isnan(v) else f"{v:.2f}" for v in xy.reshape(-1))])
 
 
 def main(argv: list[str] | None = None) -> dict:
