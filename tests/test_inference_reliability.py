@@ -14,9 +14,12 @@ import av
 import numpy as np
 import pytest
 import torch
+from test_data_reliability import Payload
+from test_outliers import project_with_labels
 from test_video import checkpoint, read_table  # noqa: F401 - checkpoint: a module-scoped fixture
 
 from seqattn.inference.cli import main as predict_main
+from seqattn.inference.outliers import main as outliers_main
 
 ROOT = Path(__file__).resolve().parents[1]
 W, H = 64, 48
@@ -223,3 +226,102 @@ def test_an_interrupted_run_ends_in_one_line_and_leaves_no_files(checkpoint, lon
     assert child.returncode == code, err[-2000:]
     assert err.strip().splitlines()[-1].startswith("interrupted: ") and "Traceback" not in err
     assert os.listdir(out) == []
+
+
+# 2. the outlier tool reads and checks everything before it writes
+
+
+@pytest.fixture(scope="module")
+def walk(checkpoint, tmp_path_factory) -> tuple[Path, Path]:  # noqa: F811
+    """A 40-frame video (its index first, so that a copy cut short still announces 40 frames) and
+    its predictions."""
+    root = tmp_path_factory.mktemp("walk")
+    video = encode(root / "walk.mp4", 40, faststart=True)
+    predict_main([checkpoint, str(video), "--out", str(root / "pred")])
+    return video, root / "pred" / "walk.h5"
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` and its content."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def refused(capsys, args: list[str], project: Path, *words: str) -> None:
+    """The outlier tool stops with one line naming ``words`` and leaves ``project`` as it was."""
+    before = snapshot(project)
+    with pytest.raises(SystemExit) as stopped:
+        outliers_main([str(a) for a in args])
+    one_line_error(capsys, stopped, *words)
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [
+        (["--pcutoff", "nan"], ["--pcutoff", "nan"]),
+        (["--pcutoff", "1.5"], ["--pcutoff", "1.5"]),
+        (["--min-gap", "0"], ["--min-gap", "0"]),
+    ],
+)
+def test_outlier_options_out_of_range_are_one_line(walk, tmp_path, capsys, option, words):
+    video, h5 = walk
+    project, _ = project_with_labels(tmp_path)
+    refused(capsys, [h5, video, project, *option], project, *words)
+
+
+@pytest.mark.parametrize(
+    ("record", "words"),
+    [
+        ("{not json", ["machine_labels.json", "not a machine-labels record"]),
+        ('["labeled-data/walk/img0001.png"]', ["machine_labels.json", "expected an object"]),
+        ('{"labeled-data/walk/img0001.png": [[1, 2]]}', ["machine_labels.json", "4 [x, y] points"]),
+    ],
+    ids=["not-json", "a-list", "wrong-points"],
+)
+def test_a_corrupt_machine_label_record_is_one_line_and_nothing_is_written(walk, tmp_path, capsys, record, words):
+    video, h5 = walk
+    project, folder = project_with_labels(tmp_path)
+    (folder / "machine_labels.json").write_text(record)
+    refused(capsys, [h5, video, project, "--n", "3", "--min-gap", "1"], project, *words)
+
+
+def test_predictions_longer_than_the_video_are_one_line(walk, tmp_path, capsys):
+    _, h5 = walk
+    other = encode(tmp_path / "walk.mp4", 20)  # the same name, half the frames
+    project, _ = project_with_labels(tmp_path)
+    refused(capsys, [h5, other, project], project, "walk.h5", "40 rows", "20 frames")
+
+
+def test_rows_are_added_only_for_frames_extracted(checkpoint, walk, tmp_path):  # noqa: F811
+    video, h5 = walk
+    short = tmp_path / "cut" / "walk.mp4"
+    short.parent.mkdir()
+    short.write_bytes(video.read_bytes()[: video.stat().st_size // 2])  # still announces 40 frames
+    predict_main([checkpoint, str(short), "--out", str(tmp_path / "pred")])  # NaN rows at the end
+    nan_rows = np.flatnonzero(np.isnan(read_table(tmp_path / "pred" / "walk.csv").to_numpy()).all(axis=1))
+    assert nan_rows.size > 0
+    for name, predictions, n in (("full", h5, 40), ("cut", tmp_path / "pred" / "walk.h5", 10)):
+        project, folder = project_with_labels(tmp_path / name)
+        done = outliers_main([str(predictions), str(short), str(project), "--n", str(n), "--min-gap", "1"])
+        assert done["added"] and all((project / image).is_file() for image in done["added"])
+        rows = [line.split(",")[0] for line in (folder / "CollectedData_ann.csv").read_text().splitlines()[3:]]
+        assert rows[2:] == done["added"]  # after the two a person labelled
+        assert sorted(json.loads((folder / "machine_labels.json").read_text())) == done["added"]
+        picked = {int(Path(image).stem.removeprefix("img")) for image in done["added"]}
+        assert not picked & set(nan_rows.tolist())  # frames that never decoded are never picked
+        if name == "full":  # the predictions hold frames the cut video lacks: reported, not added
+            assert done["not_extracted"]
+
+
+def test_a_crafted_prediction_file_is_refused_unread(walk, tmp_path, capsys):
+    h5py = pytest.importorskip("h5py")
+    import pickle
+
+    video, h5 = walk
+    crafted, marker = tmp_path / "walk.h5", tmp_path / "marker"
+    crafted.write_bytes(h5.read_bytes())
+    with h5py.File(crafted, "r+") as f:
+        f["df_with_missing"].attrs["non_index_axes"] = np.bytes_(pickle.dumps(Payload(marker), protocol=0))
+    project, _ = project_with_labels(tmp_path)
+    refused(capsys, [crafted, video, project], project, "walk.h5", "refused")
+    assert not marker.exists()

@@ -27,6 +27,7 @@ import csv
 import json
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 import cv2
@@ -48,9 +49,11 @@ BY = ("likelihood", "jump", "both")
 def frame_scores(coords: np.ndarray, likelihood: np.ndarray, by: str, diagonal: float) -> np.ndarray:
     """(N,) how much each frame needs a look: low likelihood, a jump from the frame before, or both
     (the mean of the two ranks). coords (N, K, 2), likelihood (N, K)."""
-    unsure = np.nan_to_num(1.0 - np.nanmean(likelihood, axis=1), nan=1.0)  # (N,)
-    step = np.linalg.norm(np.diff(coords, axis=0), axis=-1)  # (N-1, K)
-    jump = np.concatenate([[0.0], np.nan_to_num(np.nanmax(step, axis=1), nan=0.0) / diagonal])  # (N,)
+    with warnings.catch_warnings():  # rows without any prediction: NaN, then the values below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        unsure = np.nan_to_num(1.0 - np.nanmean(likelihood, axis=1), nan=1.0)  # (N,)
+        step = np.linalg.norm(np.diff(coords, axis=0), axis=-1)  # (N-1, K)
+        jump = np.concatenate([[0.0], np.nan_to_num(np.nanmax(step, axis=1), nan=0.0) / diagonal])  # (N,)
     if by == "likelihood":
         return unsure
     if by == "jump":
