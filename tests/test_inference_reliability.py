@@ -3,11 +3,13 @@ full disks, Ctrl+C and SIGTERM, huge batch sizes, corrupt records."""
 
 import json
 import os
+import pickle
 import resource
 import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -90,6 +92,34 @@ def test_a_video_cut_short_gets_nan_rows_up_to_the_announced_count(checkpoint, t
     assert np.isnan(values[120 - record["frames_missing_at_end"] :]).all()
     assert np.isfinite(values[:decoded]).all()
     assert "short.mp4" in caplog.text and "ends early" in caplog.text and "of the 120" in caplog.text
+
+
+def test_a_video_cut_short_without_a_frame_count_says_so_by_its_duration(checkpoint, tmp_path, caplog):  # noqa: F811
+    video = encode(tmp_path / "short.mkv", 120)  # Matroska states a duration, not a frame count
+    cut(video, video.stat().st_size // 2)
+    predict_main([checkpoint, str(video), "--out", str(tmp_path / "out")])
+    record = json.loads((tmp_path / "out" / "short.json").read_text())
+    assert record["ended_early"] is True and 0 < record["frames_decoded"] == record["frames"] < 120
+    assert len(read_table(tmp_path / "out" / "short.csv")) == record["frames"]  # rows end at the last frame
+    assert "short.mkv" in caplog.text and "ends early" in caplog.text
+
+
+def test_a_variable_frame_rate_video_does_not_end_early(checkpoint, tmp_path, caplog):  # noqa: F811
+    times_ms = [0, 33, 50, 120, 130, 200, 400, 410, 420, 500]  # 10 frames in 0.5 s, announced as 30 fps
+    with av.open(str(tmp_path / "vfr.mkv"), mode="w") as container:
+        stream = container.add_stream("ffv1", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for t in times_ms:
+            frame = av.VideoFrame.from_ndarray(np.full((H, W, 3), t % 255, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    predict_main([checkpoint, str(tmp_path / "vfr.mkv"), "--out", str(tmp_path / "out")])
+    record = json.loads((tmp_path / "out" / "vfr.json").read_text())
+    assert record["frames"] == 10 and record["ended_early"] is False and "ends early" not in caplog.text
 
 
 def test_a_video_with_no_frame_is_one_line_and_writes_nothing(checkpoint, tmp_path, capsys):  # noqa: F811
@@ -315,8 +345,6 @@ def test_rows_are_added_only_for_frames_extracted(checkpoint, walk, tmp_path):  
 
 def test_a_crafted_prediction_file_is_refused_unread(walk, tmp_path, capsys):
     h5py = pytest.importorskip("h5py")
-    import pickle
-
     video, h5 = walk
     crafted, marker = tmp_path / "walk.h5", tmp_path / "marker"
     crafted.write_bytes(h5.read_bytes())

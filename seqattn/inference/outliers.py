@@ -13,7 +13,7 @@ their coordinates are unchanged, unless ``data.source.accept_machine_labels=true
 
 Everything is read and checked before anything is written: the options (``--pcutoff`` in
 [0, 1], ``--min-gap`` >= 1), the predictions (read without unpickling; one row per frame of
-this video: as many rows as its container counts), the existing CSV and ``machine_labels.json``.
+this video: as many rows as its container counts, where it counts), the existing CSV and ``machine_labels.json``.
 Frames without any prediction (those the video could not decode) are never picked; a picked
 frame that cannot be extracted from the video is left out and reported (``not_extracted``), so
 the CSV only gains rows for PNGs that exist. The PNGs, the CSV and the record are written under
@@ -38,7 +38,7 @@ from seqattn.data.dlc import read_dlc_labels
 from seqattn.data.hdf import H5_KEY, read_pose_table
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.inference.tables import output_set, printable
-from seqattn.inference.video import DecodeReport, VideoInfo, decode_frames, probe, shortfall
+from seqattn.inference.video import DecodeReport, VideoInfo, decode_frames, probe
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +153,9 @@ def check_options(n: int, by: str, min_gap: int | None, pcutoff: float | None) -
 
 
 def check_length(predictions: Path, video: Path, rows: int, info: VideoInfo) -> None:
-    """The predictions have one row per frame of ``video`` (predict.py pads a video cut short)."""
-    counted = info.frames_counted and rows != info.frames_expected
-    if counted or (not info.frames_counted and info.frames_expected and shortfall(info, rows) < 0):
+    """The predictions have one row per frame of ``video`` (predict.py pads a video cut short to
+    the count its container states; without a count only extraction tells)."""
+    if info.frames_counted and rows != info.frames_expected:
         raise DataError(
             f"{printable(predictions)}: {rows} rows, but {printable(video)} has {info.frames_expected} frames:"
             " the predictions of another video?"

@@ -9,12 +9,14 @@ warning naming it, so the rows after it keep their frame numbers. Memory stays f
 ``queue_size`` decoded frames wait between the decoder and the model.
 
 A video that ends before the frames its container announces (a file cut short: a copy or
-recording that stopped) is not a short video: ``VideoInfo.frames_expected`` is the container's
-frame count (``frames_counted``), else its duration times the frame rate (an estimate). The
-readers compare it with the frames actually read (``DecodeReport``) and say so: predict.py
-fills the missing frames at the end with NaN rows up to a counted total, warns with the video's
-name and both counts, and records ``frames_expected``, ``frames_decoded`` and ``ended_early``.
-A file with no decodable frame at all is a ``DataError`` (``probe`` raises it before any work).
+recording that stopped) is not a short video. ``VideoInfo.frames_expected`` is the container's
+frame count (``frames_counted``), else its duration times the frame rate (only an estimate: a
+variable frame rate makes it wrong). ``shortfall`` compares what was read (``DecodeReport``)
+with the count, or, without one, the last frame's time with the time the stream ends
+(``ends_s``): predict.py fills the missing frames at the end with NaN rows up to a counted total
+(without a count the rows end at the last frame read), warns with the video's name and the
+counts, and records ``frames_expected``, ``frames_decoded`` and ``ended_early``. A file with no
+decodable frame at all is a ``DataError`` (``probe`` raises it before any work).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class VideoInfo:
     codec: str
     pixel_format: str
     frames_counted: bool = True  # frames_expected is the container's count (False: estimated from the duration)
+    ends_s: float = 0.0  # when the stream ends (its start plus its duration), seconds (0: unknown)
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Frame:
 class DecodeReport:
     failed: list[int] = field(default_factory=list)  # frame numbers that could not be decoded
     frames: int = 0  # frames read, those that failed to decode included
+    last_time_s: float | None = None  # the time of the last frame decoded
     stopped: str | None = None  # why reading broke off before the end of the file (a truncated file)
 
     @property
@@ -71,13 +75,16 @@ class DecodeReport:
         return self.frames - len(self.failed)
 
 
-def shortfall(info: VideoInfo, frames_read: int) -> int:
-    """Frames the container announced but the file did not hold; 0 when the count is only an
-    estimate within a frame or 1 % (a variable frame rate makes duration x fps approximate)."""
-    missing = info.frames_expected - frames_read
+def shortfall(info: VideoInfo, report: DecodeReport) -> int:
+    """Frames the container announced but the file did not hold. Without a count: the frames
+    (at the average rate) between the last frame decoded and the end of the stream, when that is
+    more than two frames and 1 % of the stream (0 when either time is unknown)."""
     if info.frames_counted:
-        return max(0, missing)
-    return missing if missing > max(1, 0.01 * info.frames_expected) else 0
+        return max(0, info.frames_expected - report.frames)
+    if not info.ends_s or report.last_time_s is None or info.fps <= 0:
+        return 0
+    missing = info.ends_s - report.last_time_s - 1 / info.fps  # seconds after the last frame's own
+    return round(missing * info.fps) if missing > max(2 / info.fps, 0.01 * info.ends_s) else 0
 
 
 def _open(path: Path):
@@ -133,9 +140,9 @@ def _info(path: Path, container, stream, rotation: int) -> VideoInfo:
         width, height = height, width
     counted = int(stream.frames or 0)
     if stream.duration and stream.time_base:
-        seconds = float(stream.duration * stream.time_base)
-    else:
-        seconds = (container.duration or 0) / 1_000_000  # av.time_base: microseconds
+        start, seconds = float((stream.start_time or 0) * stream.time_base), float(stream.duration * stream.time_base)
+    else:  # av.time_base: microseconds
+        start, seconds = (container.start_time or 0) / 1_000_000, (container.duration or 0) / 1_000_000
     return VideoInfo(
         path=printable(path),
         width=width,
@@ -146,6 +153,7 @@ def _info(path: Path, container, stream, rotation: int) -> VideoInfo:
         codec=str(stream.codec_context.name),
         pixel_format=str(stream.codec_context.pix_fmt),
         frames_counted=counted > 0,
+        ends_s=start + seconds if seconds else 0.0,
     )
 
 
@@ -183,6 +191,7 @@ def decode_frames(
             for frame in frames:
                 converted = _convert(frame, index, small_size, keep_full)
                 index = report.frames = index + 1
+                report.last_time_s = converted.time_s if converted.time_s is not None else report.last_time_s
                 yield converted
     except av.error.FFmpegError as exc:  # the container itself breaks off (truncated file)
         log.warning(f"{printable(path)}: reading stopped after frame {index - 1} ({exc})")

@@ -105,7 +105,7 @@ def predict_video(
             "frames_decoded": report.decoded,
             "frames_failed": report.failed,
             "frames_missing_at_end": missing,
-            "ended_early": report.stopped is not None or shortfall(info, report.frames) > 0,
+            "ended_early": report.stopped is not None or shortfall(info, report) > 0,
             "frame_times_s": times,
             "checkpoint": printable(checkpoint),
             "checkpoint_epoch": module.checkpoint_epoch,
@@ -186,13 +186,14 @@ def _predict_frames(
 def _missing_frames(video: Path, info: VideoInfo, report: DecodeReport) -> int:
     """How many NaN rows to add at the end: the frames the container counts but the file lacks
     (0 when the total is only estimated from the duration); warns when the video ends early."""
-    short = shortfall(info, report.frames)
+    short = shortfall(info, report)
     if short:
         counted = "its container announces" if info.frames_counted else "its duration x frame rate suggests"
+        expected = info.frames_expected if info.frames_counted else report.frames + short
         rows = "NaN rows up to that count" if info.frames_counted else "rows end at the last frame read"
         log.warning(
             f"{printable(video)}: the video ends early: {report.frames} frames read ({report.decoded} decoded) "
-            f"of the {info.frames_expected} {counted}; {rows}"
+            f"of the {expected} {counted}; {rows}"
         )
     elif report.stopped is not None:
         log.warning(f"{printable(video)}: reading stopped after {report.frames} frames ({report.stopped})")
