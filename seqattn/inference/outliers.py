@@ -283,8 +283,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     print(
-        f"added {len(done['added'])} frames to {done['csv']}; skipped {len(done['skipped_already_labelled'])}"
-        " already labelled"
+        f"added {len(done['added'])} frames to {printable(done['csv'])};"
+        f" skipped {len(done['skipped_already_labelled'])} already labelled"
     )
     return done
 
