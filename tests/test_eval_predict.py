@@ -139,7 +139,7 @@ def test_eval_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(ConfigError, match="^ckpt_path is required"):
         evaluate(eval_cfg(tmp_path))
     (tmp_path / "notes.ckpt").write_text("not a checkpoint")
-    with pytest.raises(ConfigError, match=f"^ckpt_path: {tmp_path}/notes.ckpt is not a seqattn checkpoint"):
+    with pytest.raises(ConfigError, match=f"^ckpt_path: {tmp_path}/notes.ckpt is not a readable checkpoint"):
         evaluate(eval_cfg(tmp_path, f"ckpt_path={tmp_path / 'notes.ckpt'}"))
 
 
