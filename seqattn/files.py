@@ -2,7 +2,7 @@
 
 The temporary lies in the target's own folder, so the rename never crosses a file system (a move
 across file systems is a copy, and a full disk then leaves a truncated file under the final name).
-Its name starts with a dot and holds ``.partial-<pid>``; a write that fails or is interrupted
+Its name is ``.<name>.partial-<pid><suffix>``; a write that fails or is interrupted
 removes it, and :func:`remove_stale_partials` clears those a killed process left behind.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +20,16 @@ from typing import Any
 PARTIAL = ".partial-"
 
 
+def printable(name: str | os.PathLike) -> str:
+    """A file name or path as text any encoder takes: bytes that are not UTF-8 (kept by
+    ``os.fsdecode`` as surrogate escapes) become ``\\xff`` escapes."""
+    return os.fsdecode(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def partial_name(path: Path) -> Path:
-    """Where ``path`` is written before it is renamed into place."""
-    return path.with_name(f".{path.name}{PARTIAL}{os.getpid()}")
+    """Where ``path`` is written before it is renamed into place: hidden, beside it, ending in its
+    suffix (writers that pick the format by suffix still do), UTF-8 whatever the target's name."""
+    return path.with_name(f".{printable(path.name)}{PARTIAL}{os.getpid()}{path.suffix}")
 
 
 @contextmanager
@@ -77,8 +85,8 @@ def remove_stale_partials(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return removed
     for tmp in folder.glob(f".*{PARTIAL}*"):
-        pid = tmp.name.rsplit(PARTIAL, 1)[1]
-        if pid.isdigit() and not process_alive(int(pid)):
+        pid = re.match(r"\d+", tmp.name.rsplit(PARTIAL, 1)[1])
+        if pid and not process_alive(int(pid.group())):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed

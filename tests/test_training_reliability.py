@@ -187,7 +187,7 @@ def test_checkpoints_are_written_beside_their_name_and_never_half(tmp_path, monk
 def test_temporaries_of_killed_processes_are_cleared_and_live_ones_kept(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    stale, live = tmp_path / f".last.ckpt.partial-{dead.pid}", tmp_path / f".last.ckpt.partial-{os.getpid()}"
+    stale, live = tmp_path / f".last.ckpt.partial-{dead.pid}.ckpt", tmp_path / f".last.ckpt.partial-{os.getpid()}.ckpt"
     stale.write_bytes(b"x")
     live.write_bytes(b"x")
     assert remove_stale_partials(tmp_path) == [stale]

@@ -26,13 +26,9 @@ import pandas as pd
 
 from seqattn.data.dlc import H5_KEY  # the same key as DeepLabCut's label files
 from seqattn.errors import DataError
+from seqattn.files import atomic_path, partial_name, printable
 
 __all__ = ["H5_KEY", "OutputSet", "atomic_path", "output_set", "pose_table", "printable", "write_atomically"]
-
-
-def printable(name: str | os.PathLike) -> str:
-    """A file name or path as text that any encoder takes: bytes that are not UTF-8 become ``\\xff``."""
-    return os.fsdecode(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def pose_table(
@@ -49,12 +45,6 @@ def pose_table(
     return pd.DataFrame(values.astype(np.float64), index=rows, columns=columns)
 
 
-def temporary_name(path: Path) -> Path:
-    """Where ``path`` is written before it is complete: hidden, beside it, with its suffix (so that
-    writers that pick the format by suffix still do), the name UTF-8 whatever the target's."""
-    return path.with_name(f".{printable(path.name)}.partial-{os.getpid()}{path.suffix}")
-
-
 def _write(path: Path, tmp: Path, write: Callable[[Path], object]) -> None:
     """``write(tmp)``; a failed write (disk full, no permission, a name the writer cannot encode)
     is a DataError naming ``path``."""
@@ -67,17 +57,6 @@ def _write(path: Path, tmp: Path, write: Callable[[Path], object]) -> None:
 def _reason(exc: BaseException) -> str:
     """The operating system's words for a failed write, else the exception's last line."""
     return getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary name beside ``path`` to write to; renamed to ``path`` only if the block completes."""
-    tmp = temporary_name(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def ensure_folder(folder: Path) -> None:
@@ -106,7 +85,7 @@ class OutputSet:
     def reserve(self, path: Path) -> Path:
         """The temporary name to write ``path`` to (for writers that open the file themselves)."""
         ensure_folder(path.parent)
-        tmp = temporary_name(path)
+        tmp = partial_name(path)
         self.pending.append((tmp, path))
         return tmp
 

@@ -33,6 +33,12 @@ def is_rank_zero() -> bool:
     return getattr(rank_zero_only, "rank", 0) == 0
 
 
+def owns_run_folder() -> bool:
+    """True in the one process that holds the run folder (its lock): rank 0 of node 0. The other
+    ranks, DDP children started with the same ``hydra.run.dir`` included, write nothing there."""
+    return is_rank_zero() and os.environ.get("NODE_RANK", "0") in ("", "0")
+
+
 def in_joblib_job() -> bool:
     """True inside a job of Hydra's joblib launcher (``hydra/launcher=parallel`` or ``joblib``)."""
     from hydra.core.hydra_config import HydraConfig

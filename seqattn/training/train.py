@@ -31,7 +31,13 @@ from seqattn.files import remove_stale_partials, write_json
 from seqattn.module import KeypointModule
 from seqattn.training.adapt import format_header, resolve_auto
 from seqattn.training.checks import check_config
-from seqattn.training.distributed import ddp_job, ddp_strategy, is_rank_zero, no_loader_workers_in_joblib
+from seqattn.training.distributed import (
+    ddp_job,
+    ddp_strategy,
+    is_rank_zero,
+    no_loader_workers_in_joblib,
+    owns_run_folder,
+)
 from seqattn.training.lock import RunLock, in_use_message, live_holder
 from seqattn.training.plugins import missing_plugin
 from seqattn.training.resume import (
@@ -199,7 +205,7 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
 
     try:
         # Rank 0 writes; the lock refuses a folder that another live run is writing to.
-        with RunLock(output_dir, take_over_other_host=restarted) if is_rank_zero() else nullcontext():
+        with RunLock(output_dir, take_over_other_host=restarted) if owns_run_folder() else nullcontext():
             if is_rank_zero():
                 log.info("run header\n" + format_header(adaptive))
                 for folder in (output_dir, output_dir / "checkpoints"):  # writes killed midway
@@ -385,8 +391,8 @@ def check_run_dir(argv: list[str]) -> None:
     """Before Hydra writes into it: a ``hydra.run.dir`` that another live run holds, or that cannot be
     made (a file on its path), is a ConfigError."""
     given = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")]
-    if not given or any(a in ("-m", "--multirun") for a in argv):
-        return
+    if not given or any(a in ("-m", "--multirun") for a in argv) or not owns_run_folder():
+        return  # a sweep's jobs have folders of their own; DDP's other ranks share rank 0's
     folder = Path(given[-1].strip("'\""))
     if (holder := live_holder(folder)) is not None:
         raise ConfigError(in_use_message(folder, holder))
