@@ -277,3 +277,16 @@ def test_a_run_folder_under_a_file_is_one_line(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(ConfigError, match="is a file"):
         check_run_dir([f"hydra.run.dir={tmp_path / 'afile' / 'run'}"])
+
+
+def test_eval_into_a_folder_it_cannot_write_is_one_line(trained, tmp_path, capsys):
+    from test_eval_predict import eval_cfg
+
+    from seqattn.training.evaluate import main as eval_main
+
+    (tmp_path / "afile").write_text("x")
+    cfg = eval_cfg(tmp_path / "afile" / "out", f"ckpt_path={trained / LAST_CHECKPOINT}")
+    with pytest.raises(SystemExit) as stopped:
+        eval_main(cfg)
+    err = capsys.readouterr().err.strip()
+    assert stopped.value.code == 2 and err.count("\n") == 0 and err.startswith("error: cannot write "), err

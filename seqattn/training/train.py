@@ -443,8 +443,8 @@ def main(cfg: DictConfig, entry_script: Path | None = None) -> float:
         return math.inf
 
 
-# A file could not be written: the disk is full, the folder read-only, a size limit reached.
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+# A file could not be written: the disk is full, the folder read-only or a file, a size limit reached.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR}
 
 
 def write_failure(exc: BaseException) -> str | None:
