@@ -6,7 +6,7 @@ lists and dicts only), so a file carrying anything else is refused in one line n
 module is rebuilt from a checkpoint (:func:`module_from_checkpoint`) only after every Hydra
 ``_target_`` in its saved settings has been checked against the project's own models, losses,
 optimizers and schedule (:func:`check_targets`): a plain-data checkpoint cannot name a function to
-call either.
+call either. Checkpoints of earlier formats are brought up to date on load (:func:`migrate`).
 """
 
 from __future__ import annotations
@@ -51,6 +51,34 @@ ALLOWED_TARGETS: dict[str, set[str]] = {
 }
 
 
+# The checkpoint format this version writes (``seqattn_format`` in the file; absent: 1). A change
+# of a constructor default that saved settings rely on adds a step to MIGRATIONS.
+FORMAT = 2
+
+
+def _defaults_of_format_1(ckpt: dict[str, Any]) -> None:
+    """Format 1 left out settings whose constructor defaults were then: the sequential model without
+    image context, with pixel glimpses."""
+    model = ckpt["hyper_parameters"].get("model")
+    if isinstance(model, dict) and str(model.get("_target_", "")).endswith("SequentialAttentionModel"):
+        model.setdefault("context_layers", 0)
+        model.setdefault("glimpse_source", "pixels")
+
+
+MIGRATIONS = {1: _defaults_of_format_1}  # format N -> N + 1
+
+
+def migrate(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """``ckpt`` brought to :data:`FORMAT`, step by step (in place); a newer format is refused."""
+    version = int(ckpt.get("seqattn_format", 1))
+    if version > FORMAT:
+        raise ConfigError(f"checkpoint format {version} is newer than this seqattn's ({FORMAT}): upgrade seqattn")
+    for step in range(version, FORMAT):
+        MIGRATIONS[step](ckpt)
+    ckpt["seqattn_format"] = FORMAT
+    return ckpt
+
+
 def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
     """The contents of a Lightning checkpoint, read weights-only; ``key`` names the setting in errors.
 
@@ -83,7 +111,10 @@ def read_checkpoint(path: str | Path, key: str = "ckpt_path") -> dict[str, Any]:
     hparams = ckpt.get("hyper_parameters")
     if not isinstance(hparams, dict) or not isinstance(hparams.get("keypoint_names"), list):
         raise ConfigError(f"{key}: {path} is not a seqattn checkpoint (no keypoint names in its hyper_parameters)")
-    return ckpt
+    try:
+        return migrate(ckpt)
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {path}: {exc}") from None
 
 
 def _first_line(exc: BaseException) -> str:

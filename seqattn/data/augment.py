@@ -31,7 +31,7 @@ class KeypointAugment:
         hflip: float = 0.5,
         brightness_contrast: float = 0.2,
         blur: float = 0.1,
-        noise: float = 0.1,
+        noise: float = 0.0,
     ) -> None:
         self.hflip = hflip
         self.flip_pairs: list[tuple[int, int]] = []

@@ -304,7 +304,7 @@ class SyntheticSource(KeypointSource):
 
     def __init__(
         self,
-        num_train: int = 2000,
+        num_train: int = 1000,
         num_val: int = 200,
         num_test: int = 200,
         width: int = 160,

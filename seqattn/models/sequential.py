@@ -165,10 +165,10 @@ class SequentialAttentionModel(nn.Module):
         glimpse_extent: float = 0.15,
         glimpse_shrink: float = 0.5,
         hires_factor: int = 2,
-        glimpse_source: str = "pixels",  # the default of checkpoints saved before the choice existed
+        glimpse_source: str = "auto",
         pixel_glimpses_up_to: int = 8,
-        context_layers: int = 0,  # the default of checkpoints saved before step 0 had image context
-        peak_radius: int = 0,  # 0: the global soft-argmax at evaluation too (checkpoints saved before the choice)
+        context_layers: int = 1,
+        peak_radius: int = 0,  # 0: the global soft-argmax at evaluation too
     ) -> None:
         super().__init__()
         if len(channels) < 3:
