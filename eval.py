@@ -6,6 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+import seqattn.training.cli
 import seqattn.training.evaluate
 import seqattn.training.train
 
@@ -16,5 +17,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    seqattn.training.train.check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
+    seqattn.training.cli.check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
     main()

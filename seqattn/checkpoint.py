@@ -156,3 +156,28 @@ def module_from_checkpoint(path: str | Path, key: str = "ckpt_path") -> Keypoint
     except Exception as exc:  # noqa: BLE001 - a mismatch shows as TypeError, KeyError, RuntimeError ...
         raise ConfigError(f"{key}: {path} does not rebuild a seqattn model ({_first_line(exc)})") from None
     return module
+
+
+def check_keypoints(module: KeypointModule, ckpt: dict[str, Any], path: str | Path, key: str) -> None:
+    """A ConfigError unless the checkpoint was trained on this data's keypoints, in this order."""
+    names = ckpt["hyper_parameters"]["keypoint_names"]
+    if names != module.keypoint_names:
+        raise ConfigError(
+            f"{key}: {path} was trained on {len(names)} keypoints {names}, this data has"
+            f" {len(module.keypoint_names)}: {module.keypoint_names}"
+        )
+
+
+def load_compatible(module: KeypointModule, path: str | Path, key: str) -> dict[str, Any]:
+    """Load a checkpoint's weights into ``module`` (read weights-only), or a ConfigError naming the
+    file when its keypoints or its model differ from this run's; returns the checkpoint."""
+    ckpt = read_checkpoint(path, key)
+    check_keypoints(module, ckpt, path, key)
+    try:
+        module.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:  # missing, unexpected or differently shaped weights
+        raise ConfigError(
+            f"{key}: {path} holds another model ({str(exc).splitlines()[0]}); give the model settings"
+            " it was trained with (checkpoints saved before step 0's image context: model.context_layers=0)"
+        ) from None
+    return ckpt

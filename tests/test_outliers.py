@@ -18,7 +18,8 @@ from seqattn.inference.cli import main as predict_main
 from seqattn.inference.outliers import frame_scores, pick_frames
 from seqattn.inference.outliers import main as outliers_main
 from seqattn.module import KeypointModule
-from seqattn.training.train import find_user_error, init_weights, train
+from seqattn.training.task import find_user_error
+from seqattn.training.train import init_weights, train
 
 NAMES = ["snout", "left_ear", "right_ear", "neck"]
 

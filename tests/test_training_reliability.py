@@ -21,10 +21,12 @@ from seqattn.checkpoint import check_targets, module_from_checkpoint, read_check
 from seqattn.errors import ConfigError
 from seqattn.files import remove_stale_partials
 from seqattn.inference import cli
+from seqattn.training.cli import check_run_dir
 from seqattn.training.lock import LOCK_FILE
 from seqattn.training.resume import LAST_CHECKPOINT, RUN_OVERRIDES, resume_argv
 from seqattn.training.run_info import RUN_INFO_FILE
-from seqattn.training.train import check_run_dir, find_user_error, train
+from seqattn.training.task import find_user_error
+from seqattn.training.train import train
 
 # A plateau on purpose: frozen weights, and no change counts as an improvement.
 PLATEAU = ["optimizer.lr=0", "callbacks.early_stopping.min_delta=100", "callbacks.early_stopping.patience=10"]

@@ -152,3 +152,31 @@ def write_report(output_dir: Path, summary: dict[str, Any], history: list[dict[s
     report = output_dir / "report.md"
     write_text(report, format_report(summary, history, output_dir))
     return [report, *paths]
+
+
+def format_summary(s: dict[str, Any], output_dir: Path) -> str:
+    """The run summary train.py prints (``s``: summary.json's content)."""
+    lines = [
+        "",
+        "=" * 30 + " run summary " + "=" * 30,
+        f"run folder     : {output_dir}",
+        f"loss threshold : {num(s['loss_threshold'])} normalized"
+        f" = {num(s['loss_threshold_px'])} px at {s['input_size']} px input",
+        f"best {s['monitor']:<10}: {num(s['best_score'])} at epoch {s['best_epoch']}",
+        f"stopped        : after epoch {s['last_epoch']} ({s['stop_reason']})",
+        f"best checkpoint: {s['best_checkpoint']}",
+        f"last checkpoint: {s['last_checkpoint']}",
+        f"wall time      : {num(s['wall_time_s'])} s"
+        + (f" (continued {s['resumed_from']})" if s["resumed_from"] else ""),
+    ]
+    if s["test_checkpoint"]:
+        lines.append(f"test metrics   : from {s['test_checkpoint']} (epoch {s['test_checkpoint_epoch']})")
+        lines += format_metrics(s["test_metrics"])
+    else:
+        lines.append("test metrics   : none (no test run)")
+    return "\n".join(lines + ["=" * 73])
+
+
+def format_metrics(metrics: dict[str, float], indent: str = "  ") -> list[str]:
+    """One ``name  value`` line per metric, sorted, 4 significant digits (as the run summary)."""
+    return [f"{indent}{k:<28} {num(float(v))}" for k, v in sorted(metrics.items())]

@@ -13,7 +13,6 @@ from typing import Any
 
 from seqattn.calibration import calibration_table, plot_reliability
 from seqattn.data.datamodule import KeypointSamples
-from seqattn.evaluation.report import num
 from seqattn.files import write_csv, write_json
 from seqattn.metrics import KeypointErrors, PointErrors
 from seqattn.module import KeypointModule
@@ -114,8 +113,3 @@ def write_test_results(
         title = f"test, epoch {checkpoint_epoch}" if checkpoint_epoch is not None else "test"
         written += [output_dir / CALIBRATION_FILE, plot_reliability(table, output_dir / CALIBRATION_PLOT, title)]
     return written
-
-
-def format_metrics(metrics: dict[str, float], indent: str = "  ") -> list[str]:
-    """One ``name  value`` line per metric, sorted, 4 significant digits (as the run summary)."""
-    return [f"{indent}{k:<28} {num(float(v))}" for k, v in sorted(metrics.items())]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +12,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqattn.data import build_datamodule
 from seqattn.errors import ConfigError, DataError
-from seqattn.evaluation.results import format_metrics, write_test_results
+from seqattn.evaluation.report import format_metrics
+from seqattn.evaluation.results import write_test_results
 from seqattn.inference import load_checkpoint
 from seqattn.metrics import PointErrors
-from seqattn.training.train import build_callbacks, build_loggers, find_user_error, finish_wandb, write_failure
+from seqattn.training.components import build_callbacks, build_loggers, finish_wandb
+from seqattn.training.task import run_task
 
 log = logging.getLogger("seqattn")
 
@@ -82,12 +83,9 @@ def format_result(result: EvalResult, output_dir: Path) -> str:
 
 def main(cfg: DictConfig) -> None:
     """Hydra entry: the table on stdout, one-line errors for config and data problems."""
-    try:
-        result = evaluate(cfg)
-    except Exception as exc:  # noqa: BLE001 - user errors may arrive wrapped by hydra.instantiate
-        message = find_user_error(exc) or write_failure(exc)
-        if message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
-    print(format_result(result, Path(cfg.paths.output_dir)))
+
+    def work() -> float:
+        print(format_result(evaluate(cfg), Path(cfg.paths.output_dir)))
+        return 0.0
+
+    run_task(work, Path(cfg.paths.output_dir))

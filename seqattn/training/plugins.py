@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from seqattn.training import overrides
+
 INSTALL = 'pip install -e ".[sweep]"'
 # Plugin config name (in hydra/sweeper or hydra/launcher) -> (module that registers it, PyPI package).
 PLUGINS = {
@@ -45,14 +47,14 @@ def _overridden_groups(path: Path) -> Iterator[tuple[str, str]]:
 
 def _requested(argv: list[str], conf_dir: Path) -> Iterator[tuple[str, str, str]]:
     """(argument, group, config name) for each sweeper or launcher the arguments select."""
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        key = key.lstrip("+")
-        for name in value.split(","):
+    for override in overrides.parse(argv):
+        key = override.key_or_group
+        for name in overrides.choices(override):
             if key in _GROUPS:
-                yield arg, key, name
+                yield override.input_line, key, name
             elif key == "experiment":
-                yield from ((arg, g, n) for g, n in _overridden_groups(conf_dir / "experiment" / f"{name}.yaml"))
+                experiment = conf_dir / "experiment" / f"{name}.yaml"
+                yield from ((override.input_line, g, n) for g, n in _overridden_groups(experiment))
 
 
 def missing_plugin(argv: list[str], conf_dir: Path, installed: Callable[[str], bool] = is_installed) -> str | None:

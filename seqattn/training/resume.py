@@ -26,6 +26,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from seqattn.checkpoint import read_checkpoint
 from seqattn.errors import ConfigError
 from seqattn.files import write_text
+from seqattn.training import overrides
 from seqattn.training.run_info import RUN_INFO_FILE
 
 log = logging.getLogger(__name__)
@@ -123,42 +124,23 @@ def continue_from(resume: str | None, ckpt_path: str | None) -> tuple[str | None
     return None, None
 
 
-def _key(override: str) -> str:
-    """The config key an override sets: ``+a.b=1`` -> ``a.b``; ``~a`` -> ``a``."""
-    return override.split("=", 1)[0].lstrip("+~")
-
-
-def _value(argv: list[str], key: str) -> str | None:
-    return next((a.split("=", 1)[1] for a in reversed(argv) if "=" in a and _key(a) == key), None)
-
-
-def merge_overrides(*lists: list[str]) -> list[str]:
-    """Concatenate override lists; of several overrides of one key the last wins (and moves there)."""
-    merged: dict[str, str] = {}
-    for override in (o for overrides in lists for o in overrides):
-        merged.pop(_key(override), None)
-        merged[_key(override)] = override
-    return list(merged.values())
-
-
 def resume_argv(argv: list[str]) -> list[str]:
     """train.py's arguments for ``resume=<run>`` or ``ckpt_path=<run>/checkpoints/x.ckpt``: the run's
     saved overrides, then the given ones (these win), and ``hydra.run.dir`` pinned to the run folder,
     so the run goes on with its own config in its own folder. Other arguments come back unchanged."""
-    resume, ckpt_path = _value(argv, "resume"), _value(argv, "ckpt_path")
+    resume, ckpt_path = overrides.value(argv, "resume"), overrides.value(argv, "ckpt_path")
     if (resume or ckpt_path) and any(a in ("-m", "--multirun") for a in argv):
         raise ConfigError("resume / ckpt_path continue one run: run them without -m, one command per run folder")
     _, run = continue_from(resume, ckpt_path)
     if run is None:  # nothing to continue, or a checkpoint from elsewhere: a new run folder
         return argv
-    replayed = [o for o in saved_overrides(run) if _key(o) not in _NOT_REPLAYED]
-    is_override = [("=" in a or a.startswith("~")) and not a.startswith("-") for a in argv]
-    given = [a for a, o in zip(argv, is_override, strict=True) if o]
-    flags = [a for a, o in zip(argv, is_override, strict=True) if not o]  # -m, --config-name x, ...
+    replayed = [o for o in saved_overrides(run) if overrides.key(o) not in _NOT_REPLAYED]
+    given = [a for a in argv if overrides.is_override(a)]
+    flags = [a for a in argv if not overrides.is_override(a)]  # -m, --config-name x, ...
     # Hydra would rewrite the folder's .hydra/ at once, bad overrides included; train() writes it
     # itself once the config and the checkpoint have passed every check (write_run_overrides).
     pinned = [f'hydra.run.dir="{run}"', "hydra.output_subdir=null"]
-    return [*flags, *merge_overrides(replayed, given, pinned)]
+    return [*flags, *overrides.merge(replayed, given, pinned)]
 
 
 def saved_overrides(run: Path) -> list[str]:

@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 
 from seqattn import files
 from seqattn.evaluation.report import num
+from seqattn.training import overrides
 
 CSV_FILE = "sweep_summary.csv"
 MD_FILE = "sweep_summary.md"
@@ -56,8 +57,8 @@ def job_folders(sweep_dir: Path) -> list[Path]:
 
 
 def split_override(override: str) -> tuple[str, str]:
-    key, _, value = override.partition("=")
-    return key.lstrip("+~"), value
+    """(key, value as written) of a saved override."""
+    return overrides.key(override), override.partition("=")[2]
 
 
 def read_job(folder: Path, sweep_dir: Path) -> JobRow:

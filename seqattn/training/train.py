@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
-import os
-import shutil
 import signal
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -22,15 +18,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqattn.callbacks import AtomicCheckpointIO, MetricsHistory
 from seqattn.callbacks.stop_together import StopTogether, explain_distributed_failure
-from seqattn.checkpoint import read_checkpoint
+from seqattn.checkpoint import check_keypoints, load_compatible, read_checkpoint
 from seqattn.data import KeypointDataModule, build_datamodule
-from seqattn.errors import ConfigError, DistributedError, UserError, exception_chain
-from seqattn.evaluation.report import num, write_report
-from seqattn.evaluation.results import format_metrics, write_test_results
+from seqattn.errors import ConfigError, DistributedError
+from seqattn.evaluation.report import format_summary, write_report
+from seqattn.evaluation.results import write_test_results
 from seqattn.files import remove_stale_partials, write_json
 from seqattn.module import KeypointModule
 from seqattn.training.adapt import format_header, resolve_auto
 from seqattn.training.checks import check_config
+from seqattn.training.components import build_callbacks, build_loggers, find_callback, finish_wandb
 from seqattn.training.distributed import (
     ddp_job,
     ddp_strategy,
@@ -38,16 +35,15 @@ from seqattn.training.distributed import (
     no_loader_workers_in_joblib,
     owns_run_folder,
 )
-from seqattn.training.lock import RunLock, in_use_message, live_holder
-from seqattn.training.plugins import missing_plugin
+from seqattn.training.lock import RunLock
 from seqattn.training.resume import (
     RngState,
     continue_from,
     requeued_checkpoint,
-    resume_argv,
     write_run_overrides,
 )
 from seqattn.training.run_info import write_run_info
+from seqattn.training.task import run_task
 
 log = logging.getLogger("seqattn")
 
@@ -79,48 +75,6 @@ class RunSummary:
 
 def _plain(cfg: DictConfig | None) -> dict[str, Any] | None:
     return None if cfg is None else OmegaConf.to_container(cfg, resolve=True)
-
-
-def build_loggers(cfg: DictConfig | None, output_dir: Path) -> list[Any]:
-    loggers = []
-    for name, lcfg in (cfg or {}).items():
-        kwargs: dict[str, Any] = {"save_dir": str(output_dir)}
-        if name == "wandb":
-            kwargs["offline"] = lcfg.get("offline", True) and os.environ.get("WANDB_MODE", "").lower() != "online"
-            if not kwargs["offline"]:
-                _check_wandb_login()
-        loggers.append(instantiate(lcfg, **kwargs))
-    return loggers
-
-
-def _check_wandb_login() -> None:
-    import wandb
-
-    if not (os.environ.get("WANDB_API_KEY") or wandb.api.api_key):
-        raise ConfigError(
-            "wandb online needs a login: run `wandb login` or set WANDB_API_KEY; "
-            "or stay offline (the default, unset WANDB_MODE) or use logger=csv"
-        )
-
-
-def build_callbacks(cfg: DictConfig | None, output_dir: Path) -> list[Callback]:
-    callbacks = []
-    for name, ccfg in (cfg or {}).items():
-        if ccfg is None:  # callbacks.lr_monitor=null switches one off
-            continue
-        kwargs: dict[str, Any] = {}
-        if name == "model_checkpoint":
-            kwargs["dirpath"] = str(output_dir / "checkpoints")
-            if "save_on_train_epoch_end" not in ccfg:
-                # After the module has logged the epoch's train metrics, so last.ckpt holds the whole
-                # epoch (history included) and a resumed run continues with the next one.
-                kwargs["save_on_train_epoch_end"] = True
-        callbacks.append(instantiate(ccfg, **kwargs))
-    return callbacks
-
-
-def _find(callbacks: list[Callback], kind: type) -> Any:
-    return next((c for c in callbacks if isinstance(c, kind)), None)
 
 
 def _checkpoint_epoch(path: str | None) -> int | None:
@@ -238,44 +192,11 @@ def _record_overrides(run: Path, cfg: DictConfig) -> None:
         write_run_overrides(run, list(HydraConfig.get().overrides.task), OmegaConf.to_yaml(cfg))
 
 
-def check_keypoints(module: KeypointModule, ckpt: dict[str, Any], path: str | Path, key: str) -> None:
-    """A ConfigError unless the checkpoint was trained on this data's keypoints, in this order."""
-    names = ckpt["hyper_parameters"]["keypoint_names"]
-    if names != module.keypoint_names:
-        raise ConfigError(
-            f"{key}: {path} was trained on {len(names)} keypoints {names}, this data has"
-            f" {len(module.keypoint_names)}: {module.keypoint_names}"
-        )
-
-
-def load_compatible(module: KeypointModule, path: str | Path, key: str) -> dict[str, Any]:
-    """Load a checkpoint's weights into ``module`` (read weights-only), or a ConfigError naming the
-    file when its keypoints or its model differ from this run's; returns the checkpoint."""
-    ckpt = read_checkpoint(path, key)
-    check_keypoints(module, ckpt, path, key)
-    try:
-        module.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:  # missing, unexpected or differently shaped weights
-        raise ConfigError(
-            f"{key}: {path} holds another model ({str(exc).splitlines()[0]}); give the model settings"
-            " it was trained with (checkpoints saved before step 0's image context: model.context_layers=0)"
-        ) from None
-    return ckpt
-
-
 def init_weights(module: KeypointModule, checkpoint: str) -> None:
     """Start from another run's weights (fine-tuning): weights only, a new run, its own optimizer and
     schedule. The keypoints must be the same ones, in the same order."""
     ckpt = load_compatible(module, checkpoint, "init_from")
     log.info(f"init_from: weights of {checkpoint} (epoch {ckpt.get('epoch')}); a new run, optimizer and schedule")
-
-
-def finish_wandb(loggers: list[Any]) -> None:
-    """End the wandb run, if any: the next job of a sweep in this process must start its own run."""
-    if any(type(lg).__name__ == "WandbLogger" for lg in loggers):
-        import wandb
-
-        wandb.finish()
 
 
 def _fit_and_test(
@@ -290,8 +211,8 @@ def _fit_and_test(
 ) -> RunSummary:
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
-    ckpt_cb: ModelCheckpoint | None = _find(callbacks, ModelCheckpoint)
-    early: EarlyStopping | None = _find(callbacks, EarlyStopping)
+    ckpt_cb: ModelCheckpoint | None = find_callback(callbacks, ModelCheckpoint)
+    early: EarlyStopping | None = find_callback(callbacks, EarlyStopping)
     stopped_early, reason = _stop_reason(trainer, early)
     best_path = (ckpt_cb.best_model_path or None) if ckpt_cb else None
     score = ckpt_cb.best_model_score if ckpt_cb else None
@@ -336,126 +257,12 @@ def _fit_and_test(
     summary.wall_time_s = time.perf_counter() - started
     if trainer.is_global_zero:
         write_json(output_dir / "summary.json", asdict(summary))
-        history: MetricsHistory | None = _find(callbacks, MetricsHistory)
+        history: MetricsHistory | None = find_callback(callbacks, MetricsHistory)
         write_report(output_dir, asdict(summary), history.records if history else [])
-        log.info(format_summary(summary, output_dir))
+        log.info(format_summary(asdict(summary), output_dir))
     return summary
-
-
-def format_summary(s: RunSummary, output_dir: Path) -> str:
-    lines = [
-        "",
-        "=" * 30 + " run summary " + "=" * 30,
-        f"run folder     : {output_dir}",
-        f"loss threshold : {num(s.loss_threshold)} normalized"
-        f" = {num(s.loss_threshold_px)} px at {s.input_size} px input",
-        f"best {s.monitor:<10}: {num(s.best_score)} at epoch {s.best_epoch}",
-        f"stopped        : after epoch {s.last_epoch} ({s.stop_reason})",
-        f"best checkpoint: {s.best_checkpoint}",
-        f"last checkpoint: {s.last_checkpoint}",
-        f"wall time      : {num(s.wall_time_s)} s" + (f" (continued {s.resumed_from})" if s.resumed_from else ""),
-    ]
-    if s.test_checkpoint:
-        lines.append(f"test metrics   : from {s.test_checkpoint} (epoch {s.test_checkpoint_epoch})")
-        lines += format_metrics(s.test_metrics)
-    else:
-        lines.append("test metrics   : none (no test run)")
-    return "\n".join(lines + ["=" * 73])
-
-
-def _discard_unused_run_dir(output_dir: Path) -> None:
-    """Remove a run folder that holds only Hydra's config copy and log: the run never started."""
-    if output_dir.is_dir() and all(p.name in (".hydra", "train.log") for p in output_dir.iterdir()):
-        shutil.rmtree(output_dir, ignore_errors=True)
-        for parent in (output_dir.parent, output_dir.parent.parent):  # outputs/<date>, if left empty
-            if parent.is_dir() and not any(parent.iterdir()):
-                parent.rmdir()
-
-
-def cli_argv(argv: list[str], conf_dir: Path) -> list[str]:
-    """train.py's arguments, checked (one-line errors, exit 2: unknown config names, missing sweep plugins) and
-    with ``resume`` expanded (see seqattn.training.resume)."""
-    check_group_choices(argv, conf_dir)
-    try:
-        if problem := missing_plugin(argv, conf_dir):
-            raise ConfigError(problem)
-        argv = resume_argv(argv)
-        check_run_dir(argv)
-        return argv
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-
-
-def check_run_dir(argv: list[str]) -> None:
-    """Before Hydra writes into it: a ``hydra.run.dir`` that another live run holds, or that cannot be
-    made (a file on its path), is a ConfigError."""
-    given = [a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")]
-    if not given or any(a in ("-m", "--multirun") for a in argv) or not owns_run_folder():
-        return  # a sweep's jobs have folders of their own; DDP's other ranks share rank 0's
-    folder = Path(given[-1].strip("'\""))
-    if (holder := live_holder(folder)) is not None:
-        raise ConfigError(in_use_message(folder, holder))
-    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
-    if existing.exists() and not existing.is_dir():
-        raise ConfigError(f"hydra.run.dir: cannot make the run folder {folder}: {existing} is a file")
-
-
-def check_group_choices(argv: list[str], conf_dir: Path) -> None:
-    """One-line error for ``group=name`` overrides naming no file in ``conf/<group>/`` (before Hydra)."""
-    for arg in argv:
-        key, sep, value = arg.partition("=")
-        group = conf_dir / key
-        if not sep or key.startswith(("+", "~", "hydra")) or "." in key or not group.is_dir():
-            continue
-        choices = sorted(p.stem for p in group.glob("*.yaml") if not p.stem.startswith("_"))
-        for name in value.split(","):
-            if name not in choices and name != "null":
-                print(f"error: unknown {key} '{name}' ({arg}); choose one of: {', '.join(choices)}", file=sys.stderr)
-                sys.exit(2)
 
 
 def main(cfg: DictConfig, entry_script: Path | None = None) -> float:
     """Hydra entry: one-line errors for config and data problems; the objective for sweepers."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
-    started = time.perf_counter()
-    try:
-        return train(cfg, entry_script).objective()
-    except Exception as exc:  # noqa: BLE001 - user errors may arrive wrapped by hydra.instantiate
-        user_error, write_error = find_user_error(exc), write_failure(exc)
-        if user_error is None and write_error is None and not multirun:
-            raise
-        message = str(user_error or write_error or f"{type(exc).__name__}: {exc}")
-        if not multirun:
-            if user_error:
-                _discard_unused_run_dir(Path(cfg.paths.output_dir))
-            print(f"error: {message}", file=sys.stderr)
-            sys.exit(2)
-        # In a sweep one failed job must not stop the others: record it (its folder and overrides
-        # stay, for the sweep summary) and report +inf.
-        log.exception(f"job failed: {message}")
-        if is_rank_zero():
-            failed = {"error": message, "wall_time_s": time.perf_counter() - started}
-            write_json(Path(cfg.paths.output_dir) / "summary.json", failed)
-        return math.inf
-
-
-# A file could not be written: the disk is full, the folder read-only or a file, a size limit reached.
-_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR}
-
-
-def write_failure(exc: BaseException) -> str | None:
-    """One line for an OSError behind ``exc`` that means "cannot write this file", if any."""
-    for e in exception_chain(exc):
-        if isinstance(e, OSError) and e.errno in _WRITE_ERRNOS:
-            where = e.filename or "a file of the run"
-            return f"cannot write {where}: {e.strerror or e} (free space or fix the folder's permissions)"
-    return None
-
-
-def find_user_error(exc: BaseException) -> UserError | None:
-    """The UserError behind ``exc`` (hydra.instantiate wraps errors raised in constructors), if any."""
-    return next((e for e in exception_chain(exc) if isinstance(e, UserError)), None)
+    return run_task(lambda: train(cfg, entry_script).objective(), Path(cfg.paths.output_dir))
