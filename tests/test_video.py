@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from conftest import compose_cfg
 
-from seqattn.data.synthetic import render_creature, render_video, walking_poses
+from seqattn.data.creature import render_creature
+from seqattn.data.creature_video import render_video, walking_poses
 from seqattn.inference.cli import main as predict_main
 from seqattn.inference.filters import filter_track
 from seqattn.inference.tables import H5_KEY
