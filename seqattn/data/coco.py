@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from seqattn.data.images import MAX_IMAGE_PIXELS, declared_size
-from seqattn.data.labels import Entry, LabelledSource, crop_box, image_path, read_json, resolve_image_root
+from seqattn.data.label_files import Entry, crop_box, image_path, read_json, resolve_image_root
+from seqattn.data.labels import LabelledSource
 from seqattn.errors import ConfigError, DataError
 
 _ID = (int, float, str)  # what COCO ids may be: JSON numbers or strings

@@ -16,15 +16,8 @@ import numpy as np
 
 from seqattn.data.hdf import H5_KEY, read_pose_table
 from seqattn.data.images import MAX_IMAGE_PIXELS
-from seqattn.data.labels import (
-    Entry,
-    LabelledSource,
-    image_path,
-    parse_number,
-    read_csv_rows,
-    read_json,
-    resolve_image_root,
-)
+from seqattn.data.label_files import Entry, image_path, parse_number, read_csv_rows, read_json, resolve_image_root
+from seqattn.data.labels import LabelledSource
 from seqattn.errors import DataError
 
 LabelRow = tuple[int, str, np.ndarray]  # (row number in the CSV, image path, (K, 2) points)

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from seqattn.data.images import MAX_IMAGE_PIXELS
-from seqattn.data.labels import Entry, LabelledSource, image_path, parse_number, read_csv_rows, resolve_image_root
+from seqattn.data.label_files import Entry, image_path, parse_number, read_csv_rows, resolve_image_root
+from seqattn.data.labels import LabelledSource
 from seqattn.errors import DataError
 
 _AXIS_SUFFIX = re.compile(r"(?i)[_\-. ]?(x|y)$")
