@@ -15,13 +15,16 @@ from seqattn.errors import ConfigError
 
 class GaussianHeatmapKL(nn.Module):
     """logits (B, K, h, w), target (B, K, 2) normalized (cell centres at (i + 0.5) / n), visible (B, K)
-    -> mean over labelled maps of KL(gaussian || softmax(logits)), a scalar. ``sigma``: cells."""
+    -> ``weight`` x the mean over labelled maps of KL(gaussian || softmax(logits)), a scalar.
+    ``sigma``: cells."""
 
-    def __init__(self, sigma: float = 1.0) -> None:
+    reads = ("heat",)  # the model output it supervises (seqattn.losses.criterion)
+
+    def __init__(self, sigma: float = 1.0, weight: float = 1.0) -> None:
         super().__init__()
         if sigma <= 0:
             raise ConfigError(f"heat-map sigma must be > 0 cells, got {sigma}")
-        self.sigma = sigma
+        self.sigma, self.weight = sigma, weight
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
         b, k, h, w = logits.shape
@@ -34,4 +37,8 @@ class GaussianHeatmapKL(nn.Module):
         wanted = (-d2 / (2 * self.sigma**2)).log_softmax(-1)  # (B, K, h*w) log of the normalized Gaussian
         got = logits.float().flatten(2).log_softmax(-1)  # (B, K, h*w)
         kl = (wanted.exp() * (wanted - got)).sum(-1)  # (B, K)
-        return (kl * visible).sum() / visible.sum().clamp_min(1)
+        mean = (kl * visible).sum() / visible.sum().clamp_min(1)
+        return self.weight * mean
+
+    def extra_repr(self) -> str:
+        return f"sigma={self.sigma}, weight={self.weight}"
