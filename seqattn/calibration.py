@@ -11,13 +11,15 @@ The map is increasing, so it keeps the ranking (and the AUROC) of the raw confid
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from seqattn.files import save_figure
-from seqattn.metrics import PointErrors
+
+if TYPE_CHECKING:  # seqattn.metrics imports this module
+    from seqattn.metrics import PointErrors
 
 GOOD_PX = 5.0  # "error > 5 px" is what the AUROC separates
 WANTED_GOOD = 0.9  # pcutoff: the lowest likelihood above which this share of points is good
@@ -45,6 +47,13 @@ def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
     for start, count in zip(first, counts, strict=True):
         ranks[order[start : start + count]] = start + (count + 1) / 2
     return float((ranks[positive].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def likelihood_auroc(points: PointErrors, good_px: float = GOOD_PX) -> float:
+    """AUROC of the raw confidence for telling good points (<= good_px) from bad; NaN when there
+    are no likelihoods, or no good or no bad points."""
+    likelihood, error = _points(points)
+    return auroc(likelihood, error <= good_px)
 
 
 def calibration_table(points: PointErrors, good_px: float = GOOD_PX, calibration: dict | None = None) -> dict[str, Any]:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
+
+from seqattn.calibration import likelihood_auroc
+
+if TYPE_CHECKING:
+    from seqattn.data.codec import KeypointCodec
 
 _STATES = ("index", "pred_px", "dxy", "visible", "norm_dist", "diagonal", "confidence")
 GROSS_MISS_FRACTION = 0.1  # a gross miss: error above this fraction of the image diagonal
@@ -109,6 +116,23 @@ class PointErrors:
         return per_image.argsort(descending=True, stable=True)[:n].tolist()
 
 
+def stage_metrics(
+    points: PointErrors, pck_px: tuple[float, ...], threshold: float | None, held_out: bool
+) -> dict[str, float]:
+    """What a stage logs at its epoch end, as ``{stage}/<name>``: the summary statistics and, on
+    held-out data (train errors move within the epoch), the EPE of each keypoint
+    (``epe_px/<keypoint>``) and ``likelihood_auroc`` (does the confidence tell good points, within
+    ``seqattn.calibration.GOOD_PX``, from bad?; left out when undefined)."""
+    logged = {name: float(value) for name, value in points.summary(pck_px, threshold).items()}
+    if held_out:
+        for name, stats in points.per_keypoint(pck_px).items():
+            logged[f"epe_px/{name}"] = stats["epe_px"]
+        auroc = likelihood_auroc(points)
+        if math.isfinite(auroc):
+            logged["likelihood_auroc"] = auroc
+    return logged
+
+
 class KeypointErrors(Metric):
     """Collects per-point errors and reports EPE, median, p90, PCK, per-axis and per-keypoint error.
 
@@ -154,6 +178,32 @@ class KeypointErrors(Metric):
         if confidence is None:
             confidence = torch.full(visible.shape, float("nan"), device=pred_px.device)
         self.confidence.append(confidence.detach().float())
+
+    def update_normalized(
+        self,
+        codec: KeypointCodec,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        visible: torch.Tensor,
+        frame: torch.Tensor,
+        index: torch.Tensor,
+        confidence: torch.Tensor | None = None,
+    ) -> None:
+        """``update`` from network coordinates: pred, target (B, K, 2) normalized (NaN allowed in
+        target where not visible), decoded to original pixels by ``codec`` with each image's
+        ``frame`` (B, 6) (``seqattn.data.codec.FRAME_FIELDS``); visible (B, K);
+        index (B,); confidence (B, K) or None."""
+        with torch.no_grad():
+            safe_target = torch.where(visible[..., None], target, pred)  # (B, K, 2), NaN-free
+            self.update(
+                codec.decode(pred.float(), frame),
+                codec.decode(safe_target.float(), frame),
+                visible,
+                (pred - safe_target).float().norm(dim=-1),
+                index,
+                frame[:, 4:6].float().norm(dim=-1),  # original image diagonal (frame: ..., width, height)
+                confidence,
+            )
 
     def _points(self) -> PointErrors:
         """The collected rows, deduplicated by index and sorted (of this process unless states are synced)."""
