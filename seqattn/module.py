@@ -1,4 +1,5 @@
-"""LightningModule: a keypoint model + its loss, with metrics in original-image pixels."""
+"""LightningModule: wires a keypoint model, its objective (seqattn.losses.criterion), the metrics in
+original-image pixels (seqattn.metrics), logging and the optimizer."""
 
 from __future__ import annotations
 
@@ -10,15 +11,14 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Timer
 from torch.optim.lr_scheduler import LambdaLR
 
-from seqattn.calibration import calibration_table, fit_calibration
+from seqattn.calibration import fit_calibration
 from seqattn.data.codec import KeypointCodec
-from seqattn.losses import GaussianHeatmapKL
-from seqattn.metrics import BatchMeans, KeypointErrors, PointErrors
+from seqattn.losses import KeypointCriterion
+from seqattn.metrics import BatchMeans, KeypointErrors, PointErrors, stage_metrics
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,8 @@ def warmup_cosine(
 
 
 class KeypointModule(L.LightningModule):
-    """Wraps ``model`` (images -> {"coords": (B, K, 2)}) and ``loss``, both given as plain configs.
+    """Wraps ``model`` (images -> {"coords": (B, K, 2), ...}) and the coordinate ``loss``, both given
+    as plain configs, with the supervision weights of :class:`~seqattn.losses.KeypointCriterion`.
 
     Configs, not modules, are saved as hyperparameters, so ``load_from_checkpoint`` rebuilds the
     whole module from the checkpoint file alone.
@@ -92,8 +93,14 @@ class KeypointModule(L.LightningModule):
         # NHWC: faster convolutions on GPU tensor cores (bf16/fp16); same results, any device
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
-        self.loss = instantiate(loss)
-        self.heatmap_loss = GaussianHeatmapKL(heatmap_sigma) if heatmap_weight > 0 else None
+        self.criterion = KeypointCriterion(
+            instantiate(loss),
+            step_weight_slope=step_weight_slope,
+            heatmap_weight=heatmap_weight,
+            heatmap_sigma=heatmap_sigma,
+            confidence_weight=confidence_weight,
+            confidence_scale=confidence_scale,
+        )
         stages = ("train", "val", "test")
         self.metrics = torch.nn.ModuleDict(
             {f"{stage}_errors": KeypointErrors(keypoint_names, tuple(pck_px)) for stage in stages}
@@ -103,9 +110,7 @@ class KeypointModule(L.LightningModule):
         # so callbacks and result writers can list per-image and per-keypoint errors.
         self.last_errors: dict[str, PointErrors] = {}
         self.checkpoint_epoch: int | None = None  # epoch of the checkpoint last loaded into this module
-        self.calibration: dict[str, Any] | None = (
-            None  # the loaded checkpoint's scaling and pcutoff (seqattn.calibration)
-        )
+        self.calibration: dict[str, Any] | None = None  # the loaded checkpoint's scaling and pcutoff
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Called by load_from_checkpoint and by Trainer.test(ckpt_path=...): results can name their epoch.
@@ -113,8 +118,7 @@ class KeypointModule(L.LightningModule):
         self.calibration = checkpoint.get("calibration")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Every checkpoint carries the likelihood scaling and the pcutoff fitted on the validation
-        # predictions of its own epoch (checkpoints are saved after that epoch's validation).
+        # The likelihood scaling and pcutoff fitted on this epoch's validation predictions.
         points = self.last_errors.get("val")
         if points is not None and len(points):
             checkpoint["calibration"] = fit_calibration(points)
@@ -123,8 +127,13 @@ class KeypointModule(L.LightningModule):
         return self.model(images.contiguous(memory_format=self.memory_format))
 
     @property
+    def loss(self) -> torch.nn.Module:
+        """The coordinate loss (a threshold schedule moves its ``threshold``)."""
+        return self.criterion.coordinate_loss
+
+    @property
     def loss_threshold(self) -> float | None:
-        """The loss's threshold now (normalized; a schedule moves it), None for losses without one."""
+        """The loss's threshold now (normalized), None for losses without one."""
         return getattr(self.loss, "threshold", None)
 
     @property
@@ -141,67 +150,30 @@ class KeypointModule(L.LightningModule):
         for logger in self.loggers:
             logger.log_hyperparams({"loss_threshold": t, "loss_threshold_px": t * size})
 
-    def _objective(self, out: dict[str, Any], target: torch.Tensor, visible: torch.Tensor) -> tuple[torch.Tensor, Any]:
-        """Loss over every step's estimate (step t weighs 1 + step_weight_slope * t) + the confidence term.
-
-        Returns the total and the final estimate's LossOutput (for the loss_x / loss_y diagnostics).
-        """
-        steps = out.get("steps") or [out["coords"]]
-        final = self.loss(steps[-1], target, visible)
-        weights = [1.0 + self.hparams.step_weight_slope * t for t in range(len(steps))]
-        total = sum(w * self.loss(s, target, visible).loss for w, s in zip(weights[:-1], steps[:-1], strict=True))
-        total = (total + weights[-1] * final.loss) / sum(weights)
-        if self.heatmap_loss is not None and "heat" in out:  # the step-0 maps' shape (seqattn.losses.heatmap)
-            total = total + self.hparams.heatmap_weight * self.heatmap_loss(out["heat"], target, visible)
-        confidence = out.get("confidence")
-        if confidence is not None and self.hparams.confidence_weight > 0:
-            # target: how close the final estimate is, exp(-(d / scale)^2); no gradient into the coordinates
-            d2 = torch.where(visible, ((steps[-1].detach() - target) ** 2).sum(-1), torch.zeros_like(confidence))
-            wanted = torch.exp(-d2 / self.hparams.confidence_scale**2)  # (B, K)
-            bce = F.binary_cross_entropy(confidence.float().clamp(1e-6, 1 - 1e-6), wanted.float(), reduction="none")
-            total = total + self.hparams.confidence_weight * (bce * visible).sum() / visible.sum().clamp_min(1)
-        return total, final
-
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         out = self(batch["image"])
         pred, target, visible = out["coords"], batch["keypoints"], batch["visible"]  # (B, K, 2) x2, (B, K)
-        loss, final = self._objective(out, target, visible)
+        terms = self.criterion(out, target, visible)
         bs = pred.shape[0]
         if stage == "train":  # this process's batch, for the progress bar and the step curve
-            self.log("train/loss_step", loss, on_step=True, on_epoch=False, batch_size=bs, prog_bar=True)
-        self.loss_means[f"{stage}_loss"].update((loss, final.loss_x, final.loss_y), bs)
-        with torch.no_grad():
-            safe_target = torch.where(visible[..., None], target, pred)  # (B, K, 2), NaN-free
-            self.metrics[f"{stage}_errors"].update(
-                self.codec.decode(pred.float(), batch["frame"]),  # original-image pixels
-                self.codec.decode(safe_target.float(), batch["frame"]),
-                visible,
-                (pred - safe_target).float().norm(dim=-1),
-                batch["index"],
-                batch["frame"][:, 4:6].float().norm(dim=-1),  # original image diagonal (frame: ..., width, height)
-                out.get("confidence"),
-            )
-        return loss
+            self.log("train/loss_step", terms["loss"], on_step=True, on_epoch=False, batch_size=bs, prog_bar=True)
+        self.loss_means[f"{stage}_loss"].update(tuple(terms[name] for name in LOSS_TERMS), bs)
+        self.metrics[f"{stage}_errors"].update_normalized(
+            self.codec, pred, target, visible, batch["frame"], batch["index"], out.get("confidence")
+        )
+        return terms["loss"]
 
     def _log_metrics(self, stage: str) -> None:
         # The only collectives of an epoch end, made by every rank in this order (this hook runs on
         # all of them). Every value logged below is then equal on every rank, so nothing is logged
         # with sync_dist: see BatchMeans for the hang that would bring back.
         errors: KeypointErrors = self.metrics[f"{stage}_errors"]
-        points = errors.snapshot()
+        points = self.last_errors[stage] = errors.snapshot()
         means = self.loss_means[f"{stage}_loss"].compute()
         self.loss_means[f"{stage}_loss"].reset()
-        self.last_errors[stage] = points
-        for term, value in means.items():
-            self.log(f"{stage}/{term}", value)
-        for name, value in points.summary(errors.pck_px, self.loss_threshold).items():
-            self.log(f"{stage}/{name}", float(value), prog_bar=name == "epe_px")
-        if stage != "train":  # per keypoint on held-out data only: train errors move within the epoch
-            for name, stats in points.per_keypoint(errors.pck_px).items():
-                self.log(f"{stage}/epe_px/{name}", stats["epe_px"])
-            auroc = calibration_table(points)["auroc"]  # does the likelihood tell good points (<= 5 px) from bad?
-            if auroc is not None and math.isfinite(auroc):
-                self.log(f"{stage}/likelihood_auroc", auroc)
+        measured = stage_metrics(points, errors.pck_px, self.loss_threshold, held_out=stage != "train")
+        for name, value in {**means, **measured}.items():
+            self.log(f"{stage}/{name}", value, prog_bar=name == "epe_px")
         errors.reset()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -179,10 +179,11 @@ def test_every_step_is_supervised_with_weights_growing_by_the_slope(slope):
     target = torch.full((1, 1, 2), 0.5)
     errors = [0.3, 0.1, 0.02]  # x error of each step's estimate, coarse to fine
     steps = [target + torch.tensor([e, 0.0]) for e in errors]
-    total, final = module._objective({"steps": steps, "coords": steps[-1]}, target, torch.ones(1, 1, dtype=torch.bool))
-    per_step = [module.loss(s, target, torch.ones(1, 1, dtype=torch.bool)).loss for s in steps]
+    visible = torch.ones(1, 1, dtype=torch.bool)
+    terms = module.criterion({"steps": steps, "coords": steps[-1]}, target, visible)
+    per_step = [module.loss(s, target, visible) for s in steps]
     weights = [1 + slope * t for t in range(3)]
-    expected = sum(w * p for w, p in zip(weights, per_step, strict=True)) / sum(weights)
-    assert total.item() == pytest.approx(expected.item(), rel=1e-6)
-    assert final.loss.item() == pytest.approx(per_step[-1].item(), rel=1e-6)
-    assert per_step[0] > per_step[1] > per_step[2]  # so the weights change the total
+    expected = sum(w * p.loss for w, p in zip(weights, per_step, strict=True)) / sum(weights)
+    assert terms["loss"].item() == pytest.approx(expected.item(), rel=1e-6)
+    assert terms["loss_x"].item() == pytest.approx(per_step[-1].loss_x.item(), rel=1e-6)  # of the final estimate
+    assert per_step[0].loss > per_step[1].loss > per_step[2].loss  # so the weights change the total
