@@ -13,7 +13,7 @@ import numpy as np
 
 from seqattn.errors import DataError
 from seqattn.inference.tables import printable
-from seqattn.inference.video import VideoInfo
+from seqattn.inference.video_info import VideoInfo
 
 
 def keypoint_colours(k: int) -> list[tuple[int, int, int]]:

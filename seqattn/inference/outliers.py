@@ -38,7 +38,8 @@ from seqattn.data.dlc import read_dlc_labels
 from seqattn.data.hdf import H5_KEY, read_pose_table
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.inference.tables import output_set, printable
-from seqattn.inference.video import DecodeReport, VideoInfo, decode_frames, probe
+from seqattn.inference.video import decode_frames
+from seqattn.inference.video_info import DecodeReport, VideoInfo, probe
 
 log = logging.getLogger(__name__)
 
