@@ -61,7 +61,7 @@ def test_scores_and_spread_picks():
 
 
 def test_the_default_pcutoff_is_the_one_predict_used(predicted, tmp_path):
-    from seqattn.inference.outliers import predictions_pcutoff
+    from seqattn.inference.outlier_inputs import predictions_pcutoff
 
     _, _, h5 = predicted
     written = json.loads(h5.with_suffix(".json").read_text())["pcutoff"]  # predict.py's report

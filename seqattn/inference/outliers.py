@@ -33,13 +33,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seqattn.calibration import FALLBACK_PCUTOFF
-from seqattn.data.dlc import read_dlc_labels
-from seqattn.data.hdf import H5_KEY, read_pose_table
 from seqattn.errors import ConfigError, DataError, UserError
+from seqattn.inference.outlier_inputs import (
+    check_length,
+    existing_labels,
+    predictions_pcutoff,
+    read_machine_labels,
+    read_predictions,
+)
 from seqattn.inference.tables import output_set, printable
 from seqattn.inference.video import decode_frames
-from seqattn.inference.video_info import DecodeReport, VideoInfo, probe
+from seqattn.inference.video_info import DecodeReport, probe
 
 log = logging.getLogger(__name__)
 
@@ -76,73 +80,8 @@ def pick_frames(scores: np.ndarray, n: int, min_gap: int, skip: set[int] = froze
     return sorted(picked)
 
 
-def read_predictions(path: Path) -> tuple[str, list[str], np.ndarray, np.ndarray]:
-    """A frame-indexed DeepLabCut prediction table -> (scorer, names, coords (N, K, 2), likelihood (N, K)).
-    Read without unpickling anything (seqattn.data.hdf): a crafted file is refused."""
-    if path.suffix.lower() != ".h5":
-        raise DataError(f"{printable(path)}: give the .h5 that predict.py wrote for the video")
-    if not path.is_file():
-        raise DataError(f"{printable(path)}: no such file")
-    table = read_pose_table(path, H5_KEY, what="DeepLabCut prediction table")
-    names = list(dict.fromkeys(column[1] for column in table.columns if len(column) == 3))
-    expected = [(table.columns[0][0], name, coord) for name in names for coord in ("x", "y", "likelihood")]
-    if not names or table.columns != expected:
-        raise DataError(f"{printable(path)}: columns are not scorer / bodyparts / x, y, likelihood per keypoint")
-    if table.index != list(range(len(table.index))):
-        raise DataError(f"{printable(path)}: rows are not frames 0, 1, 2, ... (is it a label file?)")
-    values = table.values.reshape(len(table.index), len(names), 3)
-    return str(table.columns[0][0]), names, values[..., :2], values[..., 2]
-
-
-def existing_labels(folder: Path) -> tuple[Path | None, list[str] | None, set[str]]:
-    """The folder's CollectedData CSV, its keypoint names and the images it labels (None: none yet)."""
-    found = sorted(folder.glob("CollectedData_*.csv"))
-    if not found:
-        return None, None, set()
-    names, samples = read_dlc_labels(found[0])
-    return found[0], names, {image for image, _ in samples}
-
-
-def predictions_pcutoff(predictions: Path) -> float:
-    """The pcutoff predict.py wrote into the report beside its .h5 (the checkpoint's, chosen on the
-    scale of the likelihoods in that file), else DeepLabCut's 0.6; a report that holds no valid
-    pcutoff is a DataError."""
-    report = predictions.with_suffix(".json")
-    if not report.is_file():
-        return FALLBACK_PCUTOFF
-    try:
-        value = json.loads(report.read_text())["pcutoff"]
-        pcutoff = float(value)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{printable(report)}: no pcutoff in predict.py's report ({exc}); give --pcutoff") from None
-    if not 0 <= pcutoff <= 1:
-        raise DataError(f"{printable(report)}: pcutoff {value!r} is not in [0, 1]; give --pcutoff")
-    return pcutoff
-
-
-def read_machine_labels(path: Path, k: int) -> dict[str, list]:
-    """The machine-labels record (image -> K [x, y] points, null for none); {} when there is none yet.
-    A record that is not one is a DataError: fix or remove it."""
-    if not path.is_file():
-        return {}
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{printable(path)}: not a machine-labels record ({exc}); fix or remove it") from None
-    if not isinstance(record, dict):
-        raise DataError(f"{printable(path)}: not a machine-labels record (expected an object of image paths)")
-    for image, points in record.items():
-        ok = isinstance(points, list) and len(points) == k
-        ok = ok and all(
-            isinstance(p, list) and len(p) == 2 and all(v is None or isinstance(v, int | float) for v in p)
-            for p in points
-        )
-        if not ok:
-            raise DataError(f"{printable(path)}: {image!r} should hold {k} [x, y] points; fix or remove the record")
-    return record
-
-
 def check_options(n: int, by: str, min_gap: int | None, pcutoff: float | None) -> None:
+    """The command-line options in range; a ConfigError naming the first that is not."""
     if by not in BY:
         raise ConfigError(f"--by must be one of {', '.join(BY)}, got {by!r}")
     if n < 1:
@@ -151,16 +90,6 @@ def check_options(n: int, by: str, min_gap: int | None, pcutoff: float | None) -
         raise ConfigError(f"--min-gap must be >= 1 frame, got {min_gap}")
     if pcutoff is not None and not 0 <= pcutoff <= 1:  # NaN fails both comparisons
         raise ConfigError(f"--pcutoff must be in [0, 1], got {pcutoff}")
-
-
-def check_length(predictions: Path, video: Path, rows: int, info: VideoInfo) -> None:
-    """The predictions have one row per frame of ``video`` (predict.py pads a video cut short to
-    the count its container states; without a count only extraction tells)."""
-    if info.frames_counted and rows != info.frames_expected:
-        raise DataError(
-            f"{printable(predictions)}: {rows} rows, but {printable(video)} has {info.frames_expected} frames:"
-            " the predictions of another video?"
-        )
 
 
 def extract_frames(video: Path, wanted: set[int]) -> dict[int, bytes]:
@@ -264,6 +193,7 @@ def _write_csv(path: Path, old_lines: list[str], rows: list[tuple[str, np.ndarra
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """``python -m seqattn.inference.outliers``: parse the options, extract, print a summary (errors: exit 2)."""
     parser = argparse.ArgumentParser(prog="python -m seqattn.inference.outliers", description=__doc__.split("\n\n")[0])
     parser.add_argument("predictions", type=Path, help="the <video stem>.h5 that predict.py wrote")
     parser.add_argument("video", type=Path)

@@ -1,0 +1,92 @@
+"""What ``seqattn.inference.outliers`` reads, checked before it writes anything: the predictions,
+their pcutoff, the project's existing labels and the record of machine labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from seqattn.calibration import FALLBACK_PCUTOFF
+from seqattn.data.dlc import read_dlc_labels
+from seqattn.data.hdf import H5_KEY, read_pose_table
+from seqattn.errors import DataError
+from seqattn.inference.tables import printable
+from seqattn.inference.video_info import VideoInfo
+
+
+def read_predictions(path: Path) -> tuple[str, list[str], np.ndarray, np.ndarray]:
+    """A frame-indexed DeepLabCut prediction table -> (scorer, names, coords (N, K, 2), likelihood (N, K)).
+    Read without unpickling anything (seqattn.data.hdf): a crafted file is refused."""
+    if path.suffix.lower() != ".h5":
+        raise DataError(f"{printable(path)}: give the .h5 that predict.py wrote for the video")
+    if not path.is_file():
+        raise DataError(f"{printable(path)}: no such file")
+    table = read_pose_table(path, H5_KEY, what="DeepLabCut prediction table")
+    names = list(dict.fromkeys(column[1] for column in table.columns if len(column) == 3))
+    expected = [(table.columns[0][0], name, coord) for name in names for coord in ("x", "y", "likelihood")]
+    if not names or table.columns != expected:
+        raise DataError(f"{printable(path)}: columns are not scorer / bodyparts / x, y, likelihood per keypoint")
+    if table.index != list(range(len(table.index))):
+        raise DataError(f"{printable(path)}: rows are not frames 0, 1, 2, ... (is it a label file?)")
+    values = table.values.reshape(len(table.index), len(names), 3)
+    return str(table.columns[0][0]), names, values[..., :2], values[..., 2]
+
+
+def existing_labels(folder: Path) -> tuple[Path | None, list[str] | None, set[str]]:
+    """The folder's CollectedData CSV, its keypoint names and the images it labels (None: none yet)."""
+    found = sorted(folder.glob("CollectedData_*.csv"))
+    if not found:
+        return None, None, set()
+    names, samples = read_dlc_labels(found[0])
+    return found[0], names, {image for image, _ in samples}
+
+
+def predictions_pcutoff(predictions: Path) -> float:
+    """The pcutoff predict.py wrote into the report beside its .h5 (the checkpoint's, chosen on the
+    scale of the likelihoods in that file), else DeepLabCut's 0.6; a report that holds no valid
+    pcutoff is a DataError."""
+    report = predictions.with_suffix(".json")
+    if not report.is_file():
+        return FALLBACK_PCUTOFF
+    try:
+        value = json.loads(report.read_text())["pcutoff"]
+        pcutoff = float(value)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{printable(report)}: no pcutoff in predict.py's report ({exc}); give --pcutoff") from None
+    if not 0 <= pcutoff <= 1:
+        raise DataError(f"{printable(report)}: pcutoff {value!r} is not in [0, 1]; give --pcutoff")
+    return pcutoff
+
+
+def read_machine_labels(path: Path, k: int) -> dict[str, list]:
+    """The machine-labels record (image -> K [x, y] points, null for none); {} when there is none yet.
+    A record that is not one is a DataError: fix or remove it."""
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{printable(path)}: not a machine-labels record ({exc}); fix or remove it") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{printable(path)}: not a machine-labels record (expected an object of image paths)")
+    for image, points in record.items():
+        ok = isinstance(points, list) and len(points) == k
+        ok = ok and all(
+            isinstance(p, list) and len(p) == 2 and all(v is None or isinstance(v, int | float) for v in p)
+            for p in points
+        )
+        if not ok:
+            raise DataError(f"{printable(path)}: {image!r} should hold {k} [x, y] points; fix or remove the record")
+    return record
+
+
+def check_length(predictions: Path, video: Path, rows: int, info: VideoInfo) -> None:
+    """The predictions have one row per frame of ``video`` (predict.py pads a video cut short to
+    the count its container states; without a count only extraction tells)."""
+    if info.frames_counted and rows != info.frames_expected:
+        raise DataError(
+            f"{printable(predictions)}: {rows} rows, but {printable(video)} has {info.frames_expected} frames:"
+            " the predictions of another video?"
+        )
