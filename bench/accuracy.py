@@ -53,7 +53,7 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
     summary = train(cfg)
     metrics = summary.test_metrics
     model = load_checkpoint(summary.best_checkpoint).eval()
-    size = model.codec.input_size
+    size = model.codec.side
     batch = torch.randn(32, 3, size, size)
     with torch.no_grad():
         model(batch)  # warm-up

@@ -15,10 +15,9 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def checkpoint_and_data(path: str, overrides: list[str]) -> tuple[KeypointModule, KeypointDataModule, L.Trainer]:
-    """``overrides``: train.py data overrides naming the checkpoint's data (its input size is the checkpoint's)."""
+    """``overrides``: train.py data overrides naming the checkpoint's data (its letterbox is the checkpoint's)."""
     module = load_checkpoint(path, key="checkpoint")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, f"input_size={module.hparams.input_size}"])
-    cfg.data.letterbox_scale = module.letterbox_scale
+        cfg = compose("train", overrides=overrides)
     trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
-    return module, build_datamodule(cfg.data), trainer
+    return module, build_datamodule(cfg.data, module.geometry, augment=False), trainer

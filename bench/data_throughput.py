@@ -14,9 +14,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from seqattn.data import build_datamodule
+from seqattn.data import Geometry, build_datamodule, build_source
 from seqattn.module import KeypointModule
-from seqattn.training.adapt import resolve_auto
+from seqattn.training.adapt import measure, resolve_auto
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 BATCHES = 30
@@ -26,7 +26,7 @@ def loader_rate(cfg, cache: bool, workers: int) -> tuple[float, float]:
     """(seconds to set up, images/s over BATCHES training batches after the first)."""
     cfg = OmegaConf.merge(cfg, {"data": {"cache": cache, "num_workers": workers}})
     start = time.perf_counter()
-    dm = build_datamodule(cfg.data)
+    dm = build_datamodule(cfg.data, Geometry(int(cfg.input_size), int(cfg.model.get("hires_factor", 1))))
     dm.setup("fit")
     setup = time.perf_counter() - start
     it = iter(dm.train_dataloader())
@@ -47,7 +47,7 @@ def model_rate(cfg, keypoint_names: list[str]) -> float:
         keypoint_names=keypoint_names,
     )
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
-    b, s, k = cfg.data.batch_size, module.codec.input_size, len(keypoint_names)  # the letterbox it is fed
+    b, s, k = cfg.data.batch_size, module.codec.side, len(keypoint_names)  # the letterbox it is fed
     images, target = torch.randn(b, 3, s, s), torch.rand(b, k, 2)
     visible = torch.ones(b, k, dtype=torch.bool)
     n, start = 0, 0.0
@@ -65,14 +65,15 @@ def model_rate(cfg, keypoint_names: list[str]) -> float:
 def main(overrides: list[str]) -> None:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
-    resolve_auto(cfg, build_datamodule(cfg.data))  # input_size=auto etc., as train.py chooses them
+    source = build_source(cfg.data)
+    cfg, _ = resolve_auto(cfg, measure(source))  # input_size=auto etc., as train.py chooses them
     print(f"overrides: {' '.join(overrides) or '(defaults)'}; torch threads {torch.get_num_threads()}")
     rows = []
     for cache in (True, False):
         for workers in (0, 2):
             setup, rate = loader_rate(cfg, cache, workers)
             rows.append((f"cache={cache} workers={workers}", setup, rate))
-    names = build_datamodule(cfg.data).keypoint_names
+    names = list(source.keypoint_names)
     train_rate = model_rate(cfg, names)
     print("| pipeline | setup s | images/s | x model |\n|---|---|---|---|")
     for label, setup, rate in rows:

@@ -13,10 +13,6 @@ import sys
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
-
-from seqattn.data import build_datamodule
-from seqattn.inference import load_checkpoint
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -39,11 +35,10 @@ def step_errors(module, loader) -> list[torch.Tensor]:
 def main(argv: list[str]) -> None:
     if not argv:
         sys.exit(__doc__)
-    module = load_checkpoint(argv[0], key="checkpoint").eval()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[*argv[1:], f"input_size={module.hparams.input_size}"])
-    cfg.data.letterbox_scale = module.letterbox_scale
-    datamodule = build_datamodule(cfg.data)
+    from checkpoint_data import checkpoint_and_data  # beside this script
+
+    module, datamodule, _ = checkpoint_and_data(argv[0], argv[1:])
+    module.eval()
     datamodule.setup("test")
     print("| split | step | mean px | median px | p90 px | max px |\n|---|---|---|---|---|---|")
     for split, loader in (("val", datamodule.val_dataloader()), ("test", datamodule.test_dataloader())):

@@ -22,16 +22,17 @@ import torch
 import seqattn.losses
 import seqattn.models
 from seqattn.errors import ConfigError
-from seqattn.module import KeypointModule, warmup_cosine
+from seqattn.module import CHECKPOINT_FORMAT, KeypointModule
+from seqattn.schedule import warmup_cosine
 
 
-def _exported(package: Any) -> set[str]:
-    """``package.Name`` and ``defining.module.Name`` for everything ``package`` exports."""
-    names = set()
-    for name in package.__all__:
+def _exported(package: Any, names: tuple[str, ...] | None = None) -> set[str]:
+    """``package.Name`` and ``defining.module.Name`` for ``names`` (default: all ``package`` exports)."""
+    found = set()
+    for name in names or package.__all__:
         obj = getattr(package, name)
-        names |= {f"{package.__name__}.{name}", f"{obj.__module__}.{obj.__qualname__}"}
-    return names
+        found |= {f"{package.__name__}.{name}", f"{obj.__module__}.{obj.__qualname__}"}
+    return found
 
 
 def _optimizers() -> set[str]:
@@ -45,24 +46,29 @@ def _optimizers() -> set[str]:
 # What a checkpoint's saved settings may name, per setting: nothing else is ever instantiated from one.
 ALLOWED_TARGETS: dict[str, set[str]] = {
     "model": _exported(seqattn.models),
-    "loss": _exported(seqattn.losses),
+    "loss": _exported(seqattn.losses, ("hinge_loss", "HingeDistanceLoss", "L1Loss", "MSELoss", "WingLoss")),
     "optimizer": _optimizers(),
     "scheduler": {f"{warmup_cosine.__module__}.{warmup_cosine.__name__}"},
 }
 
 
 # The checkpoint format this version writes (``seqattn_format`` in the file; absent: 1). A change
-# of a constructor default that saved settings rely on adds a step to MIGRATIONS.
-FORMAT = 2
+# of a constructor default that saved settings rely on, or of a saved name, adds a step to MIGRATIONS.
+FORMAT = CHECKPOINT_FORMAT
 
 
 def _defaults_of_format_1(ckpt: dict[str, Any]) -> None:
-    """Format 1 left out settings whose constructor defaults were then: the sequential model without
-    image context, with pixel glimpses."""
-    model = ckpt["hyper_parameters"].get("model")
+    """Format 1 left out settings whose constructor defaults were then (the sequential model without
+    image context, with pixel glimpses; no heat-map term) and named the schedule in seqattn.module."""
+    hparams = ckpt["hyper_parameters"]
+    hparams.setdefault("heatmap_weight", 0.0)
+    model = hparams.get("model")
     if isinstance(model, dict) and str(model.get("_target_", "")).endswith("SequentialAttentionModel"):
         model.setdefault("context_layers", 0)
         model.setdefault("glimpse_source", "pixels")
+    scheduler = hparams.get("scheduler")
+    if isinstance(scheduler, dict) and scheduler.get("_target_") == "seqattn.module.warmup_cosine":
+        scheduler["_target_"] = f"{warmup_cosine.__module__}.{warmup_cosine.__name__}"
 
 
 MIGRATIONS = {1: _defaults_of_format_1}  # format N -> N + 1

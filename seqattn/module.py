@@ -3,58 +3,21 @@ original-image pixels (seqattn.metrics), logging and the optimizer."""
 
 from __future__ import annotations
 
-import logging
-import math
-import time
-from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import Timer
-from torch.optim.lr_scheduler import LambdaLR
 
 from seqattn.calibration import fit_calibration
-from seqattn.data.codec import KeypointCodec
+from seqattn.data.codec import Geometry
 from seqattn.losses import KeypointCriterion
 from seqattn.metrics import BatchMeans, KeypointErrors, PointErrors, stage_metrics
+from seqattn.schedule import optimizer_and_schedule
 
-log = logging.getLogger(__name__)
-
+# The checkpoint format this version writes (``seqattn_format``); seqattn.checkpoint migrates older ones.
+CHECKPOINT_FORMAT = 2
 LOSS_TERMS = ("loss", "loss_x", "loss_y")  # logged per epoch as {stage}/loss, {stage}/loss_x, {stage}/loss_y
-
-
-def warmup_cosine(
-    optimizer: torch.optim.Optimizer,
-    total_steps: float,
-    total_seconds: float | None = None,
-    warmup_fraction: float = 0.03,
-    final_lr_fraction: float = 0.01,
-    elapsed: Callable[[], float] | None = None,
-) -> LambdaLR:
-    """Linear warm-up, then cosine decay to ``final_lr_fraction`` of the base rate, per step.
-
-    Progress is steps / ``total_steps`` or, under a wall-time budget (``total_seconds``, from
-    Trainer ``max_time``; ``elapsed()`` is the time spent so far), the elapsed fraction of it,
-    whichever is further along.
-    """
-    finite = math.isfinite(total_steps) and total_steps > 0
-    warmup = max(1, int(warmup_fraction * total_steps)) if finite else 100
-    if elapsed is None:
-        start = time.monotonic()
-        elapsed = lambda: time.monotonic() - start  # noqa: E731
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup) if finite else 0.0
-        if total_seconds:
-            progress = max(progress, elapsed() / total_seconds)
-        progress = min(1.0, progress)
-        return final_lr_fraction + (1 - final_lr_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return LambdaLR(optimizer, factor)
 
 
 class KeypointModule(L.LightningModule):
@@ -77,37 +40,31 @@ class KeypointModule(L.LightningModule):
         confidence_weight: float = 0.1,
         confidence_scale: float = 0.02,
         step_weight_slope: float = 0.0,
-        heatmap_weight: float = 0.0,
+        heatmap_weight: float = 0.1,
         heatmap_sigma: float = 1.0,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.input_size = input_size
-        # A model that glimpses at higher resolution takes the letterbox at hires_factor x input_size
-        # and downsamples for its first step; coordinates are normalized either way.
-        self.letterbox_scale = int(model.get("hires_factor", 1))
-        self.codec = KeypointCodec(input_size * self.letterbox_scale)
+        # The letterbox the model is fed: hires_factor x input_size for a model that glimpses at
+        # higher resolution (it downsamples for step 0); coordinates are normalized either way.
+        self.geometry = Geometry(int(input_size), int(model.get("hires_factor", 1)))
+        self.codec = self.geometry.codec()
         self.keypoint_names = list(keypoint_names)
         self.model = instantiate(model, num_keypoints=len(keypoint_names))
         # NHWC: faster convolutions on GPU tensor cores (bf16/fp16); same results, any device
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)
         self.criterion = KeypointCriterion(
-            instantiate(loss),
-            step_weight_slope=step_weight_slope,
-            heatmap_weight=heatmap_weight,
-            heatmap_sigma=heatmap_sigma,
-            confidence_weight=confidence_weight,
-            confidence_scale=confidence_scale,
+            instantiate(loss), step_weight_slope, heatmap_weight, heatmap_sigma, confidence_weight, confidence_scale
         )
         stages = ("train", "val", "test")
         self.metrics = torch.nn.ModuleDict(
             {f"{stage}_errors": KeypointErrors(keypoint_names, tuple(pck_px)) for stage in stages}
         )
         self.loss_means = torch.nn.ModuleDict({f"{stage}_loss": BatchMeans(LOSS_TERMS) for stage in stages})
-        # Per-point errors of each stage's last epoch, on the CPU, kept after the metric is reset
-        # so callbacks and result writers can list per-image and per-keypoint errors.
+        # Each stage's last per-point errors (CPU), kept for callbacks and result writers.
         self.last_errors: dict[str, PointErrors] = {}
         self.checkpoint_epoch: int | None = None  # epoch of the checkpoint last loaded into this module
         self.calibration: dict[str, Any] | None = None  # the loaded checkpoint's scaling and pcutoff
@@ -118,6 +75,7 @@ class KeypointModule(L.LightningModule):
         self.calibration = checkpoint.get("calibration")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["seqattn_format"] = CHECKPOINT_FORMAT
         # The likelihood scaling and pcutoff fitted on this epoch's validation predictions.
         points = self.last_errors.get("val")
         if points is not None and len(points):
@@ -133,22 +91,13 @@ class KeypointModule(L.LightningModule):
 
     @property
     def loss_threshold(self) -> float | None:
-        """The loss's threshold now (normalized), None for losses without one."""
+        """The coordinate loss's threshold now (normalized), None for losses without one."""
         return getattr(self.loss, "threshold", None)
 
     @property
     def threshold_px(self) -> float | None:
-        t = self.loss_threshold
-        return None if t is None else t * self.input_size
-
-    def on_fit_start(self) -> None:
-        t = self.loss_threshold
-        if t is None:
-            return
-        size = self.input_size
-        log.info(f"hinge loss threshold: {t:.4g} normalized = {t * size:.2f} px at the {size} px input")
-        for logger in self.loggers:
-            logger.log_hyperparams({"loss_threshold": t, "loss_threshold_px": t * size})
+        """The threshold in pixels of the step-0 input (input_size), as the run states it."""
+        return None if self.loss_threshold is None else self.loss_threshold * self.input_size
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         out = self(batch["image"])
@@ -195,16 +144,4 @@ class KeypointModule(L.LightningModule):
         self._log_metrics("test")
 
     def configure_optimizers(self) -> Any:
-        optimizer = instantiate(self.hparams.optimizer)(self.parameters())
-        if not self.hparams.scheduler:
-            return optimizer
-        make: Callable[..., LambdaLR] = instantiate(self.hparams.scheduler)
-        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
-        seconds = timer.time_remaining("train") if timer is not None else None
-        scheduler = make(
-            optimizer,
-            total_steps=float(self.trainer.estimated_stepping_batches),
-            total_seconds=seconds,
-            elapsed=(lambda: timer.time_elapsed("train")) if seconds else None,  # the clock max_time uses
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return optimizer_and_schedule(self.parameters(), self.hparams.optimizer, self.hparams.scheduler, self.trainer)

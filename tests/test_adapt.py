@@ -85,7 +85,7 @@ def test_auto_settings_are_resolved_printed_and_recorded(make_cfg, caplog):
     assert chosen["input_size"]["value"] == 64 and "long side" in chosen["input_size"]["reason"]
     assert chosen["model.glimpse_source"]["value"] == "features"  # K = 40 > 8
     assert chosen["model.steps"]["value"] == 0 and info["config"]["model"]["steps"] == 0  # K = 40 > 32
-    assert info["config"]["model"]["hires_factor"] == 1 and info["config"]["data"]["letterbox_scale"] == 1
+    assert info["config"]["model"]["hires_factor"] == 1
     assert chosen["model.glimpse_size"]["value"] == 8 and info["config"]["model"]["glimpse_size"] == 8
     assert info["config"]["input_size"] == 64 and info["config"]["model"]["glimpse_source"] == "features"
     assert info["adaptive"]["data"]["num_keypoints"] == 40

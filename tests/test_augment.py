@@ -12,8 +12,8 @@ COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), 
 PAIRS = [(0, 1), (2, 3)]  # keypoint 0 <-> 1 and 2 <-> 3 swap on a flip
 
 
-def geometric_only(pairs=PAIRS, **kw) -> KeypointAugment:
-    return KeypointAugment(brightness_contrast=0, blur=0, noise=0, **kw).bind(pairs)
+def geometric_only(pairs=PAIRS, rotate=25.0, **kw) -> KeypointAugment:
+    return KeypointAugment(rotate=rotate, flip_pairs=pairs, brightness_contrast=0, blur=0, noise=0, **kw)
 
 
 def dots_image(points: np.ndarray) -> np.ndarray:
@@ -70,7 +70,9 @@ def test_points_pushed_out_of_frame_become_missing_never_clipped():
 def test_photometric_changes_never_move_keypoints():
     points = np.array([[10.0, 20.0], [30.5, 40.25]])
     np.random.seed(1)
-    aug = KeypointAugment(rotate=0, scale=(1, 1), translate=0, hflip=0, brightness_contrast=0.5, blur=1, noise=1)
+    aug = KeypointAugment(
+        rotate=0, flip_pairs=[], scale=(1, 1), translate=0, hflip=0, brightness_contrast=0.5, blur=1, noise=1
+    )
     image, out = aug(dots_image(points), points)
     assert np.allclose(out, points) and image.shape == (S, S, 3)
 
@@ -80,8 +82,8 @@ def test_flip_keeps_the_creature_chirality():
     split = SyntheticSource(num_train=20, width=S, height=S).splits()["train"]
     names = list(KEYPOINT_NAMES)
     snout, left, right, neck = (names.index(n) for n in ("snout", "left_ear", "right_ear", "neck"))
-    aug = KeypointAugment(rotate=180, brightness_contrast=0, blur=0, noise=0, hflip=1.0)
-    aug.bind([(1, 2), (4, 5), (6, 7)])
+    pairs = [(1, 2), (4, 5), (6, 7)]
+    aug = KeypointAugment(rotate=180, flip_pairs=pairs, brightness_contrast=0, blur=0, noise=0, hflip=1.0)
     checked = 0
     for i in range(20):
         pts = split[i].keypoints
@@ -98,6 +100,6 @@ def test_flip_keeps_the_creature_chirality():
 
 
 def test_flips_are_off_when_no_left_right_pairs_are_known(caplog):
-    unknown = KeypointAugment(hflip=0.5).bind(None)  # e.g. names like paw1LH, paw4RH
+    unknown = KeypointAugment(rotate=25, flip_pairs=None, hflip=0.5)  # e.g. names like paw1LH, paw4RH
     assert unknown.hflip == 0.0 and "horizontal flip off" in caplog.text
-    assert KeypointAugment(hflip=0.5).bind([]).hflip == 0.5  # explicitly no sided keypoints
+    assert KeypointAugment(rotate=25, flip_pairs=[], hflip=0.5).hflip == 0.5  # explicitly no sided keypoints

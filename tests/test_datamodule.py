@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from seqattn.data import KeypointDataModule
+from seqattn.data import Geometry, KeypointDataModule
 from seqattn.data.synthetic import SyntheticSource
 
 
 @pytest.mark.parametrize("cache", [True, False])
 def test_batches_decode_back_to_the_raw_labels(cache):
     source = SyntheticSource(num_train=10, num_val=6, num_test=6, width=70, height=45, num_keypoints=10)
-    dm = KeypointDataModule(source, input_size=48, batch_size=4, cache=cache)
+    dm = KeypointDataModule(source, Geometry(48), batch_size=4, eval_batch_size=4, cache=cache, num_workers=0)
     dm.setup("fit")
     batch = next(iter(dm.val_dataloader()))
     assert batch["image"].shape == (4, 3, 48, 48)
@@ -24,7 +24,9 @@ def test_batches_decode_back_to_the_raw_labels(cache):
 
 
 def test_train_loader_shuffles_and_drops_the_ragged_batch():
-    dm = KeypointDataModule(SyntheticSource(num_train=10, num_val=4, num_test=4), input_size=32, batch_size=4)
+    dm = KeypointDataModule(
+        SyntheticSource(num_train=10, num_val=4, num_test=4), Geometry(32), batch_size=4, num_workers=0, epoch_size=0
+    )
     dm.setup("fit")
     sizes = [len(b["index"]) for b in dm.train_dataloader()]
     assert sizes == [4, 4]
@@ -33,7 +35,7 @@ def test_train_loader_shuffles_and_drops_the_ragged_batch():
 
 def test_small_training_sets_are_repeated_to_the_epoch_size():
     dm = KeypointDataModule(
-        SyntheticSource(num_train=10, num_val=6, num_test=4), input_size=32, batch_size=4, epoch_size=25
+        SyntheticSource(num_train=10, num_val=6, num_test=4), Geometry(32), batch_size=4, epoch_size=25, num_workers=0
     )
     dm.setup("fit")
     indices = torch.cat([b["index"] for b in dm.train_dataloader()])

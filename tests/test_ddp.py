@@ -36,7 +36,7 @@ def folders(root: Path) -> list[Path]:
 
 def single_process_test(tmp_path: Path, checkpoint: str) -> dict[str, float]:
     model = KeypointModule.load_from_checkpoint(checkpoint)
-    datamodule = build_datamodule(compose_cfg(tmp_path / "unused", *DDP).data)
+    datamodule = build_datamodule(compose_cfg(tmp_path / "unused", *DDP).data, model.geometry, augment=False)
     again = Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False)
     return again.test(model, datamodule=datamodule, verbose=False)[0]
 

@@ -221,7 +221,7 @@ def test_bench_step_errors_end_at_the_test_error(run, tmp_path):
     spec.loader.exec_module(bench)
     summary, _ = run
     module = load_checkpoint(summary.best_checkpoint).eval()
-    datamodule = build_datamodule(compose_cfg(tmp_path).data)
+    datamodule = build_datamodule(compose_cfg(tmp_path).data, module.geometry, augment=False)
     datamodule.setup("test")
     errors = bench.step_errors(module, datamodule.test_dataloader())
     assert len(errors) == 1 + module.model.steps  # step 0 and every refinement step

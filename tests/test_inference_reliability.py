@@ -145,6 +145,7 @@ def test_a_huge_batch_size_is_capped_and_says_so(checkpoint, tmp_path, caplog): 
 # 3. file names that are not UTF-8
 
 
+@pytest.mark.slow
 def test_file_names_that_are_not_utf8_are_predicted_and_written_escaped(checkpoint, tmp_path):  # noqa: F811
     cv2 = pytest.importorskip("cv2")
     images = tmp_path / "images"
@@ -222,6 +223,7 @@ def _file_size_limit(limit: int):
     return apply
 
 
+@pytest.mark.slow
 def test_a_write_that_fails_midway_is_one_line_and_leaves_no_files(checkpoint, tmp_path):  # noqa: F811
     video = encode(tmp_path / "walk.mp4", 24)
     out = tmp_path / "out"
@@ -241,6 +243,7 @@ def long_video(tmp_path_factory) -> Path:
     return encode(tmp_path_factory.mktemp("long") / "long.mp4", 1500, 160, 120, noise=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_run_ends_in_one_line_and_leaves_no_files(checkpoint, long_video, tmp_path, sig, code):  # noqa: F811
     out = tmp_path / "out"

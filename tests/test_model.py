@@ -1,4 +1,8 @@
+from pathlib import Path
+
+import pytest
 import torch
+from train_helpers import epe_from_per_image
 
 from seqattn.models import QueryDecoderModel
 from seqattn.models.layers import sine_encoding
@@ -25,5 +29,7 @@ def test_simple_model_trains_through_train_py(make_cfg):
     from seqattn.training.train import train
 
     simple = ["model=simple", "model.channels=[8,16]", "model.width=16", "model.decoder_layers=1", "model.heads=2"]
-    summary = train(make_cfg(*simple, "trainer.max_epochs=1"))
-    assert summary.test_checkpoint == summary.best_checkpoint and summary.test_metrics["test/epe_px"] > 0
+    cfg = make_cfg(*simple, "trainer.max_epochs=1")
+    summary = train(cfg)
+    assert summary.test_checkpoint == summary.best_checkpoint
+    assert summary.test_metrics["test/epe_px"] == pytest.approx(epe_from_per_image(Path(cfg.paths.output_dir)))

@@ -121,6 +121,7 @@ def test_init_from_starts_from_the_weights_of_a_checkpoint(predicted, make_cfg):
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "openfield"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED / "videos" / "m3v1mp4.mp4").is_file(), reason="shared openfield data absent")
 def test_the_loop_on_openfield_and_its_recording(tmp_path, make_cfg):
     """predict the shared video -> outlier frames into a copy of the project -> 'relabel' -> retrain."""

@@ -4,12 +4,12 @@ import math
 import pytest
 import torch
 
-from seqattn.module import warmup_cosine
+from seqattn.schedule import warmup_cosine
 from seqattn.training.train import train
 
 
 def test_threshold_schedule_moves_from_lenient_to_tight_and_is_logged(tmp_path, make_cfg):
-    summary = train(make_cfg("callbacks=threshold_schedule", "trainer.max_epochs=3", "test=false"))
+    summary = train(make_cfg("+experiment=threshold_schedule", "trainer.max_epochs=3", "test=false"))
     rows = list(csv.DictReader(open(next((tmp_path / "run").rglob("metrics.csv")))))
     logged = [float(r["loss/threshold"]) for r in rows if r.get("loss/threshold")]
     # epochs 0, 1, 2 of 3: geometric from 0.1 towards 0.01

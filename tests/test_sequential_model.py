@@ -76,7 +76,7 @@ def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
     from seqattn.training.train import train
 
     model = ["model=sequential", "model.channels=[8,8,16]", "model.width=16", "model.heads=2", "model.glimpse_size=8"]
-    shape = ["model.peak_radius=2", "supervision.heatmap_weight=0.05"]  # heat-map term and peak read-out too
+    shape = ["+experiment=peak_readout", "supervision.heatmap_weight=0.05"]  # heat-map term and peak read-out too
     summary = train(make_cfg(*model, *shape, "trainer.max_epochs=1"))
     assert summary.test_metrics["test/epe_px"] > 0
     ckpt = torch.load(summary.best_checkpoint, map_location="cpu", weights_only=True)
@@ -84,7 +84,7 @@ def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
     from seqattn.module import KeypointModule
 
     module = KeypointModule.load_from_checkpoint(summary.best_checkpoint)
-    assert module.codec.input_size == 2 * 32  # letterbox at hires_factor x input_size
+    assert module.codec.side == module.geometry.side == 2 * 32  # letterbox at hires_factor x input_size
     assert module.model.peak_radius == 2 and "heatmap" in module.criterion.terms
     assert summary.loss_threshold_px == summary.loss_threshold * 32  # stated at the step-0 input
 

@@ -96,7 +96,7 @@ def test_variations_stand_in_for_other_kinds_of_data():
 
 def test_the_variations_are_one_override_away(make_cfg):
     # what bench/generalisation.py's proxies type: plain overrides of conf/data/synthetic.yaml
-    from seqattn.data import build_datamodule
+    from seqattn.data import build_source
 
     cfg = make_cfg(
         "data.source.grey=true",
@@ -105,7 +105,7 @@ def test_the_variations_are_one_override_away(make_cfg):
         "data.source.missing=0.33",
         "data.source.num_keypoints=13",
     )
-    source = build_datamodule(cfg.data).source
+    source = build_source(cfg.data)
     v = source.splits()["train"].variation
     assert (v.grey, v.centred, v.missing, tuple(v.size_range)) == (True, True, 0.33, (0.5, 2.0))
     assert len(source.keypoint_names) == 13

@@ -31,7 +31,7 @@ def test_fit_checkpoints_and_tests_the_best_checkpoint(tmp_path, make_cfg):
 
     # The reported test numbers are those of the best checkpoint, rebuilt from the file alone.
     model = KeypointModule.load_from_checkpoint(summary.best_checkpoint)
-    datamodule = build_datamodule(cfg.data)
+    datamodule = build_datamodule(cfg.data, model.geometry, augment=False)
     again = Trainer(accelerator="cpu", logger=False, enable_progress_bar=False).test(model, datamodule=datamodule)
     assert again[0]["test/epe_px"] == pytest.approx(summary.test_metrics["test/epe_px"], rel=1e-5)
 

@@ -165,6 +165,7 @@ def test_meaningless_values_stop_before_anything_is_written(tmp_path, override, 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_last_checkpoint_holds_every_finished_epoch_through_a_plateau(tmp_path):
     run = tmp_path / "run"
     with pytest.raises(SystemExit):  # SIGTERM in epoch 3, after three epochs without improvement
@@ -215,6 +216,7 @@ def run_train_py(cwd, *args, limit_bytes: int | None = None, timeout: float = 30
     )
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_and_leaves_no_truncated_checkpoint(tmp_path, trained):
     size = (trained / LAST_CHECKPOINT).stat().st_size
     run = tmp_path / "run"
@@ -228,6 +230,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_truncated_checkpoint(tmp_path, tr
     assert left == [], left  # no truncated file under its final name, no temporary either
 
 
+@pytest.mark.slow
 def test_a_failed_resume_leaves_the_run_folder_as_it_was(tmp_path, trained):
     run = tmp_path / "run"
     subprocess.run(["cp", "-r", str(trained), str(run)], check=True)

@@ -206,6 +206,7 @@ def test_rotation_metadata_turns_frames_as_players_show_them(checkpoint, tmp_pat
     assert (xy[..., 0] < 48).all() and (xy[..., 1] < 64).all()  # in the displayed, upright frame
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SHARED_VIDEO.is_file(), reason="shared openfield video absent (../shared/data)")
 def test_every_frame_of_the_shared_openfield_recording(checkpoint, tmp_path):
     predict_main([checkpoint, str(SHARED_VIDEO), "--out", str(tmp_path), "--batch-size", "64"])

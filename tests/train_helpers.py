@@ -3,6 +3,7 @@ interrupts training at a known batch (``+callbacks.interrupt._target_=train_help
 and one that re-creates the DDP trap of a collective made on rank 0 alone."""
 
 import csv
+import math
 import os
 import signal
 import subprocess
@@ -93,3 +94,12 @@ class RankZeroCollective(Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if trainer.is_global_zero and trainer.current_epoch == self.epoch:
             torch.distributed.all_reduce(torch.zeros(1))
+
+
+def epe_from_per_image(run_dir: Path) -> float:
+    """The mean error over every labelled point of ``test_per_image.csv`` (one cell per image and
+    keypoint): what ``test/epe_px`` must equal when the labels, the predictions and the files agree."""
+    rows = read_csv(run_dir / "test_per_image.csv")
+    cells = [float(v) for r in rows for k, v in r.items() if k.endswith("_px") and k != "mean_px" and v]
+    assert cells and all(map(math.isfinite, cells)), "no labelled test point, or a non-finite error"
+    return sum(cells) / len(cells)

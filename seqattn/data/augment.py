@@ -16,16 +16,22 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _FAR = -1e6  # where missing keypoints wait during a transform (albumentations has no NaN)
-AUTO_ROTATE_DEFAULT = 25.0  # degrees: rotate="auto" before (or without) seqattn.training.adapt's choice
+SMALL_ROTATION = 25.0  # degrees: what rotate="auto" gives a fixed view (seqattn.training.adapt)
 
 
 class KeypointAugment:
     """Random affine (rotation, scale, translation), horizontal flip with left/right swap,
-    brightness/contrast, blur and noise. Call ``bind(flip_pairs)`` before use (the data module does)."""
+    brightness/contrast, blur and noise.
+
+    ``flip_pairs``: index pairs to swap on a flip (the data source's); None = unknown, so flips are
+    switched off (a flip without the right swaps would teach the model wrong labels). ``rotate`` is
+    a number of degrees: ``auto`` in the config is resolved from the labels before this is built.
+    """
 
     def __init__(
         self,
-        rotate: float | str = 25.0,
+        rotate: float,
+        flip_pairs: list[tuple[int, int]] | None,
         scale: tuple[float, float] = (0.8, 1.2),
         translate: float = 0.08,
         hflip: float = 0.5,
@@ -33,12 +39,26 @@ class KeypointAugment:
         blur: float = 0.1,
         noise: float = 0.0,
     ) -> None:
+        if flip_pairs is None and hflip > 0:
+            log.warning(
+                "horizontal flip off: no left/right keypoint pairs found in the names; "
+                "set data.source.flip_pairs (or [] if no keypoint has a side) to flip"
+            )
+            hflip = 0.0
         self.hflip = hflip
-        self.flip_pairs: list[tuple[int, int]] = []
+        self.flip_pairs = [tuple(p) for p in flip_pairs or []]
         self.scale, self.translate = tuple(scale), translate
-        # "auto": chosen from the labels by seqattn.training.adapt (set_rotation); until then the small default
-        self.rotate_auto = rotate == "auto"
-        self.set_rotation(AUTO_ROTATE_DEFAULT if self.rotate_auto else float(rotate))
+        self.rotate = float(rotate)  # rotations uniform in [-rotate, rotate] degrees
+        moves = self.rotate or self.translate or self.scale != (1, 1)
+        affine = A.Affine(
+            rotate=(-self.rotate, self.rotate),
+            scale=self.scale,
+            translate_percent=(-self.translate, self.translate),
+            border_mode=0,
+            fill=0,
+            p=1.0 if moves else 0.0,
+        )
+        self.geometric = A.Compose([affine], keypoint_params=A.KeypointParams(format="xy", remove_invisible=False))
         self.flip = A.Compose(
             [A.HorizontalFlip(p=1.0)], keypoint_params=A.KeypointParams(format="xy", remove_invisible=False)
         )
@@ -53,32 +73,6 @@ class KeypointAugment:
                 A.GaussNoise(std_range=(0.02, 0.08), p=noise),
             ]
         )
-
-    def set_rotation(self, degrees: float) -> None:
-        """Rotations uniform in [-degrees, degrees]."""
-        self.rotate = float(degrees)
-        moves = self.rotate or self.translate or self.scale != (1, 1)
-        affine = A.Affine(
-            rotate=(-self.rotate, self.rotate),
-            scale=self.scale,
-            translate_percent=(-self.translate, self.translate),
-            border_mode=0,
-            fill=0,
-            p=1.0 if moves else 0.0,
-        )
-        self.geometric = A.Compose([affine], keypoint_params=A.KeypointParams(format="xy", remove_invisible=False))
-
-    def bind(self, flip_pairs: list[tuple[int, int]] | None) -> KeypointAugment:
-        """``flip_pairs``: index pairs to swap on a flip; None = unknown, so flips are switched off
-        (a flip without the right swaps would teach the model wrong labels)."""
-        if flip_pairs is None and self.hflip > 0:
-            log.warning(
-                "horizontal flip off: no left/right keypoint pairs found in the names; "
-                "set data.source.flip_pairs (or [] if no keypoint has a side) to flip"
-            )
-            self.hflip = 0.0
-        self.flip_pairs = list(flip_pairs or [])
-        return self
 
     def __call__(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(S, S, C) uint8 and (K, 2) input pixels with NaN -> the same after a random transform."""

@@ -37,16 +37,34 @@ class Frame:
         return np.array([getattr(self, f) for f in FRAME_FIELDS], dtype=np.float64)
 
 
-class KeypointCodec:
-    """Letterbox resize and exact coordinate mapping for a square input of side ``input_size``."""
+@dataclass(frozen=True)
+class Geometry:
+    """The letterbox a model is fed, owned here and stored in its checkpoint (``input_size`` and the
+    model's ``hires_factor``): step 0 sees an ``input_size`` square; a model that refines at higher
+    resolution takes the letterbox at ``hires_factor`` x ``input_size`` and downsamples it for step 0."""
 
-    def __init__(self, input_size: int) -> None:
-        if input_size < 8:
-            raise ValueError(f"input_size must be >= 8 pixels, got {input_size}")
-        self.input_size = int(input_size)
+    input_size: int  # S, pixels: the side step 0 sees
+    hires_factor: int = 1  # m: the letterbox's side is m x S
+
+    @property
+    def side(self) -> int:
+        """The letterbox's side, pixels."""
+        return self.input_size * self.hires_factor
+
+    def codec(self) -> KeypointCodec:
+        return KeypointCodec(self.side)
+
+
+class KeypointCodec:
+    """Letterbox resize and exact coordinate mapping for a square letterbox of side ``side``."""
+
+    def __init__(self, side: int) -> None:
+        if side < 8:
+            raise ValueError(f"the letterbox side must be >= 8 pixels, got {side}")
+        self.side = int(side)
 
     def frame(self, width: int, height: int) -> Frame:
-        s = self.input_size
+        s = self.side
         scale = s / max(width, height)
         new_w = max(1, round(width * scale))
         new_h = max(1, round(height * scale))
@@ -72,7 +90,7 @@ class KeypointCodec:
         if resized.ndim == 2:
             resized = resized[:, :, None]
         new_h, new_w = resized.shape[:2]
-        out = np.zeros((self.input_size, self.input_size, resized.shape[2]), resized.dtype)
+        out = np.zeros((self.side, self.side, resized.shape[2]), resized.dtype)
         px, py = int(fr.pad_x), int(fr.pad_y)
         out[py : py + new_h, px : px + new_w] = resized
         return out
@@ -88,7 +106,7 @@ class KeypointCodec:
 
     # --- input pixels <-> normalized ------------------------------------------------------------
     def input_px_to_norm(self, points: np.ndarray) -> np.ndarray:
-        return (np.asarray(points, dtype=np.float64) + 0.5) / self.input_size
+        return (np.asarray(points, dtype=np.float64) + 0.5) / self.side
 
     def encode(self, points: np.ndarray, fr: Frame) -> np.ndarray:
         """(K, 2) original pixels -> (K, 2) normalized input coordinates."""
@@ -101,9 +119,9 @@ class KeypointCodec:
         """
         f = frames.to(norm.dtype)[:, None, :]  # (B, 1, 6)
         scale, pad = f[..., 0:2], f[..., 2:4]  # (B, 1, 2) each
-        input_px = norm * self.input_size - 0.5  # (B, K, 2)
+        input_px = norm * self.side - 0.5  # (B, K, 2)
         return (input_px - pad + 0.5) / scale - 0.5
 
     def px_per_unit(self) -> float:
         """Input pixels per normalized unit: a normalized distance times this is input pixels."""
-        return float(self.input_size)
+        return float(self.side)

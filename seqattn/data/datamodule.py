@@ -13,7 +13,7 @@ from omegaconf.errors import MissingMandatoryValue
 from torch.utils.data import DataLoader, Dataset
 
 from seqattn.data.base import KeypointSource, RawSplit
-from seqattn.data.codec import Frame, KeypointCodec
+from seqattn.data.codec import Frame, Geometry, KeypointCodec
 from seqattn.errors import ConfigError
 
 # (S, S, C) uint8 image, (K, 2) input-pixel keypoints with NaN -> the same, transformed
@@ -84,31 +84,29 @@ class Repeated(Dataset):
 
 
 class KeypointDataModule(L.LightningDataModule):
-    """Feeds ``image`` (B, 3, S, S), ``keypoints`` (B, K, 2), ``visible`` (B, K) and ``frame`` (B, 6)."""
+    """Feeds ``image`` (B, 3, S', S'), ``keypoints`` (B, K, 2), ``visible`` (B, K) and ``frame`` (B, 6),
+    S' the side of ``geometry``'s letterbox. Built from resolved values only (seqattn.training.adapt
+    fills every ``auto`` first); nothing is changed after."""
 
     def __init__(
         self,
         source: KeypointSource,
-        input_size: int | str,
+        geometry: Geometry,
         batch_size: int = 32,
-        eval_batch_size: int | None = None,
-        num_workers: int = 0,
+        eval_batch_size: int = 64,
+        num_workers: int = 2,
         cache: bool = True,
         augment: Augment | None = None,
         pin_memory: bool = False,
-        letterbox_scale: int = 1,
-        epoch_size: int = 0,
+        epoch_size: int = 1000,
     ) -> None:
         super().__init__()
         self.source = source
-        # models that glimpse at higher resolution (hires_factor) get a letterbox that many times larger
-        self.letterbox_scale = letterbox_scale
-        self.codec: KeypointCodec | None = None  # until the input size is known ("auto": seqattn.training.adapt)
+        self.geometry = geometry
+        self.codec = geometry.codec()
         self.datasets: dict[str, KeypointSamples] = {}
-        if input_size != "auto":
-            self.set_input_size(int(input_size))
         self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or batch_size
+        self.eval_batch_size = eval_batch_size
         self.num_workers = num_workers
         self.cache = cache
         self.augment = augment
@@ -119,19 +117,9 @@ class KeypointDataModule(L.LightningDataModule):
     def keypoint_names(self) -> list[str]:
         return list(self.source.keypoint_names)
 
-    def set_input_size(self, input_size: int) -> None:
-        """The network input side S (before any samples are made): the letterbox is S x letterbox_scale."""
-        if self.datasets:
-            raise RuntimeError("set_input_size after setup: the cached letterboxes have another size")
-        self.codec = KeypointCodec(input_size * self.letterbox_scale)
-
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        if self.codec is None:
-            raise RuntimeError("input_size=auto was not resolved (seqattn.training.adapt.resolve_auto) before setup")
-        if self.augment is not None and hasattr(self.augment, "bind"):
-            self.augment.bind(self.source.flip_pairs)  # which keypoints swap on a horizontal flip
         for split, raw in self.source.splits().items():
             augment = self.augment if split == "train" else None
             self.datasets[split] = KeypointSamples(raw, self.codec, augment, self.cache)
@@ -160,13 +148,32 @@ class KeypointDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
 
-def build_datamodule(cfg: DictConfig) -> KeypointDataModule:
-    """Instantiate ``cfg.data``. Its ``path``/``split_file`` keys are user-facing shorthands that the
-    source config interpolates; they are resolved here and not passed to the data module."""
+def _plain_data(cfg: DictConfig) -> dict:
+    """``cfg.data`` as plain values. Its ``path``/``split_file`` keys are user-facing shorthands that
+    the source config interpolates; they are resolved here and not passed on."""
     try:
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as exc:
         raise ConfigError(f"{exc.full_key} is required for this data config (e.g. {exc.full_key}=...)") from None
     for shorthand in ("path", "split_file"):
         data.pop(shorthand, None)
-    return instantiate(data)
+    return data
+
+
+def build_source(cfg: DictConfig) -> KeypointSource:
+    """The labelled source of ``cfg.data`` (its files read and checked), before anything else is built."""
+    return instantiate(_plain_data(cfg)["source"])
+
+
+def build_datamodule(
+    cfg: DictConfig, geometry: Geometry, source: KeypointSource | None = None, augment: bool = True
+) -> KeypointDataModule:
+    """The data module of ``cfg.data`` (resolved: no ``auto`` left) for ``geometry``'s letterbox;
+    ``source``: one built already (build_source); ``augment`` False: evaluation only, no augmentation."""
+    data = _plain_data(cfg)
+    source = source if source is not None else instantiate(data["source"])
+    augment_cfg = data.pop("augment", None)
+    data.pop("source")
+    built = instantiate(augment_cfg, flip_pairs=source.flip_pairs) if augment and augment_cfg else None
+    make = instantiate(data, _partial_=True)  # objects given at the call, not merged into the config
+    return make(source=source, geometry=geometry, augment=built)

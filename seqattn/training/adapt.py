@@ -10,8 +10,8 @@ Settings left at ``auto`` are chosen here from the training split (any explicit 
   direction from the centroid up to a mirror, below 0.8), else 25 degrees (upright faces, side
   views, where a large rotation shows a pose that never occurs).
 - ``model.steps`` (sequential model): 3 glimpse-and-correct steps up to 32 keypoints; beyond,
-  step 0 alone (with ``hires_factor`` 1): at K = 68 the refinement halved the training rate and
-  lost to step 0 alone in 10 CPU minutes, at K = 17 (mirror-mouse) the two were at par.
+  step 0 alone (with ``hires_factor`` 1): there the refinement costs more training time than it
+  gains (measured in docs/benchmarks.md, "Ablations behind the defaults").
 - ``model.glimpse_source`` (sequential model, when it refines): pixel glimpses up to ``pixel_glimpses_up_to``
   keypoints, glimpses sampled from one shared map beyond (cost nearly independent of K);
   ``model.glimpse_size`` with it: 16 (8 x 8 cells) for pixel glimpses, 8 (4 x 4 cells) for
@@ -23,15 +23,16 @@ batch size. The choices go to the log, the run header and ``run_info.json`` (``a
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf
 
-from seqattn.data import KeypointDataModule
-from seqattn.data.augment import AUTO_ROTATE_DEFAULT as SMALL_ROTATION
+from seqattn.data import KeypointSource
+from seqattn.data.augment import SMALL_ROTATION
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +79,9 @@ def pose_alignment(keypoints: list[np.ndarray]) -> float:
     return float(np.median(lengths))
 
 
-def measure(datamodule: KeypointDataModule) -> DataStats:
+def measure(source: KeypointSource) -> DataStats:
     """Image size and object span of up to SAMPLED_IMAGES training images, evenly spread."""
-    train = datamodule.source.splits()["train"]
+    train = source.splits()["train"]
     picks = np.unique(np.linspace(0, len(train) - 1, num=min(SAMPLED_IMAGES, len(train))).round().astype(int))
     sides, spans, keypoints = [], [], []
     for i in picks:
@@ -92,7 +93,7 @@ def measure(datamodule: KeypointDataModule) -> DataStats:
             spans.append(float((pts.max(0) - pts.min(0)).max()))
     return DataStats(
         num_train=len(train),
-        num_keypoints=len(datamodule.keypoint_names),
+        num_keypoints=len(source.keypoint_names),
         long_side_px=float(np.median(sides)),
         object_span_px=float(np.median(spans)) if spans else math.nan,
         pose_alignment=pose_alignment(keypoints),
@@ -139,15 +140,15 @@ GLIMPSE_SIZE = {"pixels": 16, "features": 8}
 
 
 REFINEMENT_STEPS = 3
-REFINE_UP_TO = 32  # keypoints: measured at par with step 0 alone at K = 17, far behind it at K = 68
+REFINE_UP_TO = 32  # keypoints (docs/benchmarks.md: refinement against step 0 alone by K)
 
 
 def choose_steps(num_keypoints: int, up_to: int = REFINE_UP_TO) -> tuple[int, str]:
     if num_keypoints <= up_to:
         return REFINEMENT_STEPS, f"K = {num_keypoints} <= {up_to}: {REFINEMENT_STEPS} glimpse-and-correct steps"
     return 0, (
-        f"K = {num_keypoints} > {up_to}: step 0 alone; at K = 68 the refinement halved the training rate and"
-        " lost to step 0 alone within 10 CPU minutes (docs/benchmarks.md)"
+        f"K = {num_keypoints} > {up_to}: step 0 alone; with this many keypoints the refinement costs more"
+        " training time than it gains (docs/benchmarks.md)"
     )
 
 
@@ -157,53 +158,45 @@ def choose_glimpse_source(num_keypoints: int, up_to: int) -> tuple[str, str]:
     return "features", f"K = {num_keypoints} > {up_to}: glimpses sampled from one shared map (cost ~ independent of K)"
 
 
-def resolve_auto(cfg: DictConfig, datamodule: KeypointDataModule) -> dict[str, dict]:
-    """Fill the ``auto`` settings of ``cfg`` (and the data module) from the data; return what was
-    chosen and why, {setting: {"value": ..., "reason": ...}}, with the measured statistics."""
-    stats = measure(datamodule)
+def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[str, dict]]:
+    """A copy of ``cfg`` with every ``auto`` setting filled from the data's statistics (explicit values
+    win), and what was chosen and why: {"data": stats, "chosen": {setting: {"value", "reason"}}}.
+    Pure: ``cfg`` is not changed, nothing is built."""
+    cfg = copy.deepcopy(cfg)
     chosen: dict[str, dict] = {}
-    with open_dict(cfg):
-        up_to = int(cfg.model.get("pixel_glimpses_up_to", 8))
-        if str(cfg.model.get("steps", "")) == "auto":
-            steps, why = choose_steps(stats.num_keypoints)
-            cfg.model.steps = steps
-            chosen["model.steps"] = {"value": steps, "reason": why}
-            if steps == 0 and int(cfg.model.get("hires_factor", 1)) > 1:  # nothing glimpses: no large letterbox
-                cfg.model.hires_factor = 1
-                datamodule.letterbox_scale = 1
-                if str(cfg.input_size) != "auto":
-                    datamodule.set_input_size(int(cfg.input_size))  # the codec again, at scale 1
-                chosen["model.hires_factor"] = {"value": 1, "reason": "no refinement steps"}
-        if str(cfg.input_size) == "auto":
-            size, why = choose_input_size(stats)
-            cfg.input_size = size
-            datamodule.set_input_size(size)
-            chosen["input_size"] = {"value": size, "reason": why}
-        else:
-            chosen["input_size"] = {"value": int(cfg.input_size), "reason": "set explicitly"}
-        unused = "unused, no refinement steps; " if str(cfg.model.get("steps", "")) == "0" else ""
-        if str(cfg.model.get("glimpse_source", "")) == "auto":
-            source, why = choose_glimpse_source(stats.num_keypoints, up_to)
-            cfg.model.glimpse_source = source
-            chosen["model.glimpse_source"] = {"value": source, "reason": unused + why}
-        if str(cfg.model.get("glimpse_size", "")) == "auto":
-            source = cfg.model.get("glimpse_source", "pixels")
-            cfg.model.glimpse_size = GLIMPSE_SIZE[source]
-            chosen["model.glimpse_size"] = {"value": GLIMPSE_SIZE[source], "reason": f"{unused}for {source} glimpses"}
-    augment = datamodule.augment
-    if getattr(augment, "rotate_auto", False):
-        degrees, why = choose_rotation(stats)
-        augment.set_rotation(degrees)
-        with open_dict(cfg):
-            cfg.data.augment.rotate = degrees  # recorded in run_info.json's config
-        chosen["data.augment.rotate"] = {"value": degrees, "reason": why}
-    repeats = datamodule.epoch_size / max(1, stats.num_train)
+
+    def choose(key: str, value, reason: str) -> None:
+        OmegaConf.update(cfg, key, value, force_add=True)
+        chosen[key] = {"value": value, "reason": reason}
+
+    model = cfg.model
+    if str(model.get("steps", "")) == "auto":
+        steps, why = choose_steps(stats.num_keypoints)
+        choose("model.steps", steps, why)
+        if steps == 0 and int(model.get("hires_factor", 1)) > 1:  # nothing glimpses: no large letterbox
+            choose("model.hires_factor", 1, "no refinement steps")
+    if str(cfg.input_size) == "auto":
+        choose("input_size", *choose_input_size(stats))
+    else:
+        chosen["input_size"] = {"value": int(cfg.input_size), "reason": "set explicitly"}
+    unused = "unused, no refinement steps; " if str(model.get("steps", "")) == "0" else ""
+    if str(model.get("glimpse_source", "")) == "auto":
+        source, why = choose_glimpse_source(stats.num_keypoints, int(model.get("pixel_glimpses_up_to", 8)))
+        choose("model.glimpse_source", source, unused + why)
+    if str(model.get("glimpse_size", "")) == "auto":
+        source = model.get("glimpse_source", "pixels")
+        choose("model.glimpse_size", GLIMPSE_SIZE[source], f"{unused}for {source} glimpses")
+    augment = cfg.data.get("augment")
+    if augment is not None and str(augment.get("rotate", "")) == "auto":
+        choose("data.augment.rotate", *choose_rotation(stats))
+    epoch_size = int(cfg.data.get("epoch_size", 0))
+    repeats = epoch_size / max(1, stats.num_train)
     chosen["data.epoch_size"] = {
-        "value": max(datamodule.epoch_size, stats.num_train),
+        "value": max(epoch_size, stats.num_train),
         "reason": f"{stats.num_train} training images" + (f", repeated {repeats:.1f}x" if repeats > 1 else ""),
     }
-    chosen["data.batch_size"] = {"value": datamodule.batch_size, "reason": "as configured"}
-    return {"data": asdict(stats), "chosen": chosen}
+    chosen["data.batch_size"] = {"value": cfg.data.get("batch_size"), "reason": "as configured"}
+    return cfg, {"data": asdict(stats), "chosen": chosen}
 
 
 def format_header(adaptive: dict) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from seqattn.data import build_datamodule
 from seqattn.errors import ConfigError, DataError
@@ -37,13 +37,12 @@ def evaluate(cfg: DictConfig) -> EvalResult:
         raise ConfigError("ckpt_path is required: python eval.py ckpt_path=<file.ckpt>")
     output_dir = Path(cfg.paths.output_dir)
     module = load_checkpoint(cfg.ckpt_path)
-    size = int(module.hparams.input_size)
-    if cfg.get("input_size") not in (None, size):
-        raise ConfigError(f"input_size={cfg.input_size} differs from the checkpoint's {size}: leave it unset")
-    with open_dict(cfg):
-        cfg.input_size = size  # the data is letterboxed to the size the model was trained at
-        cfg.data.letterbox_scale = module.letterbox_scale
-    datamodule = build_datamodule(cfg.data)
+    geometry = module.geometry  # the letterbox the model was trained on, from the checkpoint
+    if cfg.get("input_size") not in (None, geometry.input_size):
+        raise ConfigError(
+            f"input_size={cfg.input_size} differs from the checkpoint's {geometry.input_size}: leave it unset"
+        )
+    datamodule = build_datamodule(cfg.data, geometry, augment=False)
     if list(datamodule.keypoint_names) != list(module.keypoint_names):
         raise DataError(
             f"keypoint names of the data ({', '.join(datamodule.keypoint_names)}) differ from those of "

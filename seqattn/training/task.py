@@ -48,8 +48,10 @@ def run_task(work: Callable[[], float], output_dir: Path) -> float:
 
 
 def _discard_unused_run_dir(output_dir: Path) -> None:
-    """Remove a run folder that holds only Hydra's config copy and log: the run never started."""
-    if output_dir.is_dir() and all(p.name in (".hydra", "train.log") for p in output_dir.iterdir()):
+    """Remove a run folder that holds only what Hydra wrote (``.hydra/``, the job's log): the run never
+    started. A folder without ``.hydra/`` (not made by Hydra for this job) is left alone."""
+    names = {p.name for p in output_dir.iterdir()} if output_dir.is_dir() else set()
+    if ".hydra" in names and all(n == ".hydra" or n.endswith(".log") for n in names):
         shutil.rmtree(output_dir, ignore_errors=True)
         for parent in (output_dir.parent, output_dir.parent.parent):  # outputs/<date>, if left empty
             if parent.is_dir() and not any(parent.iterdir()):

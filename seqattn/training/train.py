@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import math
 import signal
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,13 @@ from omegaconf import DictConfig, OmegaConf
 from seqattn.callbacks import AtomicCheckpointIO, MetricsHistory
 from seqattn.callbacks.stop_together import StopTogether, explain_distributed_failure
 from seqattn.checkpoint import check_keypoints, load_compatible, read_checkpoint
-from seqattn.data import KeypointDataModule, build_datamodule
+from seqattn.data import Geometry, KeypointDataModule, build_datamodule, build_source
 from seqattn.errors import ConfigError, DistributedError
 from seqattn.evaluation.report import format_summary, write_report
 from seqattn.evaluation.results import write_test_results
 from seqattn.files import remove_stale_partials, write_json
 from seqattn.module import KeypointModule
-from seqattn.training.adapt import format_header, resolve_auto
+from seqattn.training.adapt import format_header, measure, resolve_auto
 from seqattn.training.checks import check_config
 from seqattn.training.components import build_callbacks, build_loggers, find_callback, finish_wandb
 from seqattn.training.distributed import (
@@ -43,54 +42,14 @@ from seqattn.training.resume import (
     write_run_overrides,
 )
 from seqattn.training.run_info import write_run_info
+from seqattn.training.summary import RunSummary, announce_threshold, checkpoint_epoch, stop_reason
 from seqattn.training.task import run_task
 
 log = logging.getLogger("seqattn")
 
 
-@dataclass
-class RunSummary:
-    monitor: str
-    best_score: float | None
-    best_epoch: int | None
-    last_epoch: int
-    stopped_early: bool
-    stop_reason: str
-    best_checkpoint: str | None
-    last_checkpoint: str | None
-    loss_threshold: float | None
-    loss_threshold_px: float | None
-    input_size: int
-    test_checkpoint: str | None = None
-    test_checkpoint_epoch: int | None = None
-    test_metrics: dict[str, float] = field(default_factory=dict)
-    resumed_from: str | None = None  # the checkpoint this start continued, if any
-    wall_time_s: float | None = None  # of this start, from config check to summary
-
-    def objective(self) -> float:
-        """The monitored best value for sweepers; NaN or missing becomes +inf."""
-        v = self.best_score
-        return math.inf if v is None or math.isnan(v) else float(v)
-
-
 def _plain(cfg: DictConfig | None) -> dict[str, Any] | None:
     return None if cfg is None else OmegaConf.to_container(cfg, resolve=True)
-
-
-def _checkpoint_epoch(path: str | None) -> int | None:
-    if not path or not Path(path).is_file():
-        return None
-    return int(read_checkpoint(path)["epoch"])
-
-
-def _stop_reason(trainer: L.Trainer, early: EarlyStopping | None) -> tuple[bool, str]:
-    if early is not None and early.stopped_epoch > 0:
-        return True, getattr(early, "stopping_reason_message", None) or "early stopping"
-    if trainer.interrupted:
-        return False, "interrupted"
-    if trainer.max_epochs is not None and trainer.current_epoch >= trainer.max_epochs:
-        return False, f"reached trainer.max_epochs={trainer.max_epochs}"
-    return False, "time or step limit reached"
 
 
 def _resolve_test_ckpt(which: str, ckpt_cb: ModelCheckpoint | None) -> str | None:
@@ -120,8 +79,12 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
         restarted, ckpt_key = True, "requeued run"
         log.warning(f"restarted by the cluster after a requeue: continuing this job from {ckpt_path}")
     no_loader_workers_in_joblib(cfg)
-    datamodule = build_datamodule(cfg.data)
-    adaptive = resolve_auto(cfg, datamodule)  # input_size=auto etc., from the data; explicit values win
+    # Resolve, then build: the data's statistics fill every `auto` once; everything below is built
+    # from the resolved config and never changed after.
+    source = build_source(cfg.data)
+    cfg, adaptive = resolve_auto(cfg, measure(source))
+    geometry = Geometry(int(cfg.input_size), int(cfg.model.get("hires_factor", 1)))
+    datamodule = build_datamodule(cfg.data, geometry, source)
     module = KeypointModule(
         model=_plain(cfg.model),
         loss=_plain(cfg.loss),
@@ -209,17 +172,18 @@ def _fit_and_test(
     ckpt_path: str | None,
     started: float,
 ) -> RunSummary:
+    announce_threshold(module, trainer.loggers)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
     ckpt_cb: ModelCheckpoint | None = find_callback(callbacks, ModelCheckpoint)
     early: EarlyStopping | None = find_callback(callbacks, EarlyStopping)
-    stopped_early, reason = _stop_reason(trainer, early)
+    stopped_early, reason = stop_reason(trainer, early)
     best_path = (ckpt_cb.best_model_path or None) if ckpt_cb else None
     score = ckpt_cb.best_model_score if ckpt_cb else None
     summary = RunSummary(
         monitor=cfg.monitor,
         best_score=None if score is None else float(score),
-        best_epoch=_checkpoint_epoch(best_path),
+        best_epoch=checkpoint_epoch(best_path),
         last_epoch=trainer.current_epoch - 1,
         stopped_early=stopped_early,
         stop_reason=reason,
