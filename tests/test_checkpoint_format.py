@@ -31,6 +31,8 @@ def format_1_checkpoint(path) -> KeypointModule:
     ).eval()
     hparams = dict(module.hparams)
     hparams["model"] = dict(MODEL)  # as saved then: the two settings absent
+    hparams.pop("heatmap_weight")  # no heat-map term then
+    hparams["scheduler"] = {"_target_": "seqattn.module.warmup_cosine", "_partial_": True}  # its home then
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": hparams, "epoch": 3}, path)
     return module
 
@@ -44,6 +46,8 @@ def test_a_format_1_checkpoint_rebuilds_the_model_it_was_trained_as(tmp_path):
 
     rebuilt = module_from_checkpoint(tmp_path / "old.ckpt").eval()
     assert rebuilt.model.glimpse_source == "pixels"
+    assert "heatmap" not in rebuilt.criterion.terms  # trained without it
+    assert rebuilt.hparams.scheduler["_target_"] == "seqattn.schedule.warmup_cosine"
     images = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(rebuilt(images)["coords"], original(images)["coords"])
@@ -52,7 +56,7 @@ def test_a_format_1_checkpoint_rebuilds_the_model_it_was_trained_as(tmp_path):
 def test_without_the_migration_the_current_defaults_would_not_fit(tmp_path):
     format_1_checkpoint(tmp_path / "old.ckpt")
     raw = torch.load(tmp_path / "old.ckpt", weights_only=True)
-    current = KeypointModule(**{**raw["hyper_parameters"], "model": dict(MODEL)})  # today's defaults
+    current = KeypointModule(**{**raw["hyper_parameters"], "model": dict(MODEL), "scheduler": None})  # today's defaults
     with pytest.raises(RuntimeError):  # the image-context layer's weights are not in the file
         current.load_state_dict(raw["state_dict"])
 
