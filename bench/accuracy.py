@@ -8,7 +8,7 @@ training images/s, batched inference images/s (CPU), peak memory.
 
     python bench/accuracy.py --minutes 10 \\
         --common "data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json" \\
-        "model=sequential" "model=simple"
+        "model=sequential" "+experiment=query_decoder"
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -31,9 +32,20 @@ TINY = [
 ]
 
 
+def _groups_replaced(override: str) -> set[str]:
+    """The config groups an override replaces: ``model=x`` -> model; ``+experiment=x`` -> those its
+    defaults list overrides (``override /model: null``)."""
+    key, _, value = override.partition("=")
+    if key == "+experiment":
+        defaults = yaml.safe_load((CONF / "experiment" / f"{value}.yaml").read_text()).get("defaults", [])
+        return {k.split("/")[-1] for d in defaults if isinstance(d, dict) for k in d if k.startswith("override")}
+    return {key} if "." not in key and not key.startswith("+") else set()
+
+
 def tiny(*overrides: str) -> list[str]:
-    """TINY + overrides; choosing another config group (model=..., data=...) drops TINY's keys for it."""
-    swapped = {o.split("=", 1)[0] for o in overrides if "=" in o and "." not in o.split("=", 1)[0]}
+    """TINY + overrides; choosing another config group (model=..., data=..., or an experiment that
+    replaces one) drops TINY's keys for it."""
+    swapped = set().union(*(_groups_replaced(o) for o in overrides if "=" in o))
     return [o for o in TINY if o.split(".", 1)[0] not in swapped] + list(overrides)
 
 

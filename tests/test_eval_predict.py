@@ -193,8 +193,8 @@ def test_predict_writes_deeplabcut_csv_in_original_pixels(run, tmp_path):
 
 
 def test_predict_without_a_confidence_output_writes_likelihood_one(tmp_path):
-    # model=simple has no confidence head: DeepLabCut's pcutoff must keep its points, JSON says null
-    summary = train(compose_cfg(tmp_path / "run", "model=simple", "trainer.max_epochs=1", "test=false"))
+    # the query decoder has no confidence head: DeepLabCut's pcutoff must keep its points, JSON says null
+    summary = train(compose_cfg(tmp_path / "run", "+experiment=query_decoder", "trainer.max_epochs=1", "test=false"))
     images = tmp_path / "images"
     images.mkdir()
     raw = SyntheticSource(**SOURCE).splits()["test"]

@@ -28,7 +28,8 @@ def test_sine_encoding_separates_positions():
 def test_simple_model_trains_through_train_py(make_cfg):
     from seqattn.training.train import train
 
-    simple = ["model=simple", "model.channels=[8,16]", "model.width=16", "model.decoder_layers=1", "model.heads=2"]
+    simple = ["+experiment=query_decoder", "model.channels=[8,16]", "model.width=16", "model.decoder_layers=1"]
+    simple += ["model.heads=2"]
     cfg = make_cfg(*simple, "trainer.max_epochs=1")
     summary = train(cfg)
     assert summary.test_checkpoint == summary.best_checkpoint
