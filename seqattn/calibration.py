@@ -19,7 +19,7 @@ import torch
 from seqattn.files import save_figure
 
 if TYPE_CHECKING:  # seqattn.metrics imports this module
-    from seqattn.metrics import PointErrors
+    from seqattn.point_errors import PointErrors
 
 GOOD_PX = 5.0  # "error > 5 px" is what the AUROC separates
 WANTED_GOOD = 0.9  # pcutoff: the lowest likelihood above which this share of points is good

@@ -12,7 +12,8 @@ from hydra.utils import instantiate
 from seqattn.calibration import fit_calibration
 from seqattn.data.codec import Geometry
 from seqattn.losses import KeypointCriterion
-from seqattn.metrics import BatchMeans, KeypointErrors, PointErrors, stage_metrics
+from seqattn.metrics import BatchMeans, KeypointErrors, stage_metrics
+from seqattn.point_errors import PointErrors
 from seqattn.schedule import optimizer_and_schedule
 
 # The checkpoint format this version writes (``seqattn_format``); seqattn.checkpoint migrates older ones.

@@ -9,7 +9,7 @@ import torch
 
 from seqattn.calibration import auroc, calibrate, calibration_table, choose_pcutoff, fit_calibration, fit_platt
 from seqattn.evaluation.results import CALIBRATION_FILE, CALIBRATION_PLOT
-from seqattn.metrics import PointErrors
+from seqattn.point_errors import PointErrors
 
 
 def points_with(errors: np.ndarray, confidence: np.ndarray) -> PointErrors:

@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import Callback
 
 from seqattn.errors import ConfigError
 from seqattn.evaluation.viz import LEGEND, draw_errors, make_grid, save_png
-from seqattn.metrics import PointErrors
+from seqattn.point_errors import PointErrors
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ from typing import Any
 from seqattn.calibration import calibration_table, plot_reliability
 from seqattn.data.datamodule import KeypointSamples
 from seqattn.files import write_csv, write_json
-from seqattn.metrics import KeypointErrors, PointErrors
+from seqattn.metrics import KeypointErrors
 from seqattn.module import KeypointModule
+from seqattn.point_errors import PointErrors
 
 METRICS_FILE = "test_metrics.json"
 PER_KEYPOINT_FILE = "test_per_keypoint.csv"

@@ -4,9 +4,8 @@ Step 0 runs a small CNN with a feature-pyramid merge on the input downsampled to
 a soft-argmax of one heat map per keypoint. ``context_layers`` transformer layers over the
 coarsest stage (S/16 cells) give every cell of the pyramid an image-wide view, so that a heat map
 can tell look-alike parts apart by where they sit in the whole animal (a CNN of this depth sees
-about a quarter of the image). Each later step takes a
-glimpse around every current estimate at the full resolution (``hires_factor`` x S, the data
-module's letterbox at that size), lets the K keypoint tokens attend to each other
+about a quarter of the image). Each later step takes a glimpse around every current estimate at
+the full resolution (``hires_factor`` x S, the letterbox), lets the K keypoint tokens attend to each other
 (self-attention) and to their own glimpse (cross-attention), and moves each estimate by a
 soft-argmax over the glimpse plus a zero-initialised residual. Glimpses shrink every step, so
 precision follows the glimpse resolution rather than the step-0 input size.

@@ -15,7 +15,7 @@ from seqattn.errors import ConfigError, DataError
 from seqattn.evaluation.report import format_metrics
 from seqattn.evaluation.results import write_test_results
 from seqattn.inference import load_checkpoint
-from seqattn.metrics import PointErrors
+from seqattn.point_errors import PointErrors
 from seqattn.training.components import build_callbacks, build_loggers, finish_wandb
 from seqattn.training.task import run_task
 
