@@ -42,7 +42,7 @@ def test_unknown_model_name_is_a_short_error(tmp_path):
     assert result.returncode == 2
     assert (
         result.stderr.strip()
-        == "error: unknown model 'nosuchmodel' (model=nosuchmodel); choose one of: sequential, simple, softargmax"
+        == "error: unknown model 'nosuchmodel' (model=nosuchmodel); choose one of: sequential, softargmax"
     )
 
 
