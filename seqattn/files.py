@@ -40,7 +40,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp = partial_name(path)
     try:
         yield tmp
-        _fsync(tmp)
+        fsync(tmp)
         os.replace(tmp, path)
     except OSError as exc:  # name the file being written, whichever call failed (write, fsync, rename)
         if exc.filename is not None and exc.filename != str(tmp):
@@ -50,7 +50,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def _fsync(path: Path) -> None:
+def fsync(path: Path) -> None:
     """Flush ``path``'s data to the disk: a full disk is an error here, not a short file later."""
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -120,3 +120,8 @@ def save_figure(fig: Any, path: Path, **savefig: Any) -> Path:
     path = Path(path)
     kind = path.suffix.lstrip(".").lower() or "png"
     return write_atomically(path, lambda tmp: fig.savefig(tmp, format=kind, **savefig))
+
+
+def nearest_existing(path: Path) -> Path:
+    """``path`` itself if it exists, else its nearest parent that does (the root at worst)."""
+    return next(p for p in (path, *path.parents) if p.exists() or p == p.parent)

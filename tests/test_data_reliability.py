@@ -337,3 +337,11 @@ def test_new_settings_default_like_the_code(fmt):
     for setting in ("allow_outside_root", "max_image_pixels"):
         assert source[setting] == parameters[setting].default
     assert source.max_image_pixels == MAX_IMAGE_PIXELS
+
+
+@pytest.mark.parametrize("record", ['{"x": "not points"}', "[1, 2]", "{not json"])
+def test_a_corrupt_machine_label_record_stops_training_in_one_line(project, record):
+    root, _ = project
+    (root / "labeled-data" / "vid1" / "machine_labels.json").write_text(record)
+    with pytest.raises(DataError, match=r"machine_labels.json: .*(fix or remove)"):
+        DLCSource(str(root))

@@ -20,8 +20,10 @@ from test_data_reliability import Payload
 from test_outliers import project_with_labels
 from test_video import checkpoint, read_table  # noqa: F401 - checkpoint: a module-scoped fixture
 
+from seqattn.inference import load_checkpoint
 from seqattn.inference.cli import main as predict_main
 from seqattn.inference.outliers import main as outliers_main
+from seqattn.inference.video_predict import BATCH_BYTES, MAX_BATCH
 
 ROOT = Path(__file__).resolve().parents[1]
 W, H = 64, 48
@@ -138,7 +140,8 @@ def test_a_huge_batch_size_is_capped_and_says_so(checkpoint, tmp_path, caplog): 
     video = encode(tmp_path / "walk.mp4", 12)
     predict_main([checkpoint, str(video), "--out", str(tmp_path), "--batch-size", "100000"])
     record = json.loads((tmp_path / "walk.json").read_text())
-    assert 1 <= record["batch_size"] < 100000 and record["frames"] == 12
+    side = load_checkpoint(checkpoint).codec.side  # the letterbox the model is fed (hires_factor x input_size)
+    assert record["batch_size"] == min(MAX_BATCH, BATCH_BYTES // (3 * side * side * 5)) and record["frames"] == 12
     assert f"--batch-size 100000 capped to {record['batch_size']}" in caplog.text
 
 

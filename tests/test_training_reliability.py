@@ -22,7 +22,7 @@ from seqattn.errors import ConfigError
 from seqattn.files import remove_stale_partials
 from seqattn.inference import cli
 from seqattn.training.cli import check_run_dir
-from seqattn.training.lock import LOCK_FILE
+from seqattn.training.lock import LOCK_FILE, RunLock
 from seqattn.training.resume import LAST_CHECKPOINT, RUN_OVERRIDES, resume_argv
 from seqattn.training.run_info import RUN_INFO_FILE
 from seqattn.training.task import find_user_error
@@ -153,6 +153,9 @@ def test_a_checkpoint_for_other_keypoints_is_one_line(trained, tmp_path, setting
         ("supervision.confidence_scale=0", "supervision.confidence_scale must be > 0"),
         ("monitor=val/nonsense", "monitor must be a metric the run logs"),
         ("model.glimpse_source=bogus", "model.glimpse_source must be auto, pixels or features"),
+        ("model.glimpse_source=bogus model.glimpse_size=auto", "model.glimpse_source must be auto, pixels or"),
+        ("input_size=abc", "input_size must be an integer"),
+        ("input_size=4", "input_size must be >= 8"),
         ("seed=abc", "seed must be an integer"),
         ("data.augment.rotate=nan", "data.augment.rotate must be a finite number"),
         ("loss.threshold=inf", "loss.threshold must be a finite number"),
@@ -160,7 +163,7 @@ def test_a_checkpoint_for_other_keypoints_is_one_line(trained, tmp_path, setting
 )
 def test_meaningless_values_stop_before_anything_is_written(tmp_path, override, words):
     with pytest.raises(Exception) as raised:  # a constructor's error arrives wrapped by hydra.instantiate
-        train(compose_cfg(tmp_path / "out", override))
+        train(compose_cfg(tmp_path / "out", *override.split()))
     assert words in str(find_user_error(raised.value))  # what train.py prints, as one line
     assert not (tmp_path / "out").exists()
 
@@ -175,16 +178,13 @@ def test_last_checkpoint_holds_every_finished_epoch_through_a_plateau(tmp_path):
     assert read_checkpoint(run / LAST_CHECKPOINT)["epoch"] == 2  # yet no finished epoch is lost
 
 
-def test_checkpoints_are_written_beside_their_name_and_never_half(tmp_path, monkeypatch):
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
-    (tmp_path / "tmp").mkdir()
+def test_checkpoints_are_written_beside_their_name_and_never_half(tmp_path):
     io, target = AtomicCheckpointIO(), tmp_path / "ckpts" / "last.ckpt"
     io.save_checkpoint({"epoch": 1}, target)
     with pytest.raises(Exception):  # noqa: B017 - whatever the pickler raises for a lambda
         io.save_checkpoint({"epoch": 2, "bad": lambda: 0}, target)
     assert torch.load(target, weights_only=True) == {"epoch": 1}  # the previous file, whole
-    assert sorted(p.name for p in target.parent.iterdir()) == ["last.ckpt"]
-    assert not any((tmp_path / "tmp").iterdir())  # nothing staged in $TMPDIR
+    assert sorted(p.name for p in target.parent.iterdir()) == ["last.ckpt"]  # no temporary left
 
 
 def test_temporaries_of_killed_processes_are_cleared_and_live_ones_kept(tmp_path):
@@ -260,22 +260,32 @@ def test_malformed_saved_overrides_are_one_line(tmp_path, trained):
 
 def test_a_folder_held_by_a_live_run_is_refused(tmp_path):
     run = tmp_path / "run"
-    run.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    hold = (
+        "from seqattn.training.lock import RunLock; import time\n"
+        f"with RunLock({str(run)!r}):\n    print(1, flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True)
     try:
-        import socket
-
-        (run / LOCK_FILE).write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(), "started": "now"}))
+        assert holder.stdout.readline().strip() == "1"  # the other run holds the folder now
         with pytest.raises(ConfigError, match=f"in use by process {holder.pid}"):
             train(compose_cfg(run))
         with pytest.raises(ConfigError, match=f"in use by process {holder.pid}"):
             check_run_dir([f"hydra.run.dir={run}"])  # train.py's check, before Hydra writes .hydra/
-        assert sorted(p.name for p in run.iterdir()) == [LOCK_FILE]
+        assert sorted(p.name for p in run.iterdir()) == [LOCK_FILE]  # nothing of this run written
     finally:
-        holder.kill()
+        holder.kill()  # killed: no clean exit, its lock file stays behind
         holder.wait()
-    train(compose_cfg(run, "trainer.max_epochs=1"))  # its process is gone: the stale lock is taken over
+    assert (run / LOCK_FILE).exists()
+    train(compose_cfg(run, "trainer.max_epochs=1"))  # the process is gone: its lock file is taken over
     assert not (run / LOCK_FILE).exists() and (run / "summary.json").is_file()
+
+
+def test_two_locks_on_one_folder_exclude_each_other(tmp_path):
+    with RunLock(tmp_path):
+        with pytest.raises(ConfigError, match=f"in use by process {os.getpid()}"):
+            RunLock(tmp_path).__enter__()
+    with RunLock(tmp_path):  # released: free again
+        pass
 
 
 def test_a_run_folder_under_a_file_is_one_line(tmp_path):
@@ -295,3 +305,15 @@ def test_eval_into_a_folder_it_cannot_write_is_one_line(trained, tmp_path, capsy
         eval_main(cfg)
     err = capsys.readouterr().err.strip()
     assert stopped.value.code == 2 and err.count("\n") == 0 and err.startswith("error: cannot write "), err
+
+
+def test_a_continued_run_keeps_its_checkpoints_letterbox(trained, tmp_path):
+    run = tmp_path / "run"
+    subprocess.run(["cp", "-r", str(trained), str(run)], check=True)
+    # left to the data, input_size would be 64 now (40 x 32 images); the checkpoint was trained at 32
+    summary = train(compose_cfg(run, f"resume={run}", "input_size=auto", "trainer.max_epochs=2"))
+    assert summary.input_size == 32 and summary.last_epoch == 1
+    with pytest.raises(ConfigError, match=r"input_size=48 differs from .*last.ckpt's 32"):
+        train(compose_cfg(run, f"resume={run}", "input_size=48", "trainer.max_epochs=3"))
+    with pytest.raises(ConfigError, match="test_ckpt: .* was trained at input_size 32, this run at 48"):
+        train(compose_cfg(tmp_path / "other", "input_size=48", f"test_ckpt={trained / LAST_CHECKPOINT}"))

@@ -71,7 +71,7 @@ def declared_size(path: Path) -> tuple[int, int] | None:
                 fp.seek(0)
                 try:
                     return factory(fp, str(path)).size
-                except (SyntaxError, IndexError, TypeError, ValueError, EOFError, struct.error):
+                except (SyntaxError, IndexError, TypeError, ValueError, EOFError, OSError, struct.error):
                     continue
     except OSError:  # missing or unreadable: reported when the image is read, with its path
         pass

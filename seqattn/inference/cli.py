@@ -21,10 +21,10 @@ import torch
 
 from seqattn.calibration import FALLBACK_PCUTOFF
 from seqattn.errors import ConfigError, DataError, UserError
+from seqattn.files import nearest_existing, printable
 from seqattn.inference.batch import load_checkpoint, ready_for_inference
 from seqattn.inference.filters import FILTERS
 from seqattn.inference.images import list_images, predict_folder
-from seqattn.inference.tables import printable
 from seqattn.inference.video import list_videos
 from seqattn.inference.video_predict import predict_video
 
@@ -94,11 +94,7 @@ def check_out_folder(folder: Path, option: str = "--out") -> None:
     """``folder`` is, or can be created as, a folder this process may write into."""
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{option}: {printable(folder)} is a file, not a folder")
-    existing = folder
-    while not existing.exists():  # the nearest folder that exists decides: it is where mkdir writes
-        if existing.parent == existing:
-            break
-        existing = existing.parent
+    existing = nearest_existing(folder)  # the nearest folder that exists decides: it is where mkdir writes
     if not existing.is_dir():
         raise ConfigError(f"{option}: cannot create {printable(folder)}: {printable(existing)} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from seqattn.data.images import IMAGE_SUFFIXES, read_image
+from seqattn.data.images import IMAGE_SUFFIXES, declared_size, read_image
 from seqattn.errors import ConfigError, DataError
 from seqattn.evaluation.viz import draw_errors
 from seqattn.inference.batch import likelihood_of, load_checkpoint, predict_images, ready_for_inference, scorer_name
@@ -57,7 +57,8 @@ def predict_folder(
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     files = list_images(images_dir)
     module = ready_for_inference(load_checkpoint(checkpoint, key="checkpoint"), device)
-    batch_size = capped_batch_size(batch_size, int(module.hparams.input_size))
+    sizes = [declared_size(p) or (0, 0) for p in files]  # each batch also holds its original images
+    batch_size = capped_batch_size(batch_size, module.codec.side, max(3 * w * h for w, h in sizes))
     with output_set() as written:
         xy, likelihood, sizes = _predict_all(
             written, module, files, out_dir / "overlays" if overlays else None, batch_size

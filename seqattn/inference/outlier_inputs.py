@@ -60,28 +60,6 @@ def predictions_pcutoff(predictions: Path) -> float:
     return pcutoff
 
 
-def read_machine_labels(path: Path, k: int) -> dict[str, list]:
-    """The machine-labels record (image -> K [x, y] points, null for none); {} when there is none yet.
-    A record that is not one is a DataError: fix or remove it."""
-    if not path.is_file():
-        return {}
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{printable(path)}: not a machine-labels record ({exc}); fix or remove it") from None
-    if not isinstance(record, dict):
-        raise DataError(f"{printable(path)}: not a machine-labels record (expected an object of image paths)")
-    for image, points in record.items():
-        ok = isinstance(points, list) and len(points) == k
-        ok = ok and all(
-            isinstance(p, list) and len(p) == 2 and all(v is None or isinstance(v, int | float) for v in p)
-            for p in points
-        )
-        if not ok:
-            raise DataError(f"{printable(path)}: {image!r} should hold {k} [x, y] points; fix or remove the record")
-    return record
-
-
 def check_length(predictions: Path, video: Path, rows: int, info: VideoInfo) -> None:
     """The predictions have one row per frame of ``video`` (predict.py pads a video cut short to
     the count its container states; without a count only extraction tells)."""

@@ -33,12 +33,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from seqattn.data.dlc import MACHINE_LABELS, read_machine_labels
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.inference.outlier_inputs import (
     check_length,
     existing_labels,
     predictions_pcutoff,
-    read_machine_labels,
     read_predictions,
 )
 from seqattn.inference.tables import output_set, printable
@@ -47,7 +47,6 @@ from seqattn.inference.video_info import DecodeReport, probe
 
 log = logging.getLogger(__name__)
 
-MACHINE_LABELS = "machine_labels.json"
 BY = ("likelihood", "jump", "both")
 
 

@@ -26,9 +26,9 @@ import pandas as pd
 
 from seqattn.data.dlc import H5_KEY  # the same key as DeepLabCut's label files
 from seqattn.errors import DataError
-from seqattn.files import atomic_path, partial_name, printable
+from seqattn.files import atomic_path, fsync, partial_name, printable
 
-__all__ = ["H5_KEY", "OutputSet", "atomic_path", "output_set", "pose_table", "printable", "write_atomically"]
+__all__ = ["H5_KEY", "OutputSet", "atomic_path", "output_set", "pose_table", "printable", "write_output"]
 
 
 def pose_table(
@@ -67,8 +67,9 @@ def ensure_folder(folder: Path) -> None:
         raise DataError(f"{printable(folder)}: could not create the folder ({_reason(exc)})") from exc
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """``write(tmp)`` to a temporary name beside ``path``, renamed to ``path`` when complete."""
+def write_output(path: Path, write: Callable[[Path], object]) -> Path:
+    """``write(tmp)`` to a temporary name beside ``path``, renamed to ``path`` when complete; a
+    failure is a DataError naming ``path`` (seqattn.files.write_output, for predictions)."""
     ensure_folder(path.parent)
     with atomic_path(path) as tmp:
         _write(path, tmp, write)
@@ -95,6 +96,11 @@ class OutputSet:
         return path
 
     def commit(self) -> None:
+        for tmp, path in self.pending:  # every file on the disk before the first rename
+            try:
+                fsync(tmp)
+            except OSError as exc:
+                raise DataError(f"{printable(path)}: could not be written ({_reason(exc)})") from exc
         while self.pending:
             tmp, path = self.pending[0]
             try:
@@ -136,7 +142,7 @@ def write_pose_files(stem: Path, table: pd.DataFrame, files: OutputSet | None = 
     """``<stem>.h5`` and ``<stem>.csv`` of ``table``, each complete or absent (renamed with ``files``
     when given, else at once)."""
     h5, csv = stem.with_name(f"{stem.name}.h5"), stem.with_name(f"{stem.name}.csv")  # stems may hold dots
-    write = files.write if files is not None else write_atomically
+    write = files.write if files is not None else write_output
     return {
         "h5": write(h5, lambda p: write_h5(table, p)),
         "csv": write(csv, lambda p: table.to_csv(p)),

@@ -43,17 +43,18 @@ MAX_BATCH = 1024
 BATCH_BYTES = 256 * 2**20
 
 
-def capped_batch_size(requested: int, input_size: int, full_frame_bytes: int = 0) -> int:
+def capped_batch_size(requested: int, side: int, full_frame_bytes: int = 0) -> int:
     """``requested``, or fewer so that a batch holds at most MAX_BATCH frames and BATCH_BYTES of
-    frames: each letterboxed (float32 tensor and uint8 image, ``input_size`` square) plus
-    ``full_frame_bytes`` kept to draw on. Warns when it caps."""
-    per_frame = 3 * input_size * input_size * (4 + 1) + full_frame_bytes
+    frames: each letterboxed (float32 tensor and uint8 image, a ``side`` square: the model's
+    letterbox) plus ``full_frame_bytes`` kept beside it (frames to draw on, original images).
+    Warns when it caps."""
+    per_frame = 3 * side * side * (4 + 1) + full_frame_bytes
     fits = max(1, min(MAX_BATCH, BATCH_BYTES // per_frame))
     if requested <= fits:
         return requested
     log.warning(
         f"--batch-size {requested} capped to {fits}: a batch holds at most {MAX_BATCH} frames and "
-        f"{BATCH_BYTES // 2**20} MiB of frames ({per_frame} bytes a frame at input size {input_size})"
+        f"{BATCH_BYTES // 2**20} MiB of frames ({per_frame} bytes a frame, letterbox {side} px)"
     )
     return fits
 
@@ -75,9 +76,7 @@ def predict_video(
     (and ``<stem>_labeled.mp4``, ``<stem>_filtered.h5/.csv``). Returns the written paths."""
     info = probe(video)
     names = list(module.keypoint_names)
-    batch_size = capped_batch_size(
-        batch_size, int(module.hparams.input_size), 3 * info.width * info.height if labeled_video else 0
-    )
+    batch_size = capped_batch_size(batch_size, module.codec.side, 3 * info.width * info.height if labeled_video else 0)
     with output_set() as files:
         writer = None
         if labeled_video:

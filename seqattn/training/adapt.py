@@ -33,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqattn.data import KeypointSource
 from seqattn.data.augment import SMALL_ROTATION
+from seqattn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,24 @@ def choose_glimpse_source(num_keypoints: int, up_to: int) -> tuple[str, str]:
     if num_keypoints <= up_to:
         return "pixels", f"K = {num_keypoints} <= {up_to}: a pixel glimpse per keypoint"
     return "features", f"K = {num_keypoints} > {up_to}: glimpses sampled from one shared map (cost ~ independent of K)"
+
+
+def pin_to_checkpoint(cfg: DictConfig, ckpt: dict, path: str) -> DictConfig:
+    """A copy of ``cfg`` whose letterbox and ``auto`` model settings are those ``ckpt`` was trained
+    with: a run continued from a checkpoint keeps them, even if the data has changed since.
+    An explicit ``input_size`` that differs is a ConfigError."""
+    cfg = copy.deepcopy(cfg)
+    hparams = ckpt["hyper_parameters"]
+    size, model = int(hparams["input_size"]), hparams.get("model") or {}
+    if str(cfg.input_size) != "auto" and int(cfg.input_size) != size:
+        raise ConfigError(f"input_size={cfg.input_size} differs from {path}'s {size}: leave it auto to continue it")
+    OmegaConf.update(cfg, "input_size", size, force_add=True)
+    for key in ("steps", "glimpse_source", "glimpse_size"):
+        if str(cfg.model.get(key, "")) == "auto" and key in model:
+            OmegaConf.update(cfg, f"model.{key}", model[key], force_add=True)
+    if "hires_factor" in model:
+        OmegaConf.update(cfg, "model.hires_factor", model["hires_factor"], force_add=True)
+    return cfg
 
 
 def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[str, dict]]:

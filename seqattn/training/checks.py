@@ -46,6 +46,12 @@ def _number(cfg: DictConfig, key: str, low: float, *, strict: bool = False, inte
         raise ConfigError(f"{key} must be {'>' if strict else '>='} {low:g}, got {value}")
 
 
+def _choice(cfg: DictConfig, key: str, allowed: tuple[str, ...]) -> None:
+    value = OmegaConf.select(cfg, key, default=None)
+    if value is not None and value not in allowed:
+        raise ConfigError(f"{key} must be {', '.join(allowed[:-1])} or {allowed[-1]}, got {value!r}")
+
+
 def check_config(cfg: DictConfig) -> None:
     """A ConfigError for the first invalid value of ``cfg`` (train.py's config)."""
     _finite_numbers(OmegaConf.to_container(cfg, resolve=False), "")
@@ -60,6 +66,9 @@ def check_config(cfg: DictConfig) -> None:
     _number(cfg, "supervision.confidence_scale", 0, strict=True)
     _number(cfg, "supervision.heatmap_weight", 0)
     _number(cfg, "supervision.heatmap_sigma", 0, strict=True)
+    if str(cfg.get("input_size")) != "auto":
+        _number(cfg, "input_size", 8, integer=True)
+    _choice(cfg, "model.glimpse_source", ("auto", "pixels", "features"))
     rotate = OmegaConf.select(cfg, "data.augment.rotate", default=None)
     if rotate not in (None, "auto"):
         _number(cfg, "data.augment.rotate", 0)

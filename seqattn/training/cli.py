@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from seqattn.errors import ConfigError
+from seqattn.files import nearest_existing
 from seqattn.training import overrides
 from seqattn.training.distributed import owns_run_folder
 from seqattn.training.lock import in_use_message, live_holder
@@ -39,7 +40,7 @@ def check_run_dir(argv: list[str]) -> None:
     folder = Path(given)
     if (holder := live_holder(folder)) is not None:
         raise ConfigError(in_use_message(folder, holder))
-    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    existing = nearest_existing(folder)
     if existing.exists() and not existing.is_dir():
         raise ConfigError(f"hydra.run.dir: cannot make the run folder {folder}: {existing} is a file")
 

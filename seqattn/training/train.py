@@ -24,7 +24,7 @@ from seqattn.evaluation.report import format_summary, write_report
 from seqattn.evaluation.results import write_test_results
 from seqattn.files import remove_stale_partials, write_json
 from seqattn.module import KeypointModule
-from seqattn.training.adapt import format_header, measure, resolve_auto
+from seqattn.training.adapt import format_header, measure, pin_to_checkpoint, resolve_auto
 from seqattn.training.checks import check_config
 from seqattn.training.components import build_callbacks, build_loggers, find_callback, finish_wandb
 from seqattn.training.distributed import (
@@ -82,6 +82,8 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     # Resolve, then build: the data's statistics fill every `auto` once; everything below is built
     # from the resolved config and never changed after.
     source = build_source(cfg.data)
+    if ckpt_path:  # a continued run keeps the letterbox and model its checkpoint was trained with
+        cfg = pin_to_checkpoint(cfg, read_checkpoint(ckpt_path, ckpt_key), ckpt_path)
     cfg, adaptive = resolve_auto(cfg, measure(source))
     geometry = Geometry(int(cfg.input_size), int(cfg.model.get("hires_factor", 1)))
     datamodule = build_datamodule(cfg.data, geometry, source)
@@ -102,7 +104,12 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     if cfg.test_ckpt not in ("best", "last"):
         if not Path(cfg.test_ckpt).is_file():
             raise ConfigError(f"test_ckpt must be best, last or a .ckpt file, got {cfg.test_ckpt!r}")
-        check_keypoints(module, read_checkpoint(cfg.test_ckpt, "test_ckpt"), cfg.test_ckpt, "test_ckpt")
+        test_ckpt = read_checkpoint(cfg.test_ckpt, "test_ckpt")
+        check_keypoints(module, test_ckpt, cfg.test_ckpt, "test_ckpt")
+        if (size := int(test_ckpt["hyper_parameters"]["input_size"])) != module.input_size:
+            raise ConfigError(
+                f"test_ckpt: {cfg.test_ckpt} was trained at input_size {size}, this run at {module.input_size}"
+            )
     # Not optional: without RngState a resumed run draws other batches than an uninterrupted one;
     # without StopTogether a SIGTERM under DDP can hang the run.
     stop = StopTogether(grace_s=float(cfg.get("stop_grace_s", 30)))
@@ -122,7 +129,7 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
 
     try:
         # Rank 0 writes; the lock refuses a folder that another live run is writing to.
-        with RunLock(output_dir, take_over_other_host=restarted) if owns_run_folder() else nullcontext():
+        with RunLock(output_dir) if owns_run_folder() else nullcontext():
             if is_rank_zero():
                 log.info("run header\n" + format_header(adaptive))
                 for folder in (output_dir, output_dir / "checkpoints"):  # writes killed midway
