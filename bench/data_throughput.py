@@ -26,7 +26,7 @@ def loader_rate(cfg, cache: bool, workers: int) -> tuple[float, float]:
     """(seconds to set up, images/s over BATCHES training batches after the first)."""
     cfg = OmegaConf.merge(cfg, {"data": {"cache": cache, "num_workers": workers}})
     start = time.perf_counter()
-    dm = build_datamodule(cfg.data, Geometry(int(cfg.input_size), int(cfg.model.get("hires_factor", 1))))
+    dm = build_datamodule(cfg.data, Geometry.for_model(cfg.input_size, cfg.model))
     dm.setup("fit")
     setup = time.perf_counter() - start
     it = iter(dm.train_dataloader())
@@ -45,6 +45,7 @@ def model_rate(cfg, keypoint_names: list[str]) -> float:
         optimizer=OmegaConf.to_container(cfg.optimizer, resolve=True),
         input_size=cfg.input_size,
         keypoint_names=keypoint_names,
+        **OmegaConf.to_container(cfg.supervision, resolve=True),
     )
     opt = torch.optim.AdamW(module.parameters(), lr=1e-4)
     b, s, k = cfg.data.batch_size, module.codec.side, len(keypoint_names)  # the letterbox it is fed
@@ -54,7 +55,7 @@ def model_rate(cfg, keypoint_names: list[str]) -> float:
     for step in range(BATCHES + 2):
         if step == 2:
             n, start = 0, time.perf_counter()
-        loss = module.loss(module(images)["coords"], target, visible).loss
+        loss = module.criterion(module(images), target, visible)["loss"]  # every term training pays for
         opt.zero_grad()
         loss.backward()
         opt.step()

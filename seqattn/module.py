@@ -50,7 +50,7 @@ class KeypointModule(L.LightningModule):
         self.input_size = input_size
         # The letterbox the model is fed: hires_factor x input_size for a model that glimpses at
         # higher resolution (it downsamples for step 0); coordinates are normalized either way.
-        self.geometry = Geometry(int(input_size), int(model.get("hires_factor", 1)))
+        self.geometry = Geometry.for_model(input_size, model)
         self.codec = self.geometry.codec()
         self.keypoint_names = list(keypoint_names)
         self.model = instantiate(model, num_keypoints=len(keypoint_names))

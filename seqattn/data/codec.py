@@ -12,7 +12,10 @@ square, with input pixel ``j`` centred at ``(j + 0.5) / S``.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -53,6 +56,18 @@ class Geometry:
 
     def codec(self) -> KeypointCodec:
         return KeypointCodec(self.side)
+
+    @classmethod
+    def for_model(cls, input_size: int | str, model: Mapping[str, Any]) -> Geometry:
+        """The letterbox a model config (``_target_`` and arguments) is fed: its ``hires_factor``, or
+        the model class's own default for it (1 for a model without one)."""
+        factor = model.get("hires_factor")
+        if factor is None:
+            from hydra.utils import get_class
+
+            param = inspect.signature(get_class(model["_target_"])).parameters.get("hires_factor")
+            factor = 1 if param is None or param.default is inspect.Parameter.empty else param.default
+        return cls(int(input_size), int(factor))
 
 
 class KeypointCodec:

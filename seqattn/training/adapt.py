@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from seqattn.data import KeypointSource
+from seqattn.data import Geometry, KeypointSource
 from seqattn.data.augment import SMALL_ROTATION
 from seqattn.errors import ConfigError
 
@@ -192,7 +192,9 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
     if str(model.get("steps", "")) == "auto":
         steps, why = choose_steps(stats.num_keypoints)
         choose("model.steps", steps, why)
-        if steps == 0 and int(model.get("hires_factor", 1)) > 1:  # nothing glimpses: no large letterbox
+        if (
+            steps == 0 and Geometry.for_model(BASE_INPUT, model).hires_factor > 1
+        ):  # nothing glimpses: no large letterbox
             choose("model.hires_factor", 1, "no refinement steps")
     if str(cfg.input_size) == "auto":
         choose("input_size", *choose_input_size(stats))

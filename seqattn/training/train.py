@@ -85,8 +85,7 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     if ckpt_path:  # a continued run keeps the letterbox and model its checkpoint was trained with
         cfg = pin_to_checkpoint(cfg, read_checkpoint(ckpt_path, ckpt_key), ckpt_path)
     cfg, adaptive = resolve_auto(cfg, measure(source))
-    geometry = Geometry(int(cfg.input_size), int(cfg.model.get("hires_factor", 1)))
-    datamodule = build_datamodule(cfg.data, geometry, source)
+    datamodule = build_datamodule(cfg.data, Geometry.for_model(cfg.input_size, cfg.model), source)
     module = KeypointModule(
         model=_plain(cfg.model),
         loss=_plain(cfg.loss),
