@@ -75,6 +75,8 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
         "gross": metrics.get("test/gross_miss", float("nan")),
         "epochs": summary.last_epoch + 1,
         "best_epoch": summary.best_epoch,
+        "stopped_early": summary.stopped_early,
+        "budget_share": summary.wall_time_s / (60 * minutes),  # set-up and test included
         "train_ips": rates[-1] if rates else float("nan"),
         "infer_ips": infer,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

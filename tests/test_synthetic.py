@@ -57,6 +57,24 @@ def test_left_right_pairs_and_bad_config():
         SyntheticSource(num_keypoints=MAX_KEYPOINTS + 1)
 
 
+FLY = ["head", "thorax", "abdomen", "wingL", "wingR", "forelegL4", "forelegR4", "midlegL1", "midlegR1", "eyeL", "eyeR"]
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (FLY, [("wingL", "wingR"), ("forelegL4", "forelegR4"), ("midlegL1", "midlegR1"), ("eyeL", "eyeR")]),
+        (["l_eye", "r_eye", "eye_l", "eye_r", "Lhand", "Rhand"], [("l_eye", "r_eye"), ("eye_l", "eye_r"), ("Lhand", "Rhand")]),
+        (["Left_Paw", "right_paw", "hindL", "hindR", "toe-l-2", "toe-r-2"], [("Left_Paw", "right_paw"), ("hindL", "hindR"), ("toe-l-2", "toe-r-2")]),
+        # must not pair: another number (paw1LH / paw4RH), letters inside a word, a marker not apart
+        (["paw1LH", "paw4RH", "paw2LF", "paw3RF", "lower_lip", "rower_lip", "LF", "RF", "nose_L1", "nose_R2"], []),
+        (["pelvis", "pervis", "wingL", "wingR2", "earL", "EarR"], [("earL", "EarR")]),  # case aside, exact names only
+    ],
+)
+def test_left_right_pairs_from_sleap_and_deeplabcut_style_names(names, expected):
+    assert [(names[i], names[j]) for i, j in find_flip_pairs(names)] == expected
+
+
 @pytest.mark.parametrize("k", [17, 68, 100, MAX_KEYPOINTS])
 def test_many_keypoint_mode_gives_paired_landmarks_on_the_creature(k):
     source = SyntheticSource(num_train=4, num_val=1, num_test=1, width=96, height=80, num_keypoints=k)

@@ -44,11 +44,27 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(make_cfg):
             "optimizer.lr=0",
             "callbacks.early_stopping.patience=1",
             "callbacks.early_stopping.min_delta=0.5",
+            "callbacks.early_stopping.min_progress=0",
         )
     )
     assert summary.stopped_early and summary.last_epoch == 1
     assert summary.best_epoch in (0, 1) and summary.test_checkpoint_epoch == summary.best_epoch
     assert "did not improve" in summary.stop_reason
+
+
+def test_early_stopping_waits_for_its_share_of_the_budget(make_cfg):
+    # The same plateau from epoch 1, but stopping is allowed only once 80 % of 6 epochs are spent:
+    # after epoch 4 (5 / 6), not before.
+    summary = train(
+        make_cfg(
+            "trainer.max_epochs=6",
+            "optimizer.lr=0",
+            "callbacks.early_stopping.patience=1",
+            "callbacks.early_stopping.min_delta=0.5",
+            "test=false",
+        )
+    )
+    assert summary.stopped_early and summary.last_epoch == 4, summary.stop_reason
 
 
 def test_no_best_checkpoint_means_no_silent_test_on_last_weights(make_cfg, caplog):

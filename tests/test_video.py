@@ -95,6 +95,11 @@ def test_video_gives_one_row_per_frame_in_h5_csv_json_labelled_and_filtered(chec
     assert record["frames"] == FRAMES and record["frames_failed"] == [] and not record["ended_early"]
     assert record["video"]["fps"] == 30.0 and record["video"]["width"] == W
     assert np.allclose(record["frame_times_s"], np.arange(FRAMES) / 30.0)  # in order, none skipped
+    # the label-free jitter, from the written table
+    xy = tables[".h5"].to_numpy().reshape(FRAMES, -1, 3)[..., :2]
+    steps = np.linalg.norm(np.diff(xy, axis=0), axis=2)
+    assert record["jitter"]["median_step_px"] == pytest.approx(np.median(steps), abs=1e-3)
+    assert record["jitter"]["frame_pairs"] == FRAMES - 1
     labelled = probe(paths["labeled_video"])
     assert (labelled.frames_expected, labelled.fps, labelled.width, labelled.height) == (FRAMES, 30.0, W, H)
     filtered = read_table(out / "walk_filtered.h5")

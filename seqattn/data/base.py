@@ -22,19 +22,37 @@ class RawSplit(Protocol):
     def __getitem__(self, index: int) -> RawSample: ...
 
 
-_SIDE = re.compile(r"(?i)(left|right)")
+# A side marker: the word left/right anywhere (any case), or a single L/R letter standing apart
+# (at either end, next to a separator or a digit, or at a camel-case boundary: wingL, forelegR4,
+# Lhand), or a single l/r between non-letters (l_eye, eye_r).
+_SIDE = re.compile(r"(?i:left|right)|(?<![A-Z])[LR](?![A-Z])|(?<![A-Za-z])[lr](?![A-Za-z])")
+_SWAP = {"left": "right", "right": "left", "l": "r", "r": "l"}
+
+
+def _swap_sides(name: str) -> str:
+    def swap(m: re.Match) -> str:
+        word = m.group(0)
+        other = _SWAP[word.lower()]
+        if word.isupper():
+            return other.upper()
+        return other.capitalize() if word[0].isupper() else other
+
+    return _SIDE.sub(swap, name)
 
 
 def find_flip_pairs(names: list[str]) -> list[tuple[int, int]]:
-    """Left/right pairs found from names that differ only by the word left <-> right.
+    """Left/right pairs found from names that differ only by their side markers.
 
-    ``left_ear``/``right_ear`` and ``leftear``/``RightEar`` pair up; names such as ``paw1LH`` and
-    ``paw3RF`` do not (single letters are too ambiguous): configure those pairs explicitly.
+    ``left_ear``/``right_ear``, ``leftear``/``RightEar``, SLEAP's ``wingL``/``wingR`` and
+    ``forelegL4``/``forelegR4``, ``l_eye``/``r_eye`` and ``Lhand``/``Rhand`` pair up. Names that
+    differ in anything else do not (``paw1LH``/``paw4RH``: the number differs too): configure
+    those pairs explicitly. Every marker of a name is swapped at once, and a name pairs only with
+    the one other name that this gives.
     """
     index = {n.lower(): i for i, n in enumerate(names)}
     pairs = []
     for i, name in enumerate(names):
-        swapped = _SIDE.sub(lambda m: "right" if m.group(1).lower() == "left" else "left", name).lower()
+        swapped = _swap_sides(name).lower()
         j = index.get(swapped)
         if j is not None and i < j and swapped != name.lower():
             pairs.append((i, j))

@@ -31,6 +31,7 @@ from seqattn.data.datamodule import image_to_tensor
 from seqattn.errors import DataError
 from seqattn.inference.batch import likelihood_of, scorer_name
 from seqattn.inference.filters import filter_track
+from seqattn.inference.jitter import temporal_jitter
 from seqattn.inference.labeled_video import LabeledVideoWriter
 from seqattn.inference.tables import OutputSet, output_set, pose_table, printable, write_pose_files
 from seqattn.inference.video import decode_frames, read_ahead
@@ -117,6 +118,7 @@ def predict_video(
             "seconds": seconds,
             "frames_per_s": report.frames / seconds if seconds > 0 else None,
             "units": "original-video pixels; pixel centres at integer coordinates (as DeepLabCut)",
+            "jitter": temporal_jitter(xy, names),
         }
         paths["json"] = files.write(
             out_dir / f"{video.stem}.json", lambda p: p.write_text(json.dumps(record, indent=2) + "\n")

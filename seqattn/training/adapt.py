@@ -1,24 +1,22 @@
-"""Defaults derived from the data at start, by one rule, each printed with its reason.
+"""Resolve, then build: the data's statistics fill every ``auto`` setting once, each with its reason.
 
-Settings left at ``auto`` are chosen here from the training split (any explicit value wins):
+``measure(source)`` reads the statistics; ``resolve_auto(cfg, stats)`` returns a resolved copy of
+the config (explicit values win) and what it chose and why; the rules are in
+``seqattn/training/choices.py``:
 
-- ``input_size``: 160 px, unless the labelled objects would then be tiny (the median span of a
-  sample's labelled keypoints below 24 input pixels): larger, up to 256; and never more than the
-  images' own long side (rounded up to 32, at least 64), since upsampling adds no detail.
-- ``data.augment.rotate``: rotations up to 180 degrees when the labels show the animal at any
-  heading (seen from above: the pose alignment, how consistently each keypoint lies in the same
-  direction from the centroid up to a mirror, below 0.8), else 25 degrees (upright faces, side
-  views, where a large rotation shows a pose that never occurs).
-- ``model.steps`` (sequential model): 3 glimpse-and-correct steps up to 32 keypoints; beyond,
-  step 0 alone (with ``hires_factor`` 1): there the refinement costs more training time than it
-  gains (measured in docs/benchmarks.md, "Ablations behind the defaults").
-- ``model.glimpse_source`` (sequential model, when it refines): pixel glimpses up to ``pixel_glimpses_up_to``
-  keypoints, glimpses sampled from one shared map beyond (cost nearly independent of K);
-  ``model.glimpse_size`` with it: 16 (8 x 8 cells) for pixel glimpses, 8 (4 x 4 cells) for
-  shared-map ones, whose attention over B x K x cells dominates the cost at large K.
+- ``input_size``: 160 px, larger (up to 256) when the labelled objects would be under 24 input
+  pixels, never past the images' own long side;
+- ``model.hires_factor``: the letterbox the refinement glimpses into, m x input_size, with m the
+  smallest from 2 at which a letterbox pixel covers at most 1.5 original pixels (at most 4, within
+  the images' resolution and the cache's memory budget); 1 without refinement steps;
+- ``data.augment.rotate``: up to 180 degrees when the labels show the animal at any heading, else 25;
+- ``model.steps``, ``model.glimpse_source``, ``model.glimpse_size``: by the number of keypoints;
+- ``callbacks.early_stopping.window``: how many epochs' validation values the stopping rule
+  averages, from the size of the validation split.
 
-Also reported (not changed): the number of images, K, the image size, the epoch length and the
-batch size. The choices go to the log, the run header and ``run_info.json`` (``adaptive``).
+Also reported (not changed): the images, K, the resolution in original pixels per input, letterbox
+and glimpse pixel, the epoch length, the batch size and the stopping rule. The choices go to the
+log, the run header and ``run_info.json`` (``adaptive``).
 """
 
 from __future__ import annotations
@@ -26,30 +24,28 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from seqattn.data import Geometry, KeypointSource
-from seqattn.data.augment import SMALL_ROTATION
+from seqattn.data import KeypointSource
 from seqattn.errors import ConfigError
+from seqattn.training.choices import (
+    GLIMPSE_SIZE,
+    DataStats,
+    choose_glimpse_source,
+    choose_hires_factor,
+    choose_input_size,
+    choose_rotation,
+    choose_steps,
+    choose_stopping_window,
+    glimpse_resolution,
+)
 
 log = logging.getLogger(__name__)
 
-BASE_INPUT = 160  # px: the measured default (docs/benchmarks.md)
-MIN_OBJECT_PX = 24  # median labelled span wanted at the network input
-LARGEST_INPUT, SMALLEST_INPUT = 256, 64
 SAMPLED_IMAGES = 64  # training images measured for the image size and object span
-
-
-@dataclass
-class DataStats:
-    num_train: int
-    num_keypoints: int
-    long_side_px: float  # median over the sampled training images of max(width, height)
-    object_span_px: float  # median over them of the labelled keypoints' bounding-box long side (NaN: none)
-    pose_alignment: float  # how alike the animal's heading is across images, in [0, 1] (NaN: too few labels)
 
 
 def pose_alignment(keypoints: list[np.ndarray]) -> float:
@@ -82,7 +78,8 @@ def pose_alignment(keypoints: list[np.ndarray]) -> float:
 
 def measure(source: KeypointSource) -> DataStats:
     """Image size and object span of up to SAMPLED_IMAGES training images, evenly spread."""
-    train = source.splits()["train"]
+    splits, pairs = source.splits(), source.flip_pairs
+    train = splits["train"]
     picks = np.unique(np.linspace(0, len(train) - 1, num=min(SAMPLED_IMAGES, len(train))).round().astype(int))
     sides, spans, keypoints = [], [], []
     for i in picks:
@@ -94,69 +91,14 @@ def measure(source: KeypointSource) -> DataStats:
             spans.append(float((pts.max(0) - pts.min(0)).max()))
     return DataStats(
         num_train=len(train),
+        num_val=len(splits["val"]),
+        num_images=sum(len(split) for split in splits.values()),
         num_keypoints=len(source.keypoint_names),
         long_side_px=float(np.median(sides)),
         object_span_px=float(np.median(spans)) if spans else math.nan,
         pose_alignment=pose_alignment(keypoints),
+        flip_pairs=None if pairs is None else [[source.keypoint_names[i], source.keypoint_names[j]] for i, j in pairs],
     )
-
-
-def _round32(x: float) -> int:
-    return int(math.ceil(x / 32) * 32)
-
-
-def choose_input_size(stats: DataStats) -> tuple[int, str]:
-    long_side, span = stats.long_side_px, stats.object_span_px
-    size, why = BASE_INPUT, f"the default {BASE_INPUT} px"
-    at_base = span * BASE_INPUT / long_side if math.isfinite(span) else math.inf
-    if at_base < MIN_OBJECT_PX:
-        size = min(LARGEST_INPUT, _round32(MIN_OBJECT_PX * long_side / span))
-        why = (
-            f"objects span {span:.0f} of {long_side:.0f} px (median), only {at_base:.0f} px at {BASE_INPUT}: "
-            f"enlarged for >= {MIN_OBJECT_PX} px (at most {LARGEST_INPUT})"
-        )
-    native = max(SMALLEST_INPUT, _round32(long_side))
-    if size > native:
-        size, why = native, f"the images' long side is {long_side:.0f} px: no upsampling past it"
-    return size, why
-
-
-SPREAD_HEADINGS = 0.8  # pose alignment below this: any heading (uniform headings give 2 / pi = 0.64)
-FULL_ROTATION = 180.0  # degrees; otherwise the augmentation's own small default (SMALL_ROTATION)
-
-
-def choose_rotation(stats: DataStats) -> tuple[float, str]:
-    a = stats.pose_alignment
-    if math.isfinite(a) and a < SPREAD_HEADINGS:
-        return FULL_ROTATION, f"headings vary (pose alignment {a:.2f} < {SPREAD_HEADINGS}): any rotation is a real pose"
-    why = (
-        f"pose alignment {a:.2f} >= {SPREAD_HEADINGS}: a fixed view, small tilts only"
-        if math.isfinite(a)
-        else ("too few labels to measure headings: small tilts only")
-    )
-    return SMALL_ROTATION, why
-
-
-GLIMPSE_SIZE = {"pixels": 16, "features": 8}
-
-
-REFINEMENT_STEPS = 3
-REFINE_UP_TO = 32  # keypoints (docs/benchmarks.md: refinement against step 0 alone by K)
-
-
-def choose_steps(num_keypoints: int, up_to: int = REFINE_UP_TO) -> tuple[int, str]:
-    if num_keypoints <= up_to:
-        return REFINEMENT_STEPS, f"K = {num_keypoints} <= {up_to}: {REFINEMENT_STEPS} glimpse-and-correct steps"
-    return 0, (
-        f"K = {num_keypoints} > {up_to}: step 0 alone; with this many keypoints the refinement costs more"
-        " training time than it gains (docs/benchmarks.md)"
-    )
-
-
-def choose_glimpse_source(num_keypoints: int, up_to: int) -> tuple[str, str]:
-    if num_keypoints <= up_to:
-        return "pixels", f"K = {num_keypoints} <= {up_to}: a pixel glimpse per keypoint"
-    return "features", f"K = {num_keypoints} > {up_to}: glimpses sampled from one shared map (cost ~ independent of K)"
 
 
 def pin_to_checkpoint(cfg: DictConfig, ckpt: dict, path: str) -> DictConfig:
@@ -189,27 +131,40 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
         chosen[key] = {"value": value, "reason": reason}
 
     model = cfg.model
-    if str(model.get("steps", "")) == "auto":
-        steps, why = choose_steps(stats.num_keypoints)
-        choose("model.steps", steps, why)
-        if (
-            steps == 0 and Geometry.for_model(BASE_INPUT, model).hires_factor > 1
-        ):  # nothing glimpses: no large letterbox
-            choose("model.hires_factor", 1, "no refinement steps")
+    steps_auto = str(model.get("steps", "")) == "auto"
+    if steps_auto:
+        choose("model.steps", *choose_steps(stats.num_keypoints))
     if str(cfg.input_size) == "auto":
         choose("input_size", *choose_input_size(stats))
     else:
         chosen["input_size"] = {"value": int(cfg.input_size), "reason": "set explicitly"}
-    unused = "unused, no refinement steps; " if str(model.get("steps", "")) == "0" else ""
+    refines = str(model.get("steps", "")) != "0"
+    hires = str(model.get("hires_factor", ""))
+    if not refines and (hires == "auto" or (steps_auto and hires not in ("", "1"))):
+        choose("model.hires_factor", 1, "no refinement steps: nothing glimpses")
+    elif hires == "auto":
+        cached = bool(cfg.data.get("cache", False))
+        choose("model.hires_factor", *choose_hires_factor(stats, int(cfg.input_size), cached))
+    unused = "" if refines else "unused, no refinement steps; "
     if str(model.get("glimpse_source", "")) == "auto":
         source, why = choose_glimpse_source(stats.num_keypoints, int(model.get("pixel_glimpses_up_to", 8)))
         choose("model.glimpse_source", source, unused + why)
     if str(model.get("glimpse_size", "")) == "auto":
         source = model.get("glimpse_source", "pixels")
         choose("model.glimpse_size", GLIMPSE_SIZE[source], f"{unused}for {source} glimpses")
+    if refines and (finest := glimpse_resolution(stats.long_side_px, OmegaConf.to_container(model))):
+        chosen["glimpses"] = {"value": "", "reason": finest}
     augment = cfg.data.get("augment")
     if augment is not None and str(augment.get("rotate", "")) == "auto":
         choose("data.augment.rotate", *choose_rotation(stats))
+    if augment is not None and float(augment.get("hflip", 0) or 0) > 0:
+        pairs = stats.flip_pairs
+        why = "off: no left/right pairs known (give data.source.flip_pairs)" if pairs is None else (
+            f"{len(pairs)} left/right pairs swapped: " + ", ".join("/".join(p) for p in pairs)
+            if pairs
+            else "on, no keypoint has a side"
+        )
+        chosen["flips"] = {"value": "", "reason": why}
     epoch_size = int(cfg.data.get("epoch_size", 0))
     repeats = epoch_size / max(1, stats.num_train)
     chosen["data.epoch_size"] = {
@@ -217,14 +172,28 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
         "reason": f"{stats.num_train} training images" + (f", repeated {repeats:.1f}x" if repeats > 1 else ""),
     }
     chosen["data.batch_size"] = {"value": cfg.data.get("batch_size"), "reason": "as configured"}
+    early = (cfg.get("callbacks") or {}).get("early_stopping")
+    if early is not None:
+        if str(early.get("window", "")) == "auto":
+            choose("callbacks.early_stopping.window", *choose_stopping_window(stats.num_val))
+        chosen["stopping"] = {"value": "", "reason": stopping_rule(early)}
     return cfg, {"data": asdict(stats), "chosen": chosen}
+
+
+def stopping_rule(early: DictConfig) -> str:
+    window, progress = int(early.get("window", 1)), float(early.get("min_progress", 0.0))
+    what = f"the mean of the last {window} values of {early.monitor}" if window > 1 else str(early.monitor)
+    rule = f"stop when {what} has not improved for {early.patience} epochs"
+    return rule + (f", not before {progress:.0%} of the budget" if progress > 0 else "")
 
 
 def format_header(adaptive: dict) -> str:
     d = adaptive["data"]
     lines = [
-        f"data: {d['num_train']} training images, K = {d['num_keypoints']}, long side {d['long_side_px']:.0f} px,"
-        f" labelled span {d['object_span_px']:.0f} px (medians), pose alignment {d['pose_alignment']:.2f}"
+        f"data: {d['num_train']} training and {d['num_val']} validation images, K = {d['num_keypoints']},"
+        f" long side {d['long_side_px']:.0f} px, labelled span {d['object_span_px']:.0f} px (medians),"
+        f" pose alignment {d['pose_alignment']:.2f}"
     ]
-    lines += [f"  {key:<22}= {c['value']}  ({c['reason']})" for key, c in adaptive["chosen"].items()]
+    for key, c in adaptive["chosen"].items():
+        lines.append(f"  {key:<22}= {c['value']}  ({c['reason']})" if c["value"] != "" else f"  {key:<22}: {c['reason']}")
     return "\n".join(lines)

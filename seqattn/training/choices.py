@@ -1,0 +1,145 @@
+"""The rules that turn the data's statistics into settings (``resolve_auto`` applies them).
+
+Each ``choose_*`` returns (value, reason); the reason goes to the run header and run_info.json.
+The measurements behind the constants are in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from seqattn.data.augment import SMALL_ROTATION
+
+
+@dataclass
+class DataStats:
+    num_train: int
+    num_keypoints: int
+    long_side_px: float  # median over the sampled training images of max(width, height)
+    object_span_px: float  # median over them of the labelled keypoints' bounding-box long side (NaN: none)
+    pose_alignment: float  # how alike the animal's heading is across images, in [0, 1] (NaN: too few labels)
+    num_val: int = 0  # images in the validation split
+    num_images: int = 0  # images in all splits (what the cache holds)
+    flip_pairs: list[list[str]] | None = None  # names of the left/right pairs a flip swaps; None: unknown
+
+
+BASE_INPUT = 160  # px: the default step-0 input side
+MIN_OBJECT_PX = 24  # median labelled span wanted at the network input
+LARGEST_INPUT, SMALLEST_INPUT = 256, 64
+
+
+def _round32(x: float) -> int:
+    return int(math.ceil(x / 32) * 32)
+
+
+def choose_input_size(stats: DataStats) -> tuple[int, str]:
+    long_side, span = stats.long_side_px, stats.object_span_px
+    size, why = BASE_INPUT, f"the default {BASE_INPUT} px"
+    at_base = span * BASE_INPUT / long_side if math.isfinite(span) else math.inf
+    if at_base < MIN_OBJECT_PX:
+        size = min(LARGEST_INPUT, _round32(MIN_OBJECT_PX * long_side / span))
+        why = (
+            f"objects span {span:.0f} of {long_side:.0f} px (median), only {at_base:.0f} px at {BASE_INPUT}: "
+            f"enlarged for >= {MIN_OBJECT_PX} px (at most {LARGEST_INPUT})"
+        )
+    native = max(SMALLEST_INPUT, _round32(long_side))
+    if size > native:
+        size, why = native, f"the images' long side is {long_side:.0f} px: no upsampling past it"
+    return size, why
+
+
+BASE_HIRES, LARGEST_HIRES = 2, 4
+MAX_ORIGINAL_PER_PIXEL = 1.5  # original pixels per letterbox pixel wanted where the glimpses look
+CACHE_BUDGET_MB = 1024.0  # the letterboxes of every image, kept in memory (data.cache)
+
+
+def choose_hires_factor(stats: DataStats, input_size: int, cached: bool = True) -> tuple[int, str]:
+    """m of the m x S letterbox the refinement glimpses into: the smallest m >= 2 at which one
+    letterbox pixel covers at most MAX_ORIGINAL_PER_PIXEL original pixels, at most 4, never past the
+    images' own resolution, and (with the cache on) within CACHE_BUDGET_MB for every image."""
+    long_side = stats.long_side_px
+    wanted = max(BASE_HIRES, math.ceil(long_side / (MAX_ORIGINAL_PER_PIXEL * input_size) - 1e-9))
+    m, limits = min(wanted, LARGEST_HIRES), []
+    if wanted > LARGEST_HIRES:
+        limits.append(f"at most {LARGEST_HIRES}")
+    native = max(BASE_HIRES, _round32(long_side) // input_size)
+    if m > native:
+        m = native
+        limits.append(f"the images' long side is {long_side:.0f} px")
+    while cached and m > BASE_HIRES and cache_mb(stats.num_images, m * input_size) > CACHE_BUDGET_MB:
+        m -= 1
+        limits.append(f"the cache of {stats.num_images} images within {CACHE_BUDGET_MB:.0f} MB")
+    why = (
+        f"{long_side / input_size:.1f} original px per input px; {long_side / (m * input_size):.2f} per "
+        f"letterbox px at {m} x {input_size} = {m * input_size} px (wanted <= {MAX_ORIGINAL_PER_PIXEL})"
+    )
+    if limits:
+        why += "; limited by " + ", ".join(dict.fromkeys(limits))
+    if cached:
+        why += f"; cache {cache_mb(stats.num_images, m * input_size):.0f} MB"
+    return m, why
+
+
+def cache_mb(num_images: int, side: int) -> float:
+    return num_images * side * side * 3 / 2**20
+
+
+def glimpse_resolution(long_side: float, model: dict) -> str:
+    """Original pixels per sample of the finest glimpse (the last step's), as text; '' without steps."""
+    steps = int(model.get("steps", 0) or 0)
+    if steps <= 0 or "glimpse_extent" not in model:
+        return ""
+    extent = float(model["glimpse_extent"]) * float(model.get("glimpse_shrink", 0.5)) ** (steps - 1)
+    samples = int(model["glimpse_size"]) // (1 if model.get("glimpse_source") == "pixels" else 2)
+    return f"{extent * long_side / samples:.2f} original px per sample of the last glimpse"
+
+
+SPREAD_HEADINGS = 0.8  # pose alignment below this: any heading (uniform headings give 2 / pi = 0.64)
+FULL_ROTATION = 180.0  # degrees; otherwise the augmentation's own small default (SMALL_ROTATION)
+
+
+def choose_rotation(stats: DataStats) -> tuple[float, str]:
+    a = stats.pose_alignment
+    if math.isfinite(a) and a < SPREAD_HEADINGS:
+        return FULL_ROTATION, f"headings vary (pose alignment {a:.2f} < {SPREAD_HEADINGS}): any rotation is a real pose"
+    why = (
+        f"pose alignment {a:.2f} >= {SPREAD_HEADINGS}: a fixed view, small tilts only"
+        if math.isfinite(a)
+        else ("too few labels to measure headings: small tilts only")
+    )
+    return SMALL_ROTATION, why
+
+
+GLIMPSE_SIZE = {"pixels": 16, "features": 8}
+REFINEMENT_STEPS = 3
+REFINE_UP_TO = 32  # keypoints (docs/benchmarks.md: refinement against step 0 alone by K)
+
+
+def choose_steps(num_keypoints: int, up_to: int = REFINE_UP_TO) -> tuple[int, str]:
+    if num_keypoints <= up_to:
+        return REFINEMENT_STEPS, f"K = {num_keypoints} <= {up_to}: {REFINEMENT_STEPS} glimpse-and-correct steps"
+    return 0, (
+        f"K = {num_keypoints} > {up_to}: step 0 alone; with this many keypoints the refinement costs more"
+        " training time than it gains (docs/benchmarks.md)"
+    )
+
+
+def choose_glimpse_source(num_keypoints: int, up_to: int) -> tuple[str, str]:
+    if num_keypoints <= up_to:
+        return "pixels", f"K = {num_keypoints} <= {up_to}: a pixel glimpse per keypoint"
+    return "features", f"K = {num_keypoints} > {up_to}: glimpses sampled from one shared map (cost ~ independent of K)"
+
+
+WINDOW_IMAGES = 30  # validation images the stopping rule averages over, at least
+LONGEST_WINDOW = 5  # epochs
+
+
+def choose_stopping_window(num_val: int) -> tuple[int, str]:
+    """Epochs whose validation values the stopping rule averages: enough that they cover
+    WINDOW_IMAGES validation images (a split of 6 images moves by a pixel between epochs on noise
+    alone), at most LONGEST_WINDOW."""
+    window = max(1, min(LONGEST_WINDOW, math.ceil(WINDOW_IMAGES / max(1, num_val))))
+    if window == 1:
+        return 1, f"{num_val} validation images: each epoch's value alone"
+    return window, f"{num_val} validation images: the mean of the last {window} epochs (>= {WINDOW_IMAGES} images)"
