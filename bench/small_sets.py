@@ -93,7 +93,9 @@ def prepare(name: str, work: Path) -> str:
         a, b = len(splits["train"]), len(splits["train"]) + len(splits["val"])
         split = write_split(work / f"{name}.json", frames[:a], frames[a:b], frames[b:])
     else:
-        split = write_split(work / f"{name}.json", subset(splits, int(name.rsplit("-", 1)[1])), splits["val"], splits["test"])
+        split = write_split(
+            work / f"{name}.json", subset(splits, int(name.rsplit("-", 1)[1])), splits["val"], splits["test"]
+        )
     return f"data=dlc data.path={SHARED / base} data.split_file={split}"
 
 
@@ -104,7 +106,9 @@ def main() -> None:
     parser.add_argument("--proxies", nargs="+", default=PROXIES, choices=PROXIES)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench_runs")
-    parser.add_argument("--work", type=Path, default=None, help="where the proxies' files go (default: a temporary folder)")
+    parser.add_argument(
+        "--work", type=Path, default=None, help="where the proxies' files go (default: a temporary folder)"
+    )
     args = parser.parse_args()
     if not SHARED.is_dir():
         raise SystemExit(f"the shared data is not at {SHARED}")

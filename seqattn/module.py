@@ -10,14 +10,15 @@ import torch
 from hydra.utils import instantiate
 
 from seqattn.calibration import fit_calibration
-from seqattn.data.codec import Geometry
-from seqattn.losses import KeypointCriterion
+from seqattn.data.codec import PADDING, Geometry
+from seqattn.losses import KeypointCriterion, UnlabelledTerms
 from seqattn.metrics import BatchMeans, KeypointErrors, stage_metrics
 from seqattn.point_errors import PointErrors
 from seqattn.schedule import optimizer_and_schedule
 
 # The checkpoint format this version writes (``seqattn_format``); seqattn.checkpoint migrates older ones.
 CHECKPOINT_FORMAT = 2
+STAGES = ("train", "val", "test")
 LOSS_TERMS = ("loss", "loss_x", "loss_y")  # logged per epoch as {stage}/loss, {stage}/loss_x, {stage}/loss_y
 
 
@@ -44,6 +45,7 @@ class KeypointModule(L.LightningModule):
         heatmap_weight: float = 0.1,
         heatmap_sigma: float = 1.0,
         channels_last: bool = False,
+        unlabelled: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -54,19 +56,17 @@ class KeypointModule(L.LightningModule):
         self.codec = self.geometry.codec()
         self.keypoint_names = list(keypoint_names)
         self.model = instantiate(model, num_keypoints=len(keypoint_names))
-        # NHWC: faster convolutions on GPU tensor cores (bf16/fp16); same results, any device
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format  # NHWC: GPU bf16
         self.model.to(memory_format=self.memory_format)
         self.criterion = KeypointCriterion(
-            instantiate(loss), step_weight_slope, heatmap_weight, heatmap_sigma, confidence_weight, confidence_scale
-        )
-        stages = ("train", "val", "test")
+            instantiate(loss), step_weight_slope, heatmap_weight, heatmap_sigma, confidence_weight, confidence_scale,
+            unlabelled=UnlabelledTerms(**(unlabelled or {}), input_size=input_size, pad=PADDING),
+        )  # fmt: skip
         self.metrics = torch.nn.ModuleDict(
-            {f"{stage}_errors": KeypointErrors(keypoint_names, tuple(pck_px)) for stage in stages}
+            {f"{s}_errors": KeypointErrors(keypoint_names, tuple(pck_px)) for s in STAGES}
         )
-        self.loss_means = torch.nn.ModuleDict({f"{stage}_loss": BatchMeans(LOSS_TERMS) for stage in stages})
-        # Each stage's last per-point errors (CPU), kept for callbacks and result writers.
-        self.last_errors: dict[str, PointErrors] = {}
+        self.loss_means = torch.nn.ModuleDict({f"{stage}_loss": BatchMeans(LOSS_TERMS) for stage in STAGES})
+        self.last_errors: dict[str, PointErrors] = {}  # each stage's last per-point errors, for callbacks
         self.checkpoint_epoch: int | None = None  # epoch of the checkpoint last loaded into this module
         self.calibration: dict[str, Any] | None = None  # the loaded checkpoint's scaling and pcutoff
 
@@ -78,26 +78,22 @@ class KeypointModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["seqattn_format"] = CHECKPOINT_FORMAT
         # The likelihood scaling and pcutoff fitted on this epoch's validation predictions.
-        points = self.last_errors.get("val")
-        if points is not None and len(points):
+        if (points := self.last_errors.get("val")) is not None and len(points):
             checkpoint["calibration"] = fit_calibration(points)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.model(images.contiguous(memory_format=self.memory_format))
 
     @property
-    def loss(self) -> torch.nn.Module:
-        """The coordinate loss (a threshold schedule moves its ``threshold``)."""
+    def loss(self) -> torch.nn.Module:  # the coordinate loss (a threshold schedule moves its ``threshold``)
         return self.criterion.coordinate_loss
 
     @property
-    def loss_threshold(self) -> float | None:
-        """The coordinate loss's threshold now (normalized), None for losses without one."""
+    def loss_threshold(self) -> float | None:  # its threshold now, normalized; None for losses without one
         return getattr(self.loss, "threshold", None)
 
     @property
-    def threshold_px(self) -> float | None:
-        """The threshold in pixels of the step-0 input (input_size), as the run states it."""
+    def threshold_px(self) -> float | None:  # in pixels of the step-0 input (input_size), as the run states it
         return None if self.loss_threshold is None else self.loss_threshold * self.input_size
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
@@ -126,8 +122,13 @@ class KeypointModule(L.LightningModule):
             self.log(f"{stage}/{name}", value, prog_bar=name == "epe_px")
         errors.reset()
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        if "labelled" not in batch:  # no data.unlabelled
+            return self._step(batch, "train")
+        images, following = batch["unlabelled"]["image"], batch["unlabelled"]["next"]
+        terms = self.criterion.unlabelled(self, images, following)
+        self.log_dict({f"train/{k}": v for k, v in terms.items()}, on_step=False, on_epoch=True, batch_size=len(images))
+        return self._step(batch["labelled"], "train") + sum(terms.values())
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "val")

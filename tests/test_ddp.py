@@ -26,8 +26,12 @@ DDP = ["trainer=ddp", "trainer.max_epochs=3", "data.source.num_val=7", "data.sou
 # What a user gets by default (progress bar, wandb offline), which TINY switches off for speed.
 DEFAULTS = ["trainer.enable_progress_bar=true", "logger=wandb"]
 # Early stopping after epoch 2: only an improvement by 1000 px counts, and the patience is 2.
-STOP_EARLY = ["trainer.max_epochs=8", "callbacks.early_stopping.patience=2", "callbacks.early_stopping.min_delta=1000",
-              "callbacks.early_stopping.min_progress=0"]
+STOP_EARLY = [
+    "trainer.max_epochs=8",
+    "callbacks.early_stopping.patience=2",
+    "callbacks.early_stopping.min_delta=1000",
+    "callbacks.early_stopping.min_progress=0",
+]
 HANG = 300  # seconds: a DDP test still running then has hung (they take 15-60 s)
 
 

@@ -64,8 +64,14 @@ FLY = ["head", "thorax", "abdomen", "wingL", "wingR", "forelegL4", "forelegR4", 
     ("names", "expected"),
     [
         (FLY, [("wingL", "wingR"), ("forelegL4", "forelegR4"), ("midlegL1", "midlegR1"), ("eyeL", "eyeR")]),
-        (["l_eye", "r_eye", "eye_l", "eye_r", "Lhand", "Rhand"], [("l_eye", "r_eye"), ("eye_l", "eye_r"), ("Lhand", "Rhand")]),
-        (["Left_Paw", "right_paw", "hindL", "hindR", "toe-l-2", "toe-r-2"], [("Left_Paw", "right_paw"), ("hindL", "hindR"), ("toe-l-2", "toe-r-2")]),
+        (
+            ["l_eye", "r_eye", "eye_l", "eye_r", "Lhand", "Rhand"],
+            [("l_eye", "r_eye"), ("eye_l", "eye_r"), ("Lhand", "Rhand")],
+        ),
+        (
+            ["Left_Paw", "right_paw", "hindL", "hindR", "toe-l-2", "toe-r-2"],
+            [("Left_Paw", "right_paw"), ("hindL", "hindR"), ("toe-l-2", "toe-r-2")],
+        ),
         # must not pair: another number (paw1LH / paw4RH), letters inside a word, a marker not apart
         (["paw1LH", "paw4RH", "paw2LF", "paw3RF", "lower_lip", "rower_lip", "LF", "RF", "nose_L1", "nose_R2"], []),
         (["pelvis", "pervis", "wingL", "wingR2", "earL", "EarR"], [("earL", "EarR")]),  # case aside, exact names only

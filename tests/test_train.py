@@ -79,3 +79,12 @@ def test_loss_threshold_px_reaches_the_module(make_cfg):
     assert summary.loss_threshold == pytest.approx(8 / 32) and summary.loss_threshold_px == pytest.approx(8)
     ckpt = torch.load(summary.last_checkpoint, map_location="cpu", weights_only=True)
     assert ckpt["hyper_parameters"]["loss"]["threshold_px"] == 8
+
+
+def test_a_wall_time_budget_says_so_when_it_ends(make_cfg):
+    # max_epochs=-1: only the 4 s budget ends the run (the stopping rule reads its progress from it)
+    summary = train(
+        make_cfg("trainer.max_epochs=-1", "+trainer.max_time=00:00:00:04", "callbacks.early_stopping.patience=1000")
+    )
+    assert not summary.stopped_early and "max_time" in summary.stop_reason, summary.stop_reason
+    assert summary.test_metrics  # then tested as usual

@@ -42,7 +42,9 @@ class EarlyStoppingReport(EarlyStopping):
     def __init__(self, *args, window: int = 1, min_progress: float = 0.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if int(window) < 1 or not 0.0 <= float(min_progress) <= 1.0:
-            raise ValueError(f"early stopping: window must be >= 1 and min_progress in [0, 1], got {window}, {min_progress}")
+            raise ValueError(
+                f"early stopping: window must be >= 1 and min_progress in [0, 1], got {window}, {min_progress}"
+            )
         self.window, self.min_progress = int(window), float(min_progress)
         self.values: list[float] = []  # every validation value seen, for the window
         self.best_epoch: int | None = None
@@ -70,7 +72,9 @@ class EarlyStoppingReport(EarlyStopping):
         progress = budget_progress(trainer)
         if should_stop and torch.isfinite(current) and progress < self.min_progress:
             should_stop = False  # a plateau this early is more likely the split's noise: keep training
-            reason = f"{reason} (held: {progress:.0%} of the budget spent, stopping allowed from {self.min_progress:.0%})"
+            reason = (
+                f"{reason} (held: {progress:.0%} of the budget spent, stopping allowed from {self.min_progress:.0%})"
+            )
         should_stop = trainer.strategy.reduce_boolean_decision(should_stop, all=False)
         trainer.should_stop = trainer.should_stop or should_stop
         if should_stop:
@@ -81,7 +85,11 @@ class EarlyStoppingReport(EarlyStopping):
 
     def _evaluate_stopping_criteria(self, current: torch.Tensor) -> tuple[bool, str | None]:
         should_stop, reason = super()._evaluate_stopping_criteria(current)
-        what = f"{self.monitor} (mean of the last {min(self.window, len(self.values))})" if self.window > 1 else self.monitor
+        what = (
+            f"{self.monitor} (mean of the last {min(self.window, len(self.values))})"
+            if self.window > 1
+            else self.monitor
+        )
         if self.wait_count == 0 and torch.isfinite(current):
             self.best_epoch = self._epoch
         elif reason is None:

@@ -140,3 +140,17 @@ class KeypointCodec:
     def px_per_unit(self) -> float:
         """Input pixels per normalized unit: a normalized distance times this is input pixels."""
         return float(self.side)
+
+
+_MEAN, _STD = 0.5, 0.25
+PADDING = (0.0 - _MEAN) / _STD  # the letterbox's black padding, as the model sees it
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(S, S, C) uint8, grey or colour -> (3, S, S) float32, roughly zero-mean unit-range."""
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    t = torch.from_numpy(np.ascontiguousarray(image[:, :, :3])).permute(2, 0, 1).float()
+    return (t / 255.0 - _MEAN) / _STD

@@ -8,28 +8,18 @@ import lightning as L
 import numpy as np
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import CombinedLoader
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from seqattn.data.base import KeypointSource, RawSplit
-from seqattn.data.codec import Frame, Geometry, KeypointCodec
+from seqattn.data.codec import Frame, Geometry, KeypointCodec, image_to_tensor
+from seqattn.data.unlabelled import UnlabelledFrames, find_videos
 from seqattn.errors import ConfigError
 
 # (S, S, C) uint8 image, (K, 2) input-pixel keypoints with NaN -> the same, transformed
 Augment = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-_MEAN, _STD = 0.5, 0.25
-
-
-def image_to_tensor(image: np.ndarray) -> torch.Tensor:
-    """(S, S, C) uint8, grey or colour -> (3, S, S) float32, roughly zero-mean unit-range."""
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.shape[2] == 1:
-        image = np.repeat(image, 3, axis=2)
-    t = torch.from_numpy(np.ascontiguousarray(image[:, :, :3])).permute(2, 0, 1).float()
-    return (t / 255.0 - _MEAN) / _STD
 
 
 class KeypointSamples(Dataset):
@@ -99,6 +89,8 @@ class KeypointDataModule(L.LightningDataModule):
         augment: Augment | None = None,
         pin_memory: bool = False,
         epoch_size: int = 1000,
+        unlabelled: Dataset | None = None,
+        unlabelled_batch_size: int = 8,
     ) -> None:
         super().__init__()
         self.source = source
@@ -112,6 +104,7 @@ class KeypointDataModule(L.LightningDataModule):
         self.augment = augment
         self.pin_memory = pin_memory
         self.epoch_size = epoch_size
+        self.unlabelled, self.unlabelled_batch_size = unlabelled, unlabelled_batch_size
 
     @property
     def keypoint_names(self) -> list[str]:
@@ -138,8 +131,22 @@ class KeypointDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+    def train_dataloader(self) -> DataLoader | CombinedLoader:
+        labelled = self._loader("train", shuffle=True)
+        if self.unlabelled is None:
+            return labelled
+        # as many unlabelled batches as labelled ones, drawn at random: the epoch keeps its length
+        n = len(labelled) * self.unlabelled_batch_size
+        frames = DataLoader(
+            self.unlabelled,
+            batch_size=self.unlabelled_batch_size,
+            sampler=RandomSampler(self.unlabelled, replacement=True, num_samples=n),
+            drop_last=True,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory,
+        )
+        return CombinedLoader({"labelled": labelled, "unlabelled": frames}, mode="min_size")
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)
@@ -174,6 +181,9 @@ def build_datamodule(
     source = source if source is not None else instantiate(data["source"])
     augment_cfg = data.pop("augment", None)
     data.pop("source")
+    videos, frames, cache_mb = (data.pop(f"unlabelled{key}", None) for key in ("", "_frames", "_cache_mb"))
+    if videos and augment:  # training: decode them now, before anything is trained
+        data["unlabelled"] = UnlabelledFrames(find_videos(videos), geometry.codec(), int(frames), float(cache_mb))
     built = instantiate(augment_cfg, flip_pairs=source.flip_pairs) if augment and augment_cfg else None
     make = instantiate(data, _partial_=True)  # objects given at the call, not merged into the config
     return make(source=source, geometry=geometry, augment=built)

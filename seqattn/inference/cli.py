@@ -20,12 +20,12 @@ from pathlib import Path
 import torch
 
 from seqattn.calibration import FALLBACK_PCUTOFF
+from seqattn.data.video import list_videos
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.files import nearest_existing, printable
 from seqattn.inference.batch import load_checkpoint, ready_for_inference
 from seqattn.inference.filters import FILTERS
 from seqattn.inference.images import list_images, predict_folder
-from seqattn.inference.video import list_videos
 from seqattn.inference.video_predict import predict_video
 
 

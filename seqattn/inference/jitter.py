@@ -26,8 +26,7 @@ def temporal_jitter(xy: np.ndarray, names: list[str]) -> dict:
     size = float(np.median(spans)) if spans else float("nan")
     counted = np.isfinite(steps)
     per_point = {
-        name: float(np.median(steps[counted[:, k], k])) if counted[:, k].any() else None
-        for k, name in enumerate(names)
+        name: float(np.median(steps[counted[:, k], k])) if counted[:, k].any() else None for k, name in enumerate(names)
     }
     finite = steps[counted]
     jumps = float((finite > JUMP_FRACTION * size).mean()) if finite.size and np.isfinite(size) else None

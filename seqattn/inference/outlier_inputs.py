@@ -11,9 +11,9 @@ import numpy as np
 from seqattn.calibration import FALLBACK_PCUTOFF
 from seqattn.data.dlc import read_dlc_labels
 from seqattn.data.hdf import H5_KEY, read_pose_table
+from seqattn.data.video_info import VideoInfo
 from seqattn.errors import DataError
 from seqattn.inference.tables import printable
-from seqattn.inference.video_info import VideoInfo
 
 
 def read_predictions(path: Path) -> tuple[str, list[str], np.ndarray, np.ndarray]:

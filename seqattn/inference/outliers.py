@@ -34,6 +34,8 @@ import cv2
 import numpy as np
 
 from seqattn.data.dlc import MACHINE_LABELS, read_machine_labels
+from seqattn.data.video import decode_frames
+from seqattn.data.video_info import DecodeReport, probe
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.inference.outlier_inputs import (
     check_length,
@@ -42,8 +44,6 @@ from seqattn.inference.outlier_inputs import (
     read_predictions,
 )
 from seqattn.inference.tables import output_set, printable
-from seqattn.inference.video import decode_frames
-from seqattn.inference.video_info import DecodeReport, probe
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@ from seqattn.losses.criterion import KeypointCriterion
 from seqattn.losses.heatmap import GaussianHeatmapKL
 from seqattn.losses.hinge import HingeDistanceLoss, LossOutput, MaskedPointLoss, hinge, hinge_loss
 from seqattn.losses.pointwise import L1Loss, MSELoss, WingLoss
+from seqattn.losses.unlabelled import UnlabelledTerms
 
 __all__ = [
     "ConfidenceBCE",
@@ -13,6 +14,7 @@ __all__ = [
     "LossOutput",
     "MSELoss",
     "MaskedPointLoss",
+    "UnlabelledTerms",
     "WingLoss",
     "hinge",
     "hinge_loss",

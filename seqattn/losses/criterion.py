@@ -8,7 +8,8 @@ other term is a module in its own file under ``seqattn/losses`` that carries its
 returns its weighted contribution, and names in ``reads`` the model outputs it takes:
 ``term(*(out[key] for key in reads), target, visible)`` -> a scalar. A term whose outputs the
 model does not give is left out. A new term is that file plus one entry in
-:class:`KeypointCriterion`'s constructor.
+:class:`KeypointCriterion`'s constructor. Terms on frames without labels (they run the model
+themselves, on warped and consecutive frames) are ``unlabelled`` (seqattn/losses/unlabelled.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import nn
 from seqattn.losses.confidence import ConfidenceBCE
 from seqattn.losses.heatmap import GaussianHeatmapKL
 from seqattn.losses.hinge import MaskedPointLoss
+from seqattn.losses.unlabelled import UnlabelledTerms
 
 RESERVED = ("coords", "loss", "loss_x", "loss_y")  # names of the criterion's own entries
 
@@ -41,9 +43,12 @@ class KeypointCriterion(nn.Module):
         heatmap_sigma: float = 1.0,
         confidence_weight: float = 0.0,
         confidence_scale: float = 0.02,
+        unlabelled: UnlabelledTerms | None = None,
     ) -> None:
         super().__init__()
         self.coordinate_loss = coordinate_loss
+        # the terms on frames without labels: (model, frames, next frames) -> named terms (data.unlabelled)
+        self.unlabelled = unlabelled if unlabelled is not None else UnlabelledTerms()
         self.step_weight_slope = step_weight_slope
         self.terms = nn.ModuleDict()  # name -> term, added to the loss in this order
         if heatmap_weight > 0:  # one peak per step-0 map, at the label

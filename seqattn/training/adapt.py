@@ -159,10 +159,14 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
         choose("data.augment.rotate", *choose_rotation(stats))
     if augment is not None and float(augment.get("hflip", 0) or 0) > 0:
         pairs = stats.flip_pairs
-        why = "off: no left/right pairs known (give data.source.flip_pairs)" if pairs is None else (
-            f"{len(pairs)} left/right pairs swapped: " + ", ".join("/".join(p) for p in pairs)
-            if pairs
-            else "on, no keypoint has a side"
+        why = (
+            "off: no left/right pairs known (give data.source.flip_pairs)"
+            if pairs is None
+            else (
+                f"{len(pairs)} left/right pairs swapped: " + ", ".join("/".join(p) for p in pairs)
+                if pairs
+                else "on, no keypoint has a side"
+            )
         )
         chosen["flips"] = {"value": "", "reason": why}
     epoch_size = int(cfg.data.get("epoch_size", 0))
@@ -172,12 +176,33 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
         "reason": f"{stats.num_train} training images" + (f", repeated {repeats:.1f}x" if repeats > 1 else ""),
     }
     chosen["data.batch_size"] = {"value": cfg.data.get("batch_size"), "reason": "as configured"}
+    if cfg.data.get("unlabelled"):
+        chosen["unlabelled"] = {"value": "", "reason": unlabelled_terms(cfg, stats)}
     early = (cfg.get("callbacks") or {}).get("early_stopping")
     if early is not None:
         if str(early.get("window", "")) == "auto":
             choose("callbacks.early_stopping.window", *choose_stopping_window(stats.num_val))
         chosen["stopping"] = {"value": "", "reason": stopping_rule(early)}
     return cfg, {"data": asdict(stats), "chosen": chosen}
+
+
+def unlabelled_terms(cfg: DictConfig, stats: DataStats) -> str:
+    """What the frames of data.unlabelled are used for, with the temporal tolerance in pixels."""
+    terms = (cfg.get("supervision") or {}).get("unlabelled") or {}
+    frames = f"up to {cfg.data.unlabelled_frames} frame pairs of {cfg.data.unlabelled}"
+    on = []
+    if float(terms.get("consistency_weight", 0)) > 0:
+        on.append(f"consistency (weight {terms.consistency_weight}, teacher confidence >= {terms.min_confidence})")
+    if float(terms.get("temporal_weight", 0)) > 0:
+        px = float(terms.temporal_tolerance_px)
+        original = px * stats.long_side_px / int(cfg.input_size)
+        on.append(
+            f"temporal (weight {terms.temporal_weight}, tolerance {px:g} px at the {cfg.input_size} px input"
+            f" = {original:.1f} original px)"
+        )
+    if not on:
+        return f"{frames}, but no term is on: set supervision.unlabelled.consistency_weight or temporal_weight"
+    return f"{frames}: " + ", ".join(on)
 
 
 def stopping_rule(early: DictConfig) -> str:
@@ -195,5 +220,7 @@ def format_header(adaptive: dict) -> str:
         f" pose alignment {d['pose_alignment']:.2f}"
     ]
     for key, c in adaptive["chosen"].items():
-        lines.append(f"  {key:<22}= {c['value']}  ({c['reason']})" if c["value"] != "" else f"  {key:<22}: {c['reason']}")
+        lines.append(
+            f"  {key:<22}= {c['value']}  ({c['reason']})" if c["value"] != "" else f"  {key:<22}: {c['reason']}"
+        )
     return "\n".join(lines)

@@ -52,9 +52,11 @@ def stop_reason(trainer: L.Trainer, early: EarlyStopping | None) -> tuple[bool, 
         return True, getattr(early, "stopping_reason_message", None) or "early stopping"
     if trainer.interrupted:
         return False, "interrupted"
-    if trainer.max_epochs is not None and trainer.current_epoch >= trainer.max_epochs:
+    if trainer.max_epochs is not None and 0 < trainer.max_epochs <= trainer.current_epoch:
         return False, f"reached trainer.max_epochs={trainer.max_epochs}"
-    return False, "time or step limit reached"
+    if trainer.max_steps is not None and 0 < trainer.max_steps <= trainer.global_step:
+        return False, f"reached trainer.max_steps={trainer.max_steps}"
+    return False, "the wall-time budget (trainer.max_time) ran out"
 
 
 def announce_threshold(module: Any, loggers: list[Any]) -> None:

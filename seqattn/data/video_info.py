@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqattn.errors import DataError
-from seqattn.inference.tables import printable
+from seqattn.files import printable
 
 
 @dataclass
