@@ -7,6 +7,10 @@ openfield and mirror-mouse; validation and test unchanged; the protocol of
 ../shared/data/README.md (10-minute budget, selection on validation only, the test split read
 once per row). Writes the table to stdout and ``label_budget.png`` into --out.
 
+Each set has one recording: the "with the video" runs learn from the very frames whose jitter is
+measured, so the jitter column says how steady a model is on the videos it was given, not on
+unseen ones.
+
     python bench/label_budget.py --minutes 10 --seeds 0 1
     python bench/label_budget.py --sets openfield --budgets 20 --minutes 2 --seeds 0   # a quick look
 """
@@ -51,8 +55,14 @@ def plot(rows: list[dict], path: Path) -> None:
     for ax, name in zip(axes[0], dict.fromkeys(r["set"] for r in rows), strict=False):
         for video, style in ((False, "o-"), (True, "s--")):
             pts = [r for r in rows if r["set"] == name and r["video"] == video]
-            ax.errorbar([r["frames"] for r in pts], [r["mean"] for r in pts], [r["std"] for r in pts], fmt=style,
-                        label="with the video" if video else "labels only", capsize=3)
+            ax.errorbar(
+                [r["frames"] for r in pts],
+                [r["mean"] for r in pts],
+                [r["std"] for r in pts],
+                fmt=style,
+                label="with the video" if video else "labels only",
+                capsize=3,
+            )
         ax.set(xscale="log", xlabel="labelled training frames", ylabel="test mean error (px)", title=name)
         ax.legend()
     fig.tight_layout()
@@ -96,11 +106,22 @@ def main() -> None:
                     continue
                 cells = [spread([r[key] for r in ok], d, 100 if key == "gross" else 1) for key, _, d in COLUMNS]
                 jitter = spread([r["jitter"] for r in ok if r["jitter"] is not None], 2)
-                print(f"| {name} | {len(train)} | {'yes' if with_video else 'no'} | " + " | ".join(cells)
-                      + f" | {jitter} |", flush=True)
+                print(
+                    f"| {name} | {len(train)} | {'yes' if with_video else 'no'} | "
+                    + " | ".join(cells)
+                    + f" | {jitter} |",
+                    flush=True,
+                )
                 means = [r["mean"] for r in ok]
-                rows.append({"set": name, "frames": len(train), "video": with_video,
-                             "mean": sum(means) / len(means), "std": statistics.pstdev(means)})
+                rows.append(
+                    {
+                        "set": name,
+                        "frames": len(train),
+                        "video": with_video,
+                        "mean": sum(means) / len(means),
+                        "std": statistics.pstdev(means),
+                    }
+                )
     args.out.mkdir(parents=True, exist_ok=True)
     plot(rows, args.out / "label_budget.png")
     print(f"plot: {args.out / 'label_budget.png'}")

@@ -75,6 +75,13 @@ FLY = ["head", "thorax", "abdomen", "wingL", "wingR", "forelegL4", "forelegR4", 
         # must not pair: another number (paw1LH / paw4RH), letters inside a word, a marker not apart
         (["paw1LH", "paw4RH", "paw2LF", "paw3RF", "lower_lip", "rower_lip", "LF", "RF", "nose_L1", "nose_R2"], []),
         (["pelvis", "pervis", "wingL", "wingR2", "earL", "EarR"], [("earL", "EarR")]),  # case aside, exact names only
+        # the word wins over letters: the R of Rear or the L of Leg is no side
+        (
+            ["leftRearPaw", "rightRearPaw", "RearLeftLeg", "RearRightLeg", "obsLow_bot"],
+            [("leftRearPaw", "rightRearPaw"), ("RearLeftLeg", "RearRightLeg")],
+        ),
+        # a side named in words without its partner: no flips at all rather than half of them
+        (["leftEar", "rightEar", "leftHindLeg"], []),
     ],
 )
 def test_left_right_pairs_from_sleap_and_deeplabcut_style_names(names, expected):

@@ -162,3 +162,25 @@ def test_ddp_with_unlabelled_frames(videos, tmp_path):
     (run,) = sorted(p for p in (tmp_path / "outputs").glob("*/*") if p.is_dir())
     summary = json.loads((run / "summary.json").read_text())
     assert summary["last_epoch"] == 1 and np.isfinite(summary["test_metrics"]["test/epe_px"])
+
+
+def test_unlabelled_passes_leave_the_batchnorm_statistics_alone():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+
+    class WithNorm(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = model
+
+        def forward(self, images):
+            self.net(images)
+            return SpotFinder()(images)
+
+    before = model[1].running_mean.clone()
+    terms = UnlabelledTerms(consistency_weight=1.0, temporal_weight=1.0, input_size=64)
+    points = torch.rand(4, 2) * 0.5 + 0.25
+    terms(WithNorm().train(), blob(points), blob(points))
+    assert torch.equal(model[1].running_mean, before) and model[1].momentum == 0.1
+    WithNorm().train()(blob(points))  # a labelled pass still updates them
+    assert not torch.equal(model[1].running_mean, before)
+    assert UnlabelledTerms()(WithNorm(), blob(points), blob(points)) == {}  # all off: nothing runs

@@ -18,6 +18,7 @@ import math
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, Timer
+from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
 
 def budget_progress(trainer: L.Trainer) -> float:
@@ -70,11 +71,13 @@ class EarlyStoppingReport(EarlyStopping):
         smoothed = torch.tensor(sum(recent) / len(recent)) if all(map(math.isfinite, recent)) else current
         should_stop, reason = self._evaluate_stopping_criteria(smoothed)
         progress = budget_progress(trainer)
-        if should_stop and torch.isfinite(current) and progress < self.min_progress:
-            should_stop = False  # a plateau this early is more likely the split's noise: keep training
-            reason = (
-                f"{reason} (held: {progress:.0%} of the budget spent, stopping allowed from {self.min_progress:.0%})"
-            )
+        if should_stop and self.stopping_reason == EarlyStoppingReason.PATIENCE_EXHAUSTED:
+            if progress < self.min_progress:  # a plateau this early is more likely the split's noise
+                should_stop, self.stopping_reason = False, EarlyStoppingReason.NOT_STOPPED
+                reason = (
+                    f"epoch {self._epoch}: {self.monitor} has not improved for {self.wait_count} epochs; no stop"
+                    f" before {self.min_progress:.0%} of the budget ({progress:.0%} spent)"
+                )
         should_stop = trainer.strategy.reduce_boolean_decision(should_stop, all=False)
         trainer.should_stop = trainer.should_stop or should_stop
         if should_stop:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Protocol
@@ -22,40 +23,55 @@ class RawSplit(Protocol):
     def __getitem__(self, index: int) -> RawSample: ...
 
 
-# A side marker: the word left/right anywhere (any case), or a single L/R letter standing apart
-# (at either end, next to a separator or a digit, or at a camel-case boundary: wingL, forelegR4,
-# Lhand), or a single l/r between non-letters (l_eye, eye_r).
-_SIDE = re.compile(r"(?i:left|right)|(?<![A-Z])[LR](?![A-Z])|(?<![A-Za-z])[lr](?![A-Za-z])")
+log = logging.getLogger(__name__)
+
+# Side markers: the word left/right anywhere (any case); else, in a name without that word, a
+# single L/R standing apart (at either end, next to a separator or a digit, or at a camel-case
+# boundary: wingL, forelegR4, Lhand) or a single l/r between non-letters (l_eye, eye_r).
+_SIDE_WORD = re.compile(r"(?i:left|right)")
+_SIDE_LETTER = re.compile(r"(?<![A-Z])[LR](?![A-Z])|(?<![A-Za-z])[lr](?![A-Za-z])")
 _SWAP = {"left": "right", "right": "left", "l": "r", "r": "l"}
 
 
-def _swap_sides(name: str) -> str:
-    def swap(m: re.Match) -> str:
-        word = m.group(0)
-        other = _SWAP[word.lower()]
-        if word.isupper():
-            return other.upper()
-        return other.capitalize() if word[0].isupper() else other
+def _swap(m: re.Match) -> str:
+    word = m.group(0)
+    other = _SWAP[word.lower()]
+    if word.isupper():
+        return other.upper()
+    return other.capitalize() if word[0].isupper() else other
 
-    return _SIDE.sub(swap, name)
+
+def mirror_name(name: str) -> tuple[str, bool]:
+    """``name`` with every side marker swapped, and whether it has the word left/right."""
+    if _SIDE_WORD.search(name):
+        return _SIDE_WORD.sub(_swap, name), True
+    return _SIDE_LETTER.sub(_swap, name), False
 
 
 def find_flip_pairs(names: list[str]) -> list[tuple[int, int]]:
-    """Left/right pairs found from names that differ only by their side markers.
+    """Left/right pairs found from names that differ only by their side markers; [] when a name
+    says left or right in words but has no partner (a flip could not swap it: flips are unsafe).
 
-    ``left_ear``/``right_ear``, ``leftear``/``RightEar``, SLEAP's ``wingL``/``wingR`` and
-    ``forelegL4``/``forelegR4``, ``l_eye``/``r_eye`` and ``Lhand``/``Rhand`` pair up. Names that
-    differ in anything else do not (``paw1LH``/``paw4RH``: the number differs too): configure
-    those pairs explicitly. Every marker of a name is swapped at once, and a name pairs only with
-    the one other name that this gives.
+    ``left_ear``/``right_ear``, ``leftear``/``RightEar``, ``leftRearPaw``/``rightRearPaw``,
+    SLEAP's ``wingL``/``wingR`` and ``forelegL4``/``forelegR4``, ``l_eye``/``r_eye`` and
+    ``Lhand``/``Rhand`` pair up. Names that differ in anything else do not (``paw1LH``/``paw4RH``:
+    the number differs too): configure those pairs explicitly. A name with the word left/right
+    swaps only that word (the R of ``Rear`` is no side); every marker of a name is swapped at once,
+    and two names pair only if each is the other's mirror.
     """
     index = {n.lower(): i for i, n in enumerate(names)}
-    pairs = []
+    pairs, unpaired = [], []
     for i, name in enumerate(names):
-        swapped = _swap_sides(name).lower()
-        j = index.get(swapped)
-        if j is not None and i < j and swapped != name.lower():
-            pairs.append((i, j))
+        mirrored, worded = mirror_name(name)
+        j = index.get(mirrored.lower())
+        if j is not None and j != i and mirror_name(names[j])[0].lower() == name.lower():
+            if i < j:
+                pairs.append((i, j))
+        elif worded:
+            unpaired.append(name)
+    if unpaired:
+        log.warning(f"left/right keypoints without a partner: {', '.join(unpaired)}; flips need data.source.flip_pairs")
+        return []
     return pairs
 
 

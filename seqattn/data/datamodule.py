@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import CombinedLoader
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset
 
 from seqattn.data.base import KeypointSource, RawSplit
 from seqattn.data.codec import Frame, Geometry, KeypointCodec, image_to_tensor
@@ -135,12 +135,12 @@ class KeypointDataModule(L.LightningDataModule):
         labelled = self._loader("train", shuffle=True)
         if self.unlabelled is None:
             return labelled
-        # as many unlabelled batches as labelled ones, drawn at random: the epoch keeps its length
-        n = len(labelled) * self.unlabelled_batch_size
+        # at least as many unlabelled batches as labelled ones: the epoch keeps the labelled length
+        # (a plain shuffle, which Lightning turns into a DistributedSampler under DDP: a rank each)
         frames = DataLoader(
-            self.unlabelled,
+            Repeated(self.unlabelled, len(labelled) * self.unlabelled_batch_size),
             batch_size=self.unlabelled_batch_size,
-            sampler=RandomSampler(self.unlabelled, replacement=True, num_samples=n),
+            shuffle=True,
             drop_last=True,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

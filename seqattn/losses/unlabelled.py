@@ -15,6 +15,8 @@ Both are off at weight 0. Coordinates are normalized to the letterbox, (x + 0.5)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +48,21 @@ def warp_points(points: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     m, b = theta[:, :, :2], theta[:, :, 2]  # (B, 2, 2), (B, 2)
     out = torch.linalg.solve(m[:, None], (g - b[:, None]).unsqueeze(-1)).squeeze(-1)  # m @ out + b = g
     return (out + 1) / 2
+
+
+@contextmanager
+def batchnorm_statistics_kept(model: nn.Module) -> Iterator[None]:
+    """Within: batch norm layers still normalise by the batch, but their running statistics (what
+    evaluation uses) do not move (momentum 0)."""
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in layers]
+    for m in layers:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(layers, saved, strict=True):
+            m.momentum = momentum
 
 
 class UnlabelledTerms(nn.Module):
@@ -84,6 +101,12 @@ class UnlabelledTerms(nn.Module):
         return self.consistency_weight > 0 or self.temporal_weight > 0
 
     def forward(self, model: nn.Module, images: torch.Tensor, following: torch.Tensor) -> dict[str, torch.Tensor]:
+        if not self.active:
+            return {}
+        with batchnorm_statistics_kept(model):  # warped, padded frames must not move the statistics eval uses
+            return self._terms(model, images, following)
+
+    def _terms(self, model: nn.Module, images: torch.Tensor, following: torch.Tensor) -> dict[str, torch.Tensor]:
         terms: dict[str, torch.Tensor] = {}
         theta = random_warps(len(images), self.rotate, self.scale, self.translate, images.device)
         student = model(warp_images(images, theta, self.pad))  # (B, K, 2) coords and (B, K) confidence

@@ -29,7 +29,7 @@ from dataclasses import asdict
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from seqattn.data import KeypointSource
+from seqattn.data import Geometry, KeypointSource
 from seqattn.errors import ConfigError
 from seqattn.training.choices import (
     GLIMPSE_SIZE,
@@ -114,8 +114,13 @@ def pin_to_checkpoint(cfg: DictConfig, ckpt: dict, path: str) -> DictConfig:
     for key in ("steps", "glimpse_source", "glimpse_size"):
         if str(cfg.model.get(key, "")) == "auto" and key in model:
             OmegaConf.update(cfg, f"model.{key}", model[key], force_add=True)
-    if "hires_factor" in model:
-        OmegaConf.update(cfg, "model.hires_factor", model["hires_factor"], force_add=True)
+    if "hires_factor" in cfg.model or "hires_factor" in model:  # a checkpoint without it has its class's default
+        factor = Geometry.for_model(size, model).hires_factor if model else int(cfg.model.hires_factor)
+        if str(cfg.model.get("hires_factor", "auto")) != "auto" and int(cfg.model.hires_factor) != factor:
+            raise ConfigError(
+                f"model.hires_factor={cfg.model.hires_factor} differs from {path}'s {factor}: leave it auto to continue"
+            )
+        OmegaConf.update(cfg, "model.hires_factor", factor, force_add=True)
     return cfg
 
 
@@ -192,7 +197,10 @@ def unlabelled_terms(cfg: DictConfig, stats: DataStats) -> str:
     frames = f"up to {cfg.data.unlabelled_frames} frame pairs of {cfg.data.unlabelled}"
     on = []
     if float(terms.get("consistency_weight", 0)) > 0:
-        on.append(f"consistency (weight {terms.consistency_weight}, teacher confidence >= {terms.min_confidence})")
+        gate = f"teacher confidence >= {terms.min_confidence}"
+        if not float((cfg.get("supervision") or {}).get("confidence_weight", 0)) > 0:
+            gate += " (no guide: supervision.confidence_weight is 0, the confidence head is untrained)"
+        on.append(f"consistency (weight {terms.consistency_weight}, {gate})")
     if float(terms.get("temporal_weight", 0)) > 0:
         px = float(terms.temporal_tolerance_px)
         original = px * stats.long_side_px / int(cfg.input_size)

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import EarlyStopping, Timer
+from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
 from seqattn.checkpoint import read_checkpoint
 
@@ -48,7 +49,7 @@ def checkpoint_epoch(path: str | None) -> int | None:
 
 
 def stop_reason(trainer: L.Trainer, early: EarlyStopping | None) -> tuple[bool, str]:
-    if early is not None and early.stopped_epoch > 0:
+    if early is not None and early.stopping_reason != EarlyStoppingReason.NOT_STOPPED:
         return True, getattr(early, "stopping_reason_message", None) or "early stopping"
     if trainer.interrupted:
         return False, "interrupted"
@@ -56,7 +57,9 @@ def stop_reason(trainer: L.Trainer, early: EarlyStopping | None) -> tuple[bool, 
         return False, f"reached trainer.max_epochs={trainer.max_epochs}"
     if trainer.max_steps is not None and 0 < trainer.max_steps <= trainer.global_step:
         return False, f"reached trainer.max_steps={trainer.max_steps}"
-    return False, "the wall-time budget (trainer.max_time) ran out"
+    if any(isinstance(c, Timer) for c in trainer.callbacks):
+        return False, "the wall-time budget (trainer.max_time) ran out"
+    return False, "the trainer stopped"
 
 
 def announce_threshold(module: Any, loggers: list[Any]) -> None:
