@@ -10,7 +10,6 @@ from seqattn.training.adapt import format_header, pose_alignment, resolve_auto
 from seqattn.training.choices import (
     DataStats,
     choose_glimpse_source,
-    choose_hires_factor,
     choose_input_size,
     choose_rotation,
     choose_steps,
@@ -113,38 +112,20 @@ def test_explicit_values_win(make_cfg):
     assert "data.augment.rotate" not in info["adaptive"]["chosen"] and info["config"]["data"]["augment"]["rotate"] == 10
 
 
-@pytest.mark.parametrize(
-    ("long_side", "size", "images", "cached", "factor", "why"),
-    [
-        (640, 160, 116, True, 3, "1.33 per letterbox px"),  # openfield: 2 px per letterbox pixel at m = 2
-        (406, 160, 90, True, 2, "1.27 per letterbox px"),  # mirror-mouse
-        (832, 160, 60, True, 4, "1.30 per letterbox px"),  # large frames
-        (1920, 192, 60, True, 4, "at most 4"),
-        (640, 160, 5000, True, 2, "within 1024 MB"),  # a large set's cache would not fit
-        (640, 160, 5000, False, 3, "1.33 per letterbox px"),  # ... without the cache it does not matter
-        (96, 96, 100, True, 2, "0.50 per letterbox px"),  # small crops keep the base factor
-        (500, 256, 100, True, 2, "0.98 per letterbox px"),  # an enlarged input already sees enough
-    ],
-)
-def test_hires_factor_rule(long_side, size, images, cached, factor, why):
-    stat = DataStats(**{**stats(long_side, 100).__dict__, "num_images": images})
-    got, reason = choose_hires_factor(stat, size, cached)
-    assert got == factor and why in reason, reason
-
-
 def test_resolution_and_stopping_rule_are_chosen_and_printed(make_cfg):
     # pure: no data is read, nothing is built
-    cfg = make_cfg("input_size=auto", "model.hires_factor=auto", "model.steps=auto", "model.glimpse_size=auto")
+    cfg = make_cfg("input_size=auto", "model.steps=auto", "model.glimpse_size=auto")
     stat = DataStats(**{**stats(640, 111).__dict__, "num_val": 6, "num_images": 116})
     resolved, adaptive = resolve_auto(cfg, stat)
-    assert str(cfg.model.hires_factor) == "auto" and str(cfg.callbacks.early_stopping.window) == "auto"
-    assert resolved.model.hires_factor == 3 and resolved.input_size == 160
+    assert str(cfg.model.steps) == "auto" and str(cfg.callbacks.early_stopping.window) == "auto"
+    assert resolved.model.steps == 3 and resolved.input_size == 160
     assert resolved.callbacks.early_stopping.window == 5
     header = format_header(adaptive)
-    assert "4.0 original px per input px; 1.33 per letterbox px at 3 x 160 = 480 px" in header
+    assert "4.0 original px per input px; 2.00 per letterbox px (2 x 160 = 320 px)" in header
     assert "1.50 original px per sample of the last glimpse" in header  # 0.15 / 4 of 640 px over 16
     assert "stop when the mean of the last 5 values of val/epe_px has not improved for 5 epochs" in header
     assert "not before 80% of the budget" in header
-    # no refinement steps: nothing glimpses, no large letterbox
-    flat, _ = resolve_auto(make_cfg("model.hires_factor=auto", "model.steps=0"), stat)
-    assert flat.model.hires_factor == 1
+    # no refinement steps chosen: nothing glimpses, no large letterbox, no resolution to report
+    many = DataStats(**{**stat.__dict__, "num_keypoints": 40})
+    flat, chosen = resolve_auto(make_cfg("model.steps=auto"), many)
+    assert flat.model.steps == 0 and flat.model.hires_factor == 1 and "resolution" not in chosen["chosen"]

@@ -6,17 +6,16 @@ the config (explicit values win) and what it chose and why; the rules are in
 
 - ``input_size``: 160 px, larger (up to 256) when the labelled objects would be under 24 input
   pixels, never past the images' own long side;
-- ``model.hires_factor``: the letterbox the refinement glimpses into, m x input_size, with m the
-  smallest from 2 at which a letterbox pixel covers at most 1.5 original pixels (at most 4, within
-  the images' resolution and the cache's memory budget); 1 without refinement steps;
+- ``model.hires_factor``: 1 when ``model.steps`` resolves to 0 (nothing glimpses);
 - ``data.augment.rotate``: up to 180 degrees when the labels show the animal at any heading, else 25;
 - ``model.steps``, ``model.glimpse_source``, ``model.glimpse_size``: by the number of keypoints;
 - ``callbacks.early_stopping.window``: how many epochs' validation values the stopping rule
   averages, from the size of the validation split.
 
-Also reported (not changed): the images, K, the resolution in original pixels per input, letterbox
-and glimpse pixel, the epoch length, the batch size and the stopping rule. The choices go to the
-log, the run header and ``run_info.json`` (``adaptive``).
+Also reported (not changed): the images, K, the resolution in original pixels per input pixel,
+per pixel of the letterbox the glimpses look into and per sample of the finest glimpse, the epoch
+length, the batch size and the stopping rule. The choices go to the log, the run header and
+``run_info.json`` (``adaptive``).
 """
 
 from __future__ import annotations
@@ -35,12 +34,12 @@ from seqattn.training.choices import (
     GLIMPSE_SIZE,
     DataStats,
     choose_glimpse_source,
-    choose_hires_factor,
     choose_input_size,
     choose_rotation,
     choose_steps,
     choose_stopping_window,
     glimpse_resolution,
+    letterbox_resolution,
 )
 
 log = logging.getLogger(__name__)
@@ -114,13 +113,8 @@ def pin_to_checkpoint(cfg: DictConfig, ckpt: dict, path: str) -> DictConfig:
     for key in ("steps", "glimpse_source", "glimpse_size"):
         if str(cfg.model.get(key, "")) == "auto" and key in model:
             OmegaConf.update(cfg, f"model.{key}", model[key], force_add=True)
-    if "hires_factor" in cfg.model or "hires_factor" in model:  # a checkpoint without it has its class's default
-        factor = Geometry.for_model(size, model).hires_factor if model else int(cfg.model.hires_factor)
-        if str(cfg.model.get("hires_factor", "auto")) != "auto" and int(cfg.model.hires_factor) != factor:
-            raise ConfigError(
-                f"model.hires_factor={cfg.model.hires_factor} differs from {path}'s {factor}: leave it auto to continue"
-            )
-        OmegaConf.update(cfg, "model.hires_factor", factor, force_add=True)
+    if model:  # its letterbox factor (a checkpoint without one has its class's default)
+        OmegaConf.update(cfg, "model.hires_factor", Geometry.for_model(size, model).hires_factor, force_add=True)
     return cfg
 
 
@@ -144,12 +138,11 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
     else:
         chosen["input_size"] = {"value": int(cfg.input_size), "reason": "set explicitly"}
     refines = str(model.get("steps", "")) != "0"
-    hires = str(model.get("hires_factor", ""))
-    if not refines and (hires == "auto" or (steps_auto and hires not in ("", "1"))):
+    if steps_auto and not refines and str(model.get("hires_factor", "1")) != "1":
         choose("model.hires_factor", 1, "no refinement steps: nothing glimpses")
-    elif hires == "auto":
-        cached = bool(cfg.data.get("cache", False))
-        choose("model.hires_factor", *choose_hires_factor(stats, int(cfg.input_size), cached))
+    if refines and "hires_factor" in model:
+        resolution = letterbox_resolution(stats.long_side_px, int(cfg.input_size), int(model.hires_factor))
+        chosen["resolution"] = {"value": "", "reason": resolution}
     unused = "" if refines else "unused, no refinement steps; "
     if str(model.get("glimpse_source", "")) == "auto":
         source, why = choose_glimpse_source(stats.num_keypoints, int(model.get("pixel_glimpses_up_to", 8)))
@@ -227,8 +220,8 @@ def format_header(adaptive: dict) -> str:
         f" long side {d['long_side_px']:.0f} px, labelled span {d['object_span_px']:.0f} px (medians),"
         f" pose alignment {d['pose_alignment']:.2f}"
     ]
+    width = max(map(len, adaptive["chosen"]), default=0) + 1
     for key, c in adaptive["chosen"].items():
-        lines.append(
-            f"  {key:<22}= {c['value']}  ({c['reason']})" if c["value"] != "" else f"  {key:<22}: {c['reason']}"
-        )
+        shown = f"= {c['value']}  ({c['reason']})" if c["value"] != "" else f": {c['reason']}"
+        lines.append(f"  {key:<{width}}{shown}")
     return "\n".join(lines)

@@ -49,40 +49,13 @@ def choose_input_size(stats: DataStats) -> tuple[int, str]:
     return size, why
 
 
-BASE_HIRES, LARGEST_HIRES = 2, 4
-MAX_ORIGINAL_PER_PIXEL = 1.5  # original pixels per letterbox pixel wanted where the glimpses look
-CACHE_BUDGET_MB = 1024.0  # the letterboxes of every image, kept in memory (data.cache)
-
-
-def choose_hires_factor(stats: DataStats, input_size: int, cached: bool = True) -> tuple[int, str]:
-    """m of the m x S letterbox the refinement glimpses into: the smallest m >= 2 at which one
-    letterbox pixel covers at most MAX_ORIGINAL_PER_PIXEL original pixels, at most 4, never past the
-    images' own resolution, and (with the cache on) within CACHE_BUDGET_MB for every image."""
-    long_side = stats.long_side_px
-    wanted = max(BASE_HIRES, math.ceil(long_side / (MAX_ORIGINAL_PER_PIXEL * input_size) - 1e-9))
-    m, limits = min(wanted, LARGEST_HIRES), []
-    if wanted > LARGEST_HIRES:
-        limits.append(f"at most {LARGEST_HIRES}")
-    native = max(BASE_HIRES, _round32(long_side) // input_size)
-    if m > native:
-        m = native
-        limits.append(f"the images' long side is {long_side:.0f} px")
-    while cached and m > BASE_HIRES and cache_mb(stats.num_images, m * input_size) > CACHE_BUDGET_MB:
-        m -= 1
-        limits.append(f"the cache of {stats.num_images} images within {CACHE_BUDGET_MB:.0f} MB")
-    why = (
-        f"{long_side / input_size:.1f} original px per input px; {long_side / (m * input_size):.2f} per "
-        f"letterbox px at {m} x {input_size} = {m * input_size} px (wanted <= {MAX_ORIGINAL_PER_PIXEL})"
+def letterbox_resolution(long_side: float, input_size: int, hires_factor: int) -> str:
+    """Original pixels per step-0 input pixel and per pixel of the letterbox the glimpses look into."""
+    side = hires_factor * input_size
+    return (
+        f"{long_side / input_size:.1f} original px per input px; {long_side / side:.2f} per letterbox px"
+        f" ({hires_factor} x {input_size} = {side} px)"
     )
-    if limits:
-        why += "; limited by " + ", ".join(dict.fromkeys(limits))
-    if cached:
-        why += f"; cache {cache_mb(stats.num_images, m * input_size):.0f} MB"
-    return m, why
-
-
-def cache_mb(num_images: int, side: int) -> float:
-    return num_images * side * side * 3 / 2**20
 
 
 def glimpse_resolution(long_side: float, model: dict) -> str:
