@@ -36,17 +36,18 @@ def test_fit_checkpoints_and_tests_the_best_checkpoint(tmp_path, make_cfg):
     assert again[0]["test/epe_px"] == pytest.approx(summary.test_metrics["test/epe_px"], rel=1e-5)
 
 
+# lr = 0: only BatchNorm statistics move, far less than min_delta: a plateau from epoch 1 on
+PLATEAU = [
+    "trainer.max_epochs=6",
+    "optimizer.lr=0",
+    "callbacks.early_stopping.patience=1",
+    "callbacks.early_stopping.min_delta=0.5",
+]
+
+
 def test_early_stopping_stops_and_keeps_the_best_epoch(make_cfg):
-    # lr = 0: only BatchNorm statistics move, far less than min_delta, so patience 1 stops at epoch 1.
-    summary = train(
-        make_cfg(
-            "trainer.max_epochs=6",
-            "optimizer.lr=0",
-            "callbacks.early_stopping.patience=1",
-            "callbacks.early_stopping.min_delta=0.5",
-            "callbacks.early_stopping.min_progress=0",
-        )
-    )
+    # allowed from the start of the budget, patience 1 stops at epoch 1
+    summary = train(make_cfg(*PLATEAU, "callbacks.early_stopping.min_progress=0"))
     assert summary.stopped_early and summary.last_epoch == 1
     assert summary.best_epoch in (0, 1) and summary.test_checkpoint_epoch == summary.best_epoch
     assert "did not improve" in summary.stop_reason
@@ -55,15 +56,7 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(make_cfg):
 def test_early_stopping_waits_for_its_share_of_the_budget(make_cfg):
     # The same plateau from epoch 1, but stopping is allowed only once 80 % of 6 epochs are spent:
     # after epoch 4 (5 / 6), not before.
-    summary = train(
-        make_cfg(
-            "trainer.max_epochs=6",
-            "optimizer.lr=0",
-            "callbacks.early_stopping.patience=1",
-            "callbacks.early_stopping.min_delta=0.5",
-            "test=false",
-        )
-    )
+    summary = train(make_cfg(*PLATEAU, "test=false"))
     assert summary.stopped_early and summary.last_epoch == 4, summary.stop_reason
 
 
