@@ -115,7 +115,7 @@ def test_explicit_values_win(make_cfg):
 def test_resolution_and_stopping_rule_are_chosen_and_printed(make_cfg):
     # pure: no data is read, nothing is built
     cfg = make_cfg("input_size=auto", "model.steps=auto", "model.glimpse_size=auto")
-    stat = DataStats(**{**stats(640, 111).__dict__, "num_val": 6, "num_images": 116})
+    stat = DataStats(**{**stats(640, 111).__dict__, "num_val": 6})
     resolved, adaptive = resolve_auto(cfg, stat)
     assert str(cfg.model.steps) == "auto" and str(cfg.callbacks.early_stopping.window) == "auto"
     assert resolved.model.steps == 3 and resolved.input_size == 160

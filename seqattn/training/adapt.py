@@ -91,7 +91,6 @@ def measure(source: KeypointSource) -> DataStats:
     return DataStats(
         num_train=len(train),
         num_val=len(splits["val"]),
-        num_images=sum(len(split) for split in splits.values()),
         num_keypoints=len(source.keypoint_names),
         long_side_px=float(np.median(sides)),
         object_span_px=float(np.median(spans)) if spans else math.nan,

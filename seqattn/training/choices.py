@@ -20,7 +20,6 @@ class DataStats:
     object_span_px: float  # median over them of the labelled keypoints' bounding-box long side (NaN: none)
     pose_alignment: float  # how alike the animal's heading is across images, in [0, 1] (NaN: too few labels)
     num_val: int = 0  # images in the validation split
-    num_images: int = 0  # images in all splits (what the cache holds)
     flip_pairs: list[list[str]] | None = None  # names of the left/right pairs a flip swaps; None: unknown
 
 
