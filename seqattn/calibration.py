@@ -134,11 +134,16 @@ def fit_platt(likelihood: np.ndarray, good: np.ndarray, prior: float = 1.0) -> d
 def calibrate(confidence: np.ndarray, calibration: dict[str, Any] | None) -> np.ndarray:
     """Raw model confidence -> the likelihood written and measured: Platt-scaled when the checkpoint
     has a scaling (checkpoints saved before it existed keep their raw confidence)."""
+    return calibrate_tensor(torch.from_numpy(np.asarray(confidence)), calibration).numpy()
+
+
+def calibrate_tensor(confidence: torch.Tensor, calibration: dict[str, Any] | None) -> torch.Tensor:
+    """``calibrate`` on a tensor of any shape and float dtype (exported models compute it in their graph)."""
     platt = (calibration or {}).get("platt")
     if not platt:
         return confidence
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-(platt["a"] * _logit(confidence) + platt["b"])))
+    p = confidence.clamp(1e-6, 1 - 1e-6)
+    return torch.sigmoid(platt["a"] * torch.log(p / (1 - p)) + platt["b"])
 
 
 def fit_calibration(points: PointErrors, good_px: float = GOOD_PX) -> dict[str, Any]:

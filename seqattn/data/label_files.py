@@ -11,10 +11,20 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
+from seqattn.data.images import read_image
 from seqattn.errors import DataError
+
+
+class FrameReader(Protocol):
+    """An image that is no file of its own (a video frame, an image inside a SLEAP package)."""
+
+    def read(self, max_pixels: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB; a DataError naming the file when it cannot be read."""
+        ...
 
 
 @dataclass
@@ -26,6 +36,11 @@ class Entry:
     path: Path  # the image file
     keypoints: np.ndarray  # (K, 2) original pixels (pixel centre at integer), NaN = not labelled
     crop: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 in the image, or the whole image
+    frame: FrameReader | None = None  # reads the image when ``path`` is no image file (a video: SLEAP)
+
+    def read_image(self, max_pixels: int) -> np.ndarray:
+        """The whole image, (H, W, 3) uint8 RGB (before any crop)."""
+        return read_image(self.path, max_pixels) if self.frame is None else self.frame.read(max_pixels)
 
 
 def read_text(path: Path) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from seqattn.data.base import KeypointSource, RawSample, find_flip_pairs
-from seqattn.data.images import MAX_IMAGE_PIXELS, read_image
+from seqattn.data.images import MAX_IMAGE_PIXELS
 from seqattn.data.label_files import Entry
 from seqattn.data.splits import assign_splits
 from seqattn.errors import ConfigError
@@ -35,7 +35,7 @@ class LabelledImages:
 
     def __getitem__(self, index: int) -> RawSample:
         e = self.entries[index]
-        image = read_image(e.path, self.max_pixels)
+        image = e.read_image(self.max_pixels)
         points = e.keypoints
         if e.crop is not None:
             x0, y0, x1, y1 = e.crop
@@ -47,13 +47,13 @@ class LabelledImages:
 def check_images(entries: list[Entry], max_pixels: int = MAX_IMAGE_PIXELS) -> list[Entry]:
     """Decode every image once (missing/unreadable/truncated/above ``max_pixels`` -> DataError), mask
     labels outside the image (warning with the count) and drop samples left with no labelled keypoint (warning)."""
-    sizes: dict[Path, tuple[int, int]] = {}
+    sizes: dict[str, tuple[int, int]] = {}  # by image key: instances of one image share it
     outside_total, kept, empty = 0, [], []
     for e in entries:
-        if e.path not in sizes:
-            h, w = read_image(e.path, max_pixels).shape[:2]
-            sizes[e.path] = (w, h)
-        w, h = sizes[e.path]
+        if e.image_key not in sizes:
+            h, w = e.read_image(max_pixels).shape[:2]
+            sizes[e.image_key] = (w, h)
+        w, h = sizes[e.image_key]
         if e.crop is not None:
             x0, y0, x1, y1 = e.crop
             lo, hi = np.array([x0, y0]) - 0.5, np.array([min(x1, w), min(y1, h)]) - 0.5

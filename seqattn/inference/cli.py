@@ -24,9 +24,12 @@ from seqattn.data.video import list_videos
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.files import nearest_existing, printable
 from seqattn.inference.batch import load_checkpoint, ready_for_inference
+from seqattn.inference.exported import OnnxModel
 from seqattn.inference.filters import FILTERS
 from seqattn.inference.images import list_images, predict_folder
+from seqattn.inference.sleap_files import FORMATS
 from seqattn.inference.video_predict import predict_video
+from seqattn.module import KeypointModule
 
 
 class Terminated(BaseException):  # noqa: N818 - named like KeyboardInterrupt, which it mirrors
@@ -38,7 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="predict.py",
         description="Predict keypoints for a video, a folder of videos, or a folder of images (any size, no labels).",
     )
-    parser.add_argument("checkpoint", type=Path, help="a .ckpt written by train.py")
+    parser.add_argument("checkpoint", type=Path, help="a .ckpt written by train.py (an .onnx with --engine onnx)")
     parser.add_argument(
         "input", type=Path, help="a video file (.mp4 .avi .mov .mkv ...), or a folder of videos or images"
     )
@@ -58,6 +61,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skeleton", default="", help="labelled video: edges as a-b,c-d (keypoint names)")
     parser.add_argument("--filter", choices=FILTERS, default=None, help="videos: also write *_filtered.h5/.csv")
     parser.add_argument("--filter-window", type=int, default=5, help="filter window, frames (odd, >= 3)")
+    parser.add_argument(
+        "--engine",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="torch: the checkpoint; onnx: a file from python -m seqattn.export, run by onnxruntime on the CPU",
+    )
+    parser.add_argument(
+        "--format",
+        nargs="+",
+        choices=FORMATS,
+        default=["dlc"],
+        help="videos: dlc (<stem>.h5 and .csv), slp (<stem>.predictions.slp for SLEAP), nwb (<stem>.nwb); one or more",
+    )
     return parser.parse_args(argv)
 
 
@@ -107,12 +123,23 @@ def check_options(args: argparse.Namespace) -> None:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.pcutoff is not None and not 0 <= args.pcutoff <= 1:  # NaN fails both comparisons
         raise ConfigError(f"--pcutoff must be in [0, 1], got {args.pcutoff}")
+    if args.filter and "dlc" not in args.format:
+        raise ConfigError("--filter writes *_filtered.h5/.csv: it needs --format dlc among the formats")
     if args.filter and (args.filter_window < 3 or args.filter_window % 2 == 0):
         raise ConfigError(f"--filter-window must be an odd number of frames >= 3, got {args.filter_window}")
     check_device(args.device)
+    if args.engine == "onnx" and args.device not in ("auto", "cpu"):
+        raise ConfigError(f"--engine onnx runs on the CPU; --device {args.device} is for the torch engine")
     if args.out is not None:
         check_out_folder(args.out)
     _skeleton(args.skeleton)
+
+
+def load_model(args: argparse.Namespace) -> KeypointModule | OnnxModel:
+    """The checkpoint on its device, or the exported ONNX file (``--engine onnx``)."""
+    if args.engine == "onnx":
+        return OnnxModel(args.checkpoint)
+    return ready_for_inference(load_checkpoint(args.checkpoint, key="checkpoint"), args.device)
 
 
 def run(args: argparse.Namespace) -> dict[str, Path]:
@@ -124,15 +151,18 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
         videos = list_videos(source)
         if not videos:
             list_images(source)  # a one-line error if the folder has neither
+            if args.format != ["dlc"]:
+                raise ConfigError(f"--format {' '.join(args.format)}: for videos; image folders get a CSV and a JSON")
             out = args.out or source / "predictions"
             check_out_folder(out, "--out (default <images>/predictions)")
-            return predict_folder(args.checkpoint, source, out, args.batch_size, args.overlays, args.device)
+            module = load_model(args)
+            return predict_folder(module, args.checkpoint, source, out, args.batch_size, args.overlays)
     else:
         raise DataError(f"input: no video or folder at {printable(source)}")
     if args.out is None:
         for folder in {video.parent for video in videos}:
             check_out_folder(folder, "--out (default: beside the video)")
-    module = ready_for_inference(load_checkpoint(args.checkpoint, key="checkpoint"), args.device)
+    module = load_model(args)
     pcutoff = args.pcutoff
     if pcutoff is None:  # chosen on the validation predictions when the checkpoint was saved
         pcutoff = float((module.calibration or {}).get("pcutoff", FALLBACK_PCUTOFF))
@@ -153,6 +183,7 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
             skeleton=skeleton,
             filter_kind=args.filter,
             filter_window=args.filter_window,
+            formats=tuple(dict.fromkeys(args.format)),
         )
         paths.update({f"{video.stem}:{k}": v for k, v in written.items()} if len(videos) > 1 else written)
         print(f"{printable(video)}: " + ", ".join(printable(p) for p in written.values()))

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from seqattn.data.images import IMAGE_SUFFIXES, declared_size, read_image
 from seqattn.errors import ConfigError, DataError
 from seqattn.evaluation.viz import draw_errors
-from seqattn.inference.batch import likelihood_of, load_checkpoint, predict_images, ready_for_inference, scorer_name
+from seqattn.inference.batch import likelihood_of, predict_images, scorer_name
 from seqattn.inference.tables import OutputSet, output_set, pose_table, printable
 from seqattn.inference.video_predict import capped_batch_size
 
@@ -45,18 +45,18 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def predict_folder(
+    module,
     checkpoint: Path,
     images_dir: Path,
     out_dir: Path,
     batch_size: int = 16,
     overlays: bool = False,
-    device: str = "auto",
 ) -> dict[str, Path]:
-    """Predict every image in ``images_dir``; write predictions.csv / predictions.json (and overlays/)."""
+    """Predict every image in ``images_dir`` with ``module`` (a checkpoint's KeypointModule on its
+    device, or seqattn.inference.exported.OnnxModel); write predictions.csv / predictions.json (and overlays/)."""
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
     files = list_images(images_dir)
-    module = ready_for_inference(load_checkpoint(checkpoint, key="checkpoint"), device)
     sizes = [declared_size(p) or (0, 0) for p in files]  # each batch also holds its original images
     batch_size = capped_batch_size(batch_size, module.codec.side, max(3 * w * h for w, h in sizes))
     with output_set() as written:

@@ -35,6 +35,7 @@ from seqattn.inference.batch import likelihood_of, scorer_name
 from seqattn.inference.filters import filter_track
 from seqattn.inference.jitter import temporal_jitter
 from seqattn.inference.labeled_video import LabeledVideoWriter
+from seqattn.inference.sleap_files import prediction_labels, write_nwb, write_slp
 from seqattn.inference.tables import OutputSet, output_set, pose_table, printable, write_pose_files
 from seqattn.module import KeypointModule
 
@@ -72,8 +73,10 @@ def predict_video(
     skeleton: list[tuple[str, str]] | None = None,
     filter_kind: str | None = None,
     filter_window: int = 5,
+    formats: tuple[str, ...] = ("dlc",),
 ) -> dict[str, Path]:
-    """Predict all frames of ``video`` into ``out_dir``: ``<stem>.h5``, ``<stem>.csv``, ``<stem>.json``
+    """Predict all frames of ``video`` into ``out_dir``: ``<stem>.json`` and, per ``formats``,
+    ``<stem>.h5`` + ``<stem>.csv`` (dlc), ``<stem>.predictions.slp`` (slp), ``<stem>.nwb`` (nwb)
     (and ``<stem>_labeled.mp4``, ``<stem>_filtered.h5/.csv``). Returns the written paths."""
     info = probe(video)
     names = list(module.keypoint_names)
@@ -94,9 +97,19 @@ def predict_video(
         xy = np.concatenate([xy, np.full((missing, len(names), 2), np.nan)])  # (N, K, 2)
         lik = np.concatenate([lik, np.full((missing, len(names)), np.nan)])  # (N, K)
         times = times + [None] * missing
-        paths = _write_tables(
-            files, module, checkpoint, out_dir / video.stem, xy, lik, pcutoff, filter_kind, filter_window
-        )
+        paths = {}
+        if "dlc" in formats:
+            paths = _write_tables(
+                files, module, checkpoint, out_dir / video.stem, xy, lik, pcutoff, filter_kind, filter_window
+            )
+        if "slp" in formats or "nwb" in formats:
+            labels = prediction_labels(video, names, xy, lik, skeleton or [])
+            if "slp" in formats:
+                paths["slp"] = files.write(out_dir / f"{video.stem}.predictions.slp", lambda p: write_slp(labels, p))
+            if "nwb" in formats:
+                paths["nwb"] = files.write(
+                    out_dir / f"{video.stem}.nwb", lambda p: write_nwb(labels, p, times, info.fps)
+                )
         if writer is not None:
             paths["labeled_video"] = target
         record = {
@@ -110,6 +123,7 @@ def predict_video(
             "frame_times_s": times,
             "checkpoint": printable(checkpoint),
             "checkpoint_epoch": module.checkpoint_epoch,
+            "engine": getattr(module, "engine", "torch"),
             "input_size": int(module.hparams.input_size),
             "keypoint_names": names,
             "pcutoff": pcutoff,

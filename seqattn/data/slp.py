@@ -1,0 +1,147 @@
+"""SLEAP labels (``.slp``, and ``.pkg.slp`` packages with their frames inside), read by sleap-io.
+
+One sample per labelled frame: a frame's user-labelled instances (predicted ones are ignored).
+A frame with several instances gives one sample per instance, cropped to the box around its
+labelled points grown by ``bbox_padding`` (as COCO's ``crop_to_bbox``): the whole frame would
+hold the other animals' parts too. Frames come from image files, videos or the package itself;
+sleap-io decodes the last two.
+
+Left/right pairs come from the skeleton's declared symmetries when it has any, else from the
+keypoint names (seqattn.data.base.find_flip_pairs). sleap-io's coordinates put pixel centres
+at integers, the codec's convention (older files are converted by sleap-io on load).
+
+Split files list image keys: the image path as the ``.slp`` stores it for image sequences, else
+``<video path>#<frame index>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqattn.data.images import MAX_IMAGE_PIXELS, MAX_PIXELS_SETTING, declared_size
+from seqattn.data.label_files import Entry, crop_box
+from seqattn.data.labels import LabelledSource
+from seqattn.errors import ConfigError, DataError
+
+_VIDEOS: dict[tuple[str, int], Any] = {}  # (labels file, video index) -> sleap_io.Video, opened once per process
+
+
+def load_labels(path: Path) -> Any:
+    """The ``sleap_io.Labels`` in ``path``; a DataError naming it when it is missing or no SLEAP file."""
+    import sleap_io
+
+    if not path.is_file():
+        raise DataError(f"SLEAP labels not found: {path}")
+    try:
+        return sleap_io.load_slp(str(path))
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise DataError(f"{path}: not a readable SLEAP labels file ({exc})") from None
+
+
+@dataclass(frozen=True)
+class SLPFrame:
+    """Frame ``index`` of video ``video`` of the labels file ``labels``, decoded by sleap-io."""
+
+    labels: str
+    video: int
+    index: int
+
+    def read(self, max_pixels: int) -> np.ndarray:
+        key = (self.labels, self.video)
+        if key not in _VIDEOS:
+            _VIDEOS[key] = load_labels(Path(self.labels)).videos[self.video]
+        video = _VIDEOS[key]
+        h, w = video.shape[1:3]
+        if h * w > max_pixels:
+            raise DataError(
+                f"{video.filename}: frames of {w}x{h} pixels, above the limit of {max_pixels} ({MAX_PIXELS_SETTING})"
+            )
+        try:
+            image = np.asarray(video[self.index])
+        except (OSError, IndexError, ValueError, RuntimeError) as exc:
+            raise DataError(f"{video.filename}: frame {self.index} cannot be decoded ({exc})") from None
+        if image.ndim == 2:
+            image = image[:, :, None]
+        image = image.astype(np.uint8, copy=False)
+        return np.ascontiguousarray(np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image[:, :, :3])
+
+
+def _skeleton(labels: Any, path: Path, name: str | None) -> Any:
+    """The skeleton to train: the only one, or the one called ``name``."""
+    skeletons = labels.skeletons
+    if name is not None:
+        found = [s for s in skeletons if s.name == name]
+        if not found:
+            raise ConfigError(f"data.source.skeleton: {path} has no skeleton {name!r} ({[s.name for s in skeletons]})")
+        return found[0]
+    if len(skeletons) != 1:
+        names = [s.name for s in skeletons]
+        raise DataError(f"{path}: {len(skeletons)} skeletons {names}; choose one with data.source.skeleton=<name>")
+    return skeletons[0]
+
+
+def _frame_source(video: Any, index: int, path: Path, video_index: int) -> tuple[str, Path, SLPFrame | None]:
+    """(image key, file, frame reader) of frame ``index``: an image file of a sequence, else a
+    frame that sleap-io decodes (a video, or an image inside the package)."""
+    if isinstance(video.filename, list):  # an image sequence: one file per frame
+        stored = video.filename[index]
+        file = Path(stored)
+        if not file.is_absolute() and not file.is_file():
+            file = path.parent / stored
+        return stored, file, None
+    if not video.exists():
+        raise DataError(f"{path}: video {video.filename} not found (move it back, or fix the path in SLEAP)")
+    return f"{video.filename}#{index}", Path(video.filename), SLPFrame(str(path), video_index, index)
+
+
+def _image_size(file: Path, frame: SLPFrame | None, video: Any) -> tuple[int, int] | None:
+    if frame is None:
+        return declared_size(file)
+    h, w = video.shape[1:3]
+    return w, h
+
+
+class SLPSource(LabelledSource):
+    """SLEAP labels with a split file or seeded split fractions (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str,
+        split_file: str | None = None,
+        split_fractions: Sequence[float] = (0.7, 0.1, 0.2),
+        split_seed: int = 0,
+        skeleton: str | None = None,
+        bbox_padding: float = 0.25,
+        flip_pairs: Sequence[Sequence[str]] | None = None,
+        max_image_pixels: int = MAX_IMAGE_PIXELS,
+    ) -> None:
+        file = Path(path)
+        labels = load_labels(file)
+        chosen = _skeleton(labels, file, skeleton)
+        names = list(chosen.node_names)
+        video_index = {id(v): i for i, v in enumerate(labels.videos)}
+        entries = []
+        for lf in labels.labeled_frames:
+            instances = [inst for inst in lf.user_instances if inst.skeleton is chosen]
+            if not instances:
+                continue
+            key, image, frame = _frame_source(lf.video, lf.frame_idx, file, video_index[id(lf.video)])
+            size = _image_size(image, frame, lf.video) if len(instances) > 1 else None
+            for i, inst in enumerate(instances):
+                points = np.asarray(inst.numpy(), dtype=np.float64)  # (K, 2), NaN: not labelled
+                box = None
+                if len(instances) > 1 and size is not None and np.isfinite(points).all(1).any():
+                    lo, hi = np.nanmin(points, 0), np.nanmax(points, 0)
+                    box = crop_box([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], bbox_padding, *size)
+                name = f"{key}#{i}" if len(instances) > 1 else key
+                entries.append(Entry(name=name, image_key=key, path=image, keypoints=points, crop=box, frame=frame))
+        if not entries:
+            raise DataError(f"{file}: no frame with a user-labelled instance of skeleton {chosen.name!r}")
+        if flip_pairs is None and chosen.symmetries:  # the skeleton's own pairs before names
+            flip_pairs = [list(pair) for pair in chosen.symmetry_names]
+        self._build(names, entries, split_file, split_fractions, split_seed, flip_pairs, max_image_pixels)

@@ -1,0 +1,86 @@
+"""``python -m seqattn.export <checkpoint> [--format onnx|torchscript] [--out FILE]``.
+
+Writes a file that runs without the training stack (seqattn.inference.exported says what goes in
+and comes out): ``<checkpoint stem>.onnx`` for onnxruntime, TensorRT and other ONNX runtimes, or
+``<checkpoint stem>.pt`` for ``torch.jit.load``. The batch size is free; the image side is the
+checkpoint's letterbox. The file is written under a temporary name and renamed when complete.
+A bad option or checkpoint is one line ``error: ...`` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+from seqattn.errors import ConfigError, UserError
+from seqattn.files import atomic_path, printable
+from seqattn.inference.batch import load_checkpoint
+from seqattn.inference.exported import INPUTS, METADATA_KEY, OUTPUTS, Exportable, metadata
+
+OPSET = 18  # GridSample and the attention ops; onnxruntime 1.16+ runs it
+
+
+def export(checkpoint: Path, fmt: str = "onnx", out: Path | None = None) -> Path:
+    """Export ``checkpoint`` to ``out`` (default beside it); returns the path written."""
+    if fmt not in ("onnx", "torchscript"):
+        raise ConfigError(f"--format must be onnx or torchscript, got {fmt!r}")
+    module = load_checkpoint(checkpoint, key="checkpoint").eval()
+    out = out or checkpoint.with_suffix(".onnx" if fmt == "onnx" else ".pt")
+    wrapped = Exportable(module).eval()
+    example = torch.zeros(2, 3, module.codec.side, module.codec.side)
+    meta = json.dumps(metadata(module, checkpoint))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad(), atomic_path(out) as tmp:
+        if fmt == "onnx":
+            _onnx(wrapped, example, tmp, meta)
+        else:
+            with warnings.catch_warnings():  # shape checks traced as constants: the side is fixed, the batch is not
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)
+                traced = torch.jit.trace(wrapped, example, check_trace=False)
+            torch.jit.save(traced, str(tmp), _extra_files={f"{METADATA_KEY}.json": meta})
+    return out
+
+
+def _onnx(wrapped: Exportable, example: torch.Tensor, path: Path, meta: str) -> None:
+    try:
+        import onnx
+    except ImportError:
+        raise ConfigError("--format onnx needs onnx and onnxscript: pip install 'seqattn[export]'") from None
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    program = torch.onnx.export(
+        wrapped,
+        (example,),
+        input_names=INPUTS,
+        output_names=OUTPUTS,
+        dynamic_shapes={"images": {0: batch}},
+        opset_version=OPSET,
+        dynamo=True,
+        external_data=False,
+    )
+    model = program.model_proto
+    onnx.helper.set_model_props(model, {METADATA_KEY: meta})
+    onnx.save(model, str(path))
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(prog="python -m seqattn.export", description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path, help="a .ckpt written by train.py")
+    parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    parser.add_argument("--out", type=Path, default=None, help="the file to write (default: beside the checkpoint)")
+    args = parser.parse_args(argv)
+    try:
+        path = export(args.checkpoint, args.format, args.out)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(f"{args.format}: {printable(path)}")
+    return path
+
+
+if __name__ == "__main__":
+    main()

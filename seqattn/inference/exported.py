@@ -1,0 +1,114 @@
+"""Models that run without the training stack: ONNX (onnxruntime) and TorchScript files.
+
+An exported file takes a batch of letterboxed images and returns, per keypoint, the position in
+letterbox pixels and the calibrated likelihood:
+
+    images      (B, 3, S, S) float32, RGB scaled as (value / 255 - 0.5) / 0.25, black padding
+    coords      (B, K, 2)    float32, letterbox pixels, pixel centres at integers
+    likelihood  (B, K)       float32, the checkpoint's calibrated likelihood (P(error <= 5 px))
+
+S is the checkpoint's letterbox side (``hires_factor`` x ``input_size``). What is needed to make
+the letterbox and map coordinates back to the original image (S, the keypoint names, the
+pcutoff) is stored in the file: ONNX metadata properties, a TorchScript file's extra file
+``seqattn.json``. ``OnnxModel`` runs an ONNX file behind the interface predict.py uses for a
+checkpoint (``predict.py --engine onnx``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqattn.calibration import FALLBACK_PCUTOFF, calibrate_tensor
+from seqattn.data.codec import KeypointCodec
+from seqattn.errors import ConfigError, DataError
+from seqattn.module import KeypointModule
+
+METADATA_KEY = "seqattn"  # ONNX metadata property / TorchScript extra file (``seqattn.json``) holding it
+INPUTS, OUTPUTS = ["images"], ["coords", "likelihood"]
+
+
+class Exportable(nn.Module):
+    """A checkpoint's model with its output mapped to letterbox pixels and calibrated likelihood."""
+
+    def __init__(self, module: KeypointModule) -> None:
+        super().__init__()
+        self.model = module.model.eval()
+        self.side = module.codec.side
+        self.calibration = module.calibration
+        self.keypoints = len(module.keypoint_names)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(images)
+        coords = out["coords"] * self.side - 0.5  # (B, K, 2) normalized -> letterbox pixels
+        confidence = out.get("confidence")
+        if confidence is None:  # a model without a confidence: every point kept, as predict.py writes
+            confidence = torch.ones(coords.shape[:2], dtype=coords.dtype, device=coords.device)
+        return coords, calibrate_tensor(confidence, self.calibration).clamp(0, 1)
+
+
+def metadata(module: KeypointModule, checkpoint: Path) -> dict[str, Any]:
+    """What a user of the exported file needs beside it (stored inside it)."""
+    return {
+        "keypoint_names": list(module.keypoint_names),
+        "letterbox_side": module.codec.side,
+        "input_size": int(module.hparams.input_size),
+        "pcutoff": float((module.calibration or {}).get("pcutoff", FALLBACK_PCUTOFF)),
+        "checkpoint": checkpoint.name,
+        "checkpoint_epoch": module.checkpoint_epoch,
+        "inputs": "images (B, 3, S, S) float32 RGB, (value / 255 - 0.5) / 0.25, letterboxed with black padding",
+        "outputs": "coords (B, K, 2) letterbox pixels (pixel centres at integers); likelihood (B, K)",
+    }
+
+
+class _Hparams:
+    def __init__(self, input_size: int) -> None:
+        self.input_size = input_size
+
+
+class OnnxModel:
+    """An exported ONNX file run by onnxruntime on the CPU, with what predict.py reads of a
+    KeypointModule: ``codec``, ``keypoint_names``, ``calibration`` (None: the likelihood comes
+    calibrated), ``hparams.input_size``, ``checkpoint_epoch``, ``device`` and a call on a batch."""
+
+    engine = "onnx"
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ConfigError(
+                "--engine onnx needs onnxruntime: pip install 'seqattn[export]' (or pip install onnxruntime)"
+            ) from None
+        if not path.is_file():
+            raise ConfigError(f"--engine onnx: no ONNX file at {path} (write one: python -m seqattn.export <ckpt>)")
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own error types for files it cannot load
+            raise DataError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0]})") from None
+        found = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        if found is None:
+            raise DataError(
+                f"{path}: an ONNX model without seqattn's metadata (write it with python -m seqattn.export)"
+            )
+        self.meta = json.loads(found)
+        self.codec = KeypointCodec(int(self.meta["letterbox_side"]))
+        self.keypoint_names = list(self.meta["keypoint_names"])
+        self.hparams = _Hparams(int(self.meta["input_size"]))
+        self.checkpoint_epoch = self.meta.get("checkpoint_epoch")
+        self.calibration = {"pcutoff": self.meta["pcutoff"]}  # no Platt scaling: the file applies it
+        self.device = torch.device("cpu")
+
+    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        coords, likelihood = self.session.run(OUTPUTS, {INPUTS[0]: images.float().contiguous().numpy()})
+        side = self.codec.side
+        norm = (coords.astype(np.float64) + 0.5) / side  # letterbox pixels -> the codec's normalized units
+        return {"coords": torch.from_numpy(norm), "confidence": torch.from_numpy(likelihood)}

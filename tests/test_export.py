@@ -1,0 +1,105 @@
+"""Exported models (ONNX, TorchScript) against the PyTorch checkpoint they came from."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import compose_cfg
+from test_data_formats import shared_or_skip
+
+from seqattn.data.creature_video import render_video
+from seqattn.data.images import read_image
+from seqattn.errors import ConfigError, DataError
+from seqattn.export import export
+from seqattn.export import main as export_main
+from seqattn.inference.batch import load_checkpoint, predict_images
+from seqattn.inference.cli import main as predict_main
+from seqattn.inference.exported import METADATA_KEY, OnnxModel
+from seqattn.inference.tables import H5_KEY
+from seqattn.training.train import train
+
+TOLERANCE_PX = 0.05  # exported against PyTorch, original pixels
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("export_model") / "run"
+    return Path(train(compose_cfg(out, "trainer.max_epochs=2", "test=false")).best_checkpoint)
+
+
+@pytest.fixture(scope="module")
+def onnx_file(checkpoint, tmp_path_factory) -> Path:
+    return export(checkpoint, "onnx", tmp_path_factory.mktemp("exported") / "model.onnx")
+
+
+def openfield_images(n: int = 8) -> list[np.ndarray]:
+    frames = sorted((shared_or_skip("openfield") / "labeled-data").glob("*/*.png"))[:n]
+    return [read_image(p) for p in frames]
+
+
+def test_onnx_agrees_with_pytorch_on_the_openfield_images(checkpoint, onnx_file):
+    images = openfield_images()
+    torch_out = predict_images(load_checkpoint(checkpoint).eval(), images)
+    onnx_out = predict_images(OnnxModel(onnx_file), images)  # the same letterbox and decoding around it
+    deviation = np.abs(onnx_out["coords"] - torch_out["coords"]).max()
+    assert deviation < TOLERANCE_PX, f"ONNX deviates {deviation:.4f} px from PyTorch"
+    module = load_checkpoint(checkpoint)
+    from seqattn.calibration import calibrate
+
+    expected = np.clip(calibrate(torch_out["confidence"].astype(np.float64), module.calibration), 0, 1)
+    np.testing.assert_allclose(onnx_out["confidence"], expected, atol=1e-4)  # the likelihood comes calibrated
+
+
+def test_onnx_file_carries_what_a_user_needs(checkpoint, onnx_file):
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(onnx_file)).metadata_props}
+    meta = json.loads(props[METADATA_KEY])
+    module = load_checkpoint(checkpoint)
+    assert meta["keypoint_names"] == module.keypoint_names
+    assert meta["letterbox_side"] == module.codec.side
+    model = OnnxModel(onnx_file)
+    for batch in (1, 5):  # the batch size is free
+        out = model(torch.zeros(batch, 3, module.codec.side, module.codec.side))
+        assert out["coords"].shape == (batch, len(module.keypoint_names), 2)
+
+
+def test_torchscript_agrees_with_pytorch(checkpoint, tmp_path):
+    path = export(checkpoint, "torchscript", tmp_path / "model.pt")
+    extra = {f"{METADATA_KEY}.json": ""}
+    scripted = torch.jit.load(str(path), _extra_files=extra)
+    module = load_checkpoint(checkpoint).eval()
+    side = json.loads(extra[f"{METADATA_KEY}.json"])["letterbox_side"]
+    images = torch.randn(3, 3, side, side)
+    coords, likelihood = scripted(images)
+    with torch.no_grad():
+        expected = module(images)["coords"] * side - 0.5
+    assert (coords - expected).abs().max() < TOLERANCE_PX
+    assert likelihood.shape == (3, len(module.keypoint_names)) and ((likelihood >= 0) & (likelihood <= 1)).all()
+
+
+def test_predict_with_the_onnx_engine_matches_pytorch_on_a_video(checkpoint, onnx_file, tmp_path):
+    video = tmp_path / "walk.mp4"
+    render_video(str(video), frames=12, width=64, height=48)
+    predict_main([str(checkpoint), str(video), "--out", str(tmp_path / "torch")])
+    predict_main([str(onnx_file), str(video), "--out", str(tmp_path / "onnx"), "--engine", "onnx"])
+    a = pd.read_hdf(tmp_path / "torch" / "walk.h5", H5_KEY).to_numpy()
+    b = pd.read_hdf(tmp_path / "onnx" / "walk.h5", H5_KEY).to_numpy()
+    assert a.shape == b.shape == (12, 3 * 4)
+    assert np.abs(a - b).max() < TOLERANCE_PX
+    record = json.loads((tmp_path / "onnx" / "walk.json").read_text())
+    assert record["engine"] == "onnx" and record["frames"] == 12
+
+
+def test_bad_files_are_one_line_errors(checkpoint, onnx_file, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        export_main([str(tmp_path / "missing.ckpt")])
+    assert stop.value.code == 2 and "missing.ckpt" in capsys.readouterr().err
+    with pytest.raises(DataError, match="not a readable ONNX model"):
+        OnnxModel(checkpoint)  # a checkpoint given to the ONNX engine
+    with pytest.raises(ConfigError, match="no ONNX file"):
+        OnnxModel(tmp_path / "nothing.onnx")
+    assert not list(tmp_path.glob("*partial*"))

@@ -1,0 +1,173 @@
+"""SLEAP files through sleap-io: .slp labels in (image files, videos, packages), predictions out as .slp and NWB."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sleap_io as sio
+from conftest import compose_cfg
+from test_data_formats import shared_or_skip
+
+from seqattn.data.creature_names import keypoint_names
+from seqattn.data.creature_video import render_video
+from seqattn.data.slp import SLPSource
+from seqattn.data.video import decode_frames
+from seqattn.data.video_info import DecodeReport
+from seqattn.errors import DataError
+from seqattn.inference.cli import main as predict_main
+from seqattn.inference.tables import H5_KEY
+from seqattn.training.train import train
+
+# The tiny loader settings (TINY's data.* keys go with the synthetic data group).
+LOADER = ["data.batch_size=8", "data.num_workers=0", "data.epoch_size=0"]
+
+
+def openfield_slp(folder: Path) -> Path:
+    """The shared openfield labels converted by sleap-io itself (image files, DeepLabCut's names)."""
+    (csv,) = sorted((shared_or_skip("openfield") / "labeled-data").glob("*/CollectedData_*.csv"))
+    path = folder / "openfield.slp"
+    sio.save_slp(sio.load_dlc(str(csv)), str(path), verbose=False)
+    return path
+
+
+def walk_labels(folder: Path, frames: int = 6) -> tuple[sio.Labels, np.ndarray]:
+    """Labels of a rendered walk video (the creature's true keypoints), the video beside them."""
+    video_path = folder / "walk.mp4"
+    truth = render_video(str(video_path), frames=frames, width=64, height=48)  # (frames, 10, 2)
+    skeleton = sio.Skeleton(keypoint_names(10), name="creature")
+    video = sio.Video.from_filename(str(video_path))
+    lfs = [
+        sio.LabeledFrame(video=video, frame_idx=i, instances=[sio.Instance.from_numpy(truth[i], skeleton)])
+        for i in range(frames)
+    ]
+    return sio.Labels(labeled_frames=lfs, videos=[video], skeletons=[skeleton]), truth
+
+
+def all_samples(source: SLPSource) -> dict:
+    return {s.name: s for split in source.splits().values() for s in (split[i] for i in range(len(split)))}
+
+
+def test_openfield_slp_reads_as_the_deeplabcut_labels_do(tmp_path):
+    from seqattn.data.dlc import DLCSource
+
+    slp = SLPSource(str(openfield_slp(tmp_path)), split_fractions=(1.0, 0.0, 0.0))
+    dlc = DLCSource(str(shared_or_skip("openfield")), split_fractions=(1.0, 0.0, 0.0))
+    assert sorted(slp.keypoint_names) == sorted(dlc.keypoint_names)  # sleap-io orders the nodes its own way
+    order = [slp.keypoint_names.index(n) for n in dlc.keypoint_names]
+
+    def pair_names(source):
+        return {frozenset(source.keypoint_names[i] for i in pair) for pair in source.flip_pairs}
+
+    assert pair_names(slp) == pair_names(dlc) == {frozenset({"leftear", "rightear"})}
+    by_file = {Path(name).name: s for name, s in all_samples(dlc).items()}
+    samples = all_samples(slp)
+    assert len(samples) == len(by_file) == 116
+    for name, sample in list(samples.items())[:10]:
+        twin = by_file[Path(name).name]
+        np.testing.assert_array_equal(sample.image, twin.image)
+        np.testing.assert_allclose(sample.keypoints[order], twin.keypoints, atol=1e-6, equal_nan=True)
+
+
+def test_a_slp_project_trains_with_one_command(tmp_path):
+    slp = openfield_slp(tmp_path)
+    summary = train(compose_cfg(tmp_path / "run", "data=slp", f"data.path={slp}", "trainer.max_epochs=1", *LOADER))
+    assert np.isfinite(summary.test_metrics["test/epe_px"])
+    assert Path(summary.best_checkpoint).is_file()
+
+
+def test_frames_come_from_the_video_and_from_a_package(tmp_path):
+    labels, truth = walk_labels(tmp_path)
+    sio.save_slp(labels, str(tmp_path / "walk.slp"), verbose=False)
+    sio.save_slp(labels, str(tmp_path / "walk.pkg.slp"), embed="user", verbose=False)
+    decoded = [f.image for f in decode_frames(tmp_path / "walk.mp4", DecodeReport())]
+    for name in ("walk.slp", "walk.pkg.slp"):
+        samples = all_samples(SLPSource(str(tmp_path / name), split_fractions=(1.0, 0.0, 0.0)))
+        assert len(samples) == len(truth)
+        for key, sample in samples.items():
+            index = int(key.rsplit("#", 1)[1])
+            np.testing.assert_allclose(sample.keypoints, truth[index], atol=1e-4)
+            # the same frame our own decoder reads (a package re-encodes it: allow its rounding)
+            assert np.abs(sample.image.astype(int) - decoded[index].astype(int)).mean() < 3
+
+
+def test_several_instances_crop_to_each_and_symmetries_come_from_the_skeleton(tmp_path):
+    labels, truth = walk_labels(tmp_path, frames=3)
+    skeleton = labels.skeletons[0]
+    skeleton.add_symmetry("snout", "tailtip")  # names that would never pair: the file says they do
+    lf = labels.labeled_frames[0]
+    lf.instances.append(sio.Instance.from_numpy(truth[0] * 0.3 + 1, skeleton))  # a second, smaller animal
+    sio.save_slp(labels, str(tmp_path / "two.slp"), verbose=False)
+    source = SLPSource(str(tmp_path / "two.slp"))  # the smallest split: one image each
+    names = source.keypoint_names
+    assert (names.index("snout"), names.index("tailtip")) in {tuple(sorted(p)) for p in source.flip_pairs}
+    samples = all_samples(source)
+    assert len(samples) == 4  # frame 0 twice (cropped), frames 1 and 2 whole
+    small = next(s for n, s in samples.items() if n.endswith("#0#1"))
+    assert small.image.shape[0] < 48 and small.image.shape[1] < 64  # the crop around the small one
+    assert np.nanmin(small.keypoints) >= 0 and np.nanmax(small.keypoints[:, 0]) < small.image.shape[1]
+
+
+def test_bad_files_are_named(tmp_path):
+    with pytest.raises(DataError, match="missing.slp"):
+        SLPSource(str(tmp_path / "missing.slp"))
+    (tmp_path / "junk.slp").write_text("not hdf5")
+    with pytest.raises(DataError, match="junk.slp: not a readable SLEAP labels file"):
+        SLPSource(str(tmp_path / "junk.slp"))
+    labels, _ = walk_labels(tmp_path, frames=2)
+    sio.save_slp(labels, str(tmp_path / "walk.slp"), verbose=False)
+    (tmp_path / "walk.mp4").unlink()
+    with pytest.raises(DataError, match=r"walk.slp: video .*walk.mp4 not found"):
+        SLPSource(str(tmp_path / "walk.slp"))
+    labels.skeletons.append(sio.Skeleton(["a", "b"], name="other"))
+    sio.save_slp(labels, str(tmp_path / "two_skeletons.slp"), verbose=False)
+    with pytest.raises(DataError, match="2 skeletons.*data.source.skeleton"):
+        SLPSource(str(tmp_path / "two_skeletons.slp"))
+
+
+def test_predictions_round_trip_to_slp_and_nwb(tmp_path):
+    from pynwb import NWBHDF5IO
+
+    out = tmp_path / "run"
+    checkpoint = train(compose_cfg(out, "trainer.max_epochs=1", "test=false")).best_checkpoint
+    video = tmp_path / "walk.mp4"
+    render_video(str(video), frames=10, width=64, height=48)
+    paths = predict_main([checkpoint, str(video), "--out", str(tmp_path / "pred"), "--format", "dlc", "slp", "nwb"])
+    table = pd.read_hdf(paths["h5"], H5_KEY)
+    names = list(table.columns.get_level_values("bodyparts").unique())
+    xy = table.xs("x", level="coords", axis=1).to_numpy(), table.xs("y", level="coords", axis=1).to_numpy()
+    likelihood = table.xs("likelihood", level="coords", axis=1).to_numpy()
+
+    labels = sio.load_slp(str(paths["slp"]))  # SLEAP's own reader
+    assert labels.skeletons[0].node_names == names and len(labels.labeled_frames) == 10
+    for lf in labels.labeled_frames:
+        (instance,) = lf.predicted_instances
+        np.testing.assert_allclose(instance.numpy()[:, 0], xy[0][lf.frame_idx], atol=1e-3)
+        np.testing.assert_allclose(instance.numpy()[:, 1], xy[1][lf.frame_idx], atol=1e-3)
+    assert Path(labels.videos[0].filename).name == "walk.mp4"
+
+    with NWBHDF5IO(str(paths["nwb"]), "r") as io:  # pynwb, with ndx-pose's PoseEstimation
+        nwb = io.read()
+        (pose,) = nwb.processing["SLEAP_VIDEO_000_walk"].data_interfaces.values()  # sleap-io's naming
+        for k, name in enumerate(names):
+            series = pose.pose_estimation_series[name]
+            np.testing.assert_allclose(series.data[:], np.stack([xy[0][:, k], xy[1][:, k]], 1), atol=1e-3)
+            np.testing.assert_allclose(series.confidence[:], likelihood[:, k], atol=1e-6)
+            times = series.timestamps[:] if series.timestamps is not None else np.arange(10) / series.rate
+            np.testing.assert_allclose(times, np.arange(10) / 30, atol=1e-6)  # seconds, at 30 fps
+    record = json.loads(Path(paths["json"]).read_text())
+    assert record["frames"] == 10
+
+
+def test_image_folders_and_filters_refuse_formats_they_cannot_write(tmp_path, capsys):
+    import cv2
+
+    (tmp_path / "imgs").mkdir()
+    cv2.imwrite(str(tmp_path / "imgs" / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(SystemExit):
+        predict_main([str(tmp_path / "none.ckpt"), str(tmp_path / "imgs"), "--format", "slp"])
+    assert "--format slp: for videos" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        predict_main([str(tmp_path / "none.ckpt"), str(tmp_path / "v.mp4"), "--format", "slp", "--filter", "median"])
+    assert "--filter" in capsys.readouterr().err
