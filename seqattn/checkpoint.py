@@ -22,6 +22,7 @@ import torch
 import seqattn.losses
 import seqattn.models
 from seqattn.errors import ConfigError
+from seqattn.models.backbones import NO_WEIGHTS
 from seqattn.module import CHECKPOINT_FORMAT, KeypointModule
 from seqattn.schedule import warmup_cosine
 
@@ -155,6 +156,9 @@ def module_from_checkpoint(path: str | Path, key: str = "ckpt_path") -> Keypoint
     hparams = ckpt["hyper_parameters"]
     check_targets(hparams, path, key)
     accepted = inspect.signature(KeypointModule.__init__).parameters
+    model = hparams.get("model")
+    if isinstance(model, dict) and model.get("backbone"):  # the checkpoint's weights replace pretrained ones
+        hparams["model"] = {**model, "backbone_weights": NO_WEIGHTS}
     try:
         module = KeypointModule(**{k: v for k, v in hparams.items() if k in accepted})
         module.on_load_checkpoint(ckpt)

@@ -1,4 +1,5 @@
-"""Building blocks shared by the models: a small from-scratch CNN and 2-D sine position codes."""
+"""Building blocks shared by the models: a small from-scratch CNN, 2-D sine position codes and
+transformer layers over a feature map."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class ConvBackbone(nn.Module):
             cin = cout
         self.stages = nn.ModuleList(stages)
         self.channels = tuple(channels)
+        self.pyramid_channels = self.channels[1:]  # the stages at strides 4, 8, ...
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = []
@@ -35,6 +37,10 @@ class ConvBackbone(nn.Module):
             x = stage(x)
             feats.append(x)
         return feats
+
+    def pyramid(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The maps at strides 4, 8, ... (what step 0's heat maps merge)."""
+        return self.forward(x)[1:]
 
 
 def sine_encoding(xy: torch.Tensor, dim: int, temperature: float = 1000.0) -> torch.Tensor:
@@ -53,3 +59,25 @@ def grid_positions(h: int, w: int, device: torch.device, dtype: torch.dtype) -> 
     xs = (torch.arange(w, device=device, dtype=dtype) + 0.5) / w
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([gx, gy], dim=-1).reshape(h * w, 2)
+
+
+class ImageContext(nn.Module):
+    """Transformer layers over every cell of a feature map, with sine position codes.
+
+    (B, C, h, w) -> (B, C, h, w); the layers are residual, so the map keeps its local features.
+    """
+
+    def __init__(self, channels: int, heads: int, layers: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(channels, heads, 2 * channels, 0.0, batch_first=True, norm_first=True)
+            for _ in range(layers)
+        )
+
+    def forward(self, fmap: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = fmap.shape
+        cells = fmap.flatten(2).transpose(1, 2)  # (B, h*w, C)
+        cells = cells + sine_encoding(grid_positions(h, w, fmap.device, cells.dtype), c)
+        for layer in self.layers:
+            cells = layer(cells)
+        return cells.transpose(1, 2).reshape(b, c, h, w)

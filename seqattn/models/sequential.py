@@ -1,7 +1,8 @@
 """Sequential attention: a coarse soft-argmax estimate, then T glimpse-and-correct steps.
 
-Step 0 runs a small CNN with a feature-pyramid merge on the input downsampled to ``S`` and takes
-a soft-argmax of one heat map per keypoint. ``context_layers`` transformer layers over the
+Step 0 runs a small CNN (or a pretrained backbone, ``backbone``: seqattn.models.backbones) with a
+feature-pyramid merge on the input downsampled to ``S`` and takes a soft-argmax of one heat map
+per keypoint. ``context_layers`` transformer layers over the
 coarsest stage (S/16 cells) give every cell of the pyramid an image-wide view, so that a heat map
 can tell look-alike parts apart by where they sit in the whole animal (a CNN of this depth sees
 about a quarter of the image). Each later step takes a glimpse around every current estimate at
@@ -26,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqattn.errors import ConfigError
-from seqattn.models.layers import ConvBackbone, conv_bn_relu, grid_positions, sine_encoding
+from seqattn.models.backbones import PretrainedBackbone
+from seqattn.models.layers import ConvBackbone, ImageContext, conv_bn_relu, sine_encoding
 
 
 def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
@@ -123,28 +125,6 @@ class GlimpseStep(nn.Module):
         return query.view(b, k, d), correction.view(b, k, 2)
 
 
-class ImageContext(nn.Module):
-    """Transformer layers over every cell of a feature map, with sine position codes.
-
-    (B, C, h, w) -> (B, C, h, w); the layers are residual, so the map keeps its local features.
-    """
-
-    def __init__(self, channels: int, heads: int, layers: int) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(channels, heads, 2 * channels, 0.0, batch_first=True, norm_first=True)
-            for _ in range(layers)
-        )
-
-    def forward(self, fmap: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = fmap.shape
-        cells = fmap.flatten(2).transpose(1, 2)  # (B, h*w, C)
-        cells = cells + sine_encoding(grid_positions(h, w, fmap.device, cells.dtype), c)
-        for layer in self.layers:
-            cells = layer(cells)
-        return cells.transpose(1, 2).reshape(b, c, h, w)
-
-
 class SequentialAttentionModel(nn.Module):
     """Images (B, 3, m*S, m*S) with m = ``hires_factor`` -> {"coords", "steps", "confidence", "heat"}.
 
@@ -168,15 +148,21 @@ class SequentialAttentionModel(nn.Module):
         pixel_glimpses_up_to: int = 8,
         context_layers: int = 1,
         peak_radius: int = 0,  # 0: the global soft-argmax at evaluation too
+        backbone: str | None = None,  # a pretrained step-0 backbone (seqattn.models.backbones) instead of channels
+        backbone_weights: str | None = None,
     ) -> None:
         super().__init__()
-        if len(channels) < 3:
+        if backbone is None and len(channels) < 3:
             raise ConfigError(f"model.channels needs at least 3 stages (strides 2..8), got {list(channels)}")
         if glimpse_source not in ("auto", "pixels", "features"):
             raise ConfigError(f"model.glimpse_source must be auto, pixels or features, got {glimpse_source!r}")
-        if context_layers > 0 and (channels[-1] % 4 or channels[-1] % heads):
+        self.backbone = (
+            ConvBackbone(tuple(channels)) if backbone is None else PretrainedBackbone(backbone, backbone_weights)
+        )
+        coarsest = self.backbone.pyramid_channels[-1]
+        if context_layers > 0 and (coarsest % 4 or coarsest % heads):
             raise ConfigError(
-                f"model.context_layers needs model.channels[-1] divisible by 4 and by heads, got {channels[-1]}"
+                f"model.context_layers needs model.channels[-1] divisible by 4 and by heads, got {coarsest}"
             )
         if peak_radius < 0:
             raise ConfigError(f"model.peak_radius must be >= 0 cells, got {peak_radius}")
@@ -185,10 +171,9 @@ class SequentialAttentionModel(nn.Module):
         self.glimpse_source = glimpse_source
         self.hires_factor, self.steps, self.peak_radius = hires_factor, steps, peak_radius
         self.glimpse_size, self.glimpse_extent, self.glimpse_shrink = glimpse_size, glimpse_extent, glimpse_shrink
-        self.backbone = ConvBackbone(tuple(channels))
-        self.context = ImageContext(channels[-1], heads, context_layers) if context_layers > 0 else None
-        # feature pyramid merged at stride 4 (stage 1), from every stage at stride >= 4
-        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in channels[1:])
+        self.context = ImageContext(coarsest, heads, context_layers) if context_layers > 0 else None
+        # feature pyramid merged at stride 4, from every stage at stride >= 4
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in self.backbone.pyramid_channels)
         self.merge = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True))  # no conv: stride 4 is costly
         self.heat = nn.Conv2d(width, num_keypoints, 3, padding=1)
         self.identity = nn.Embedding(num_keypoints, width)
@@ -204,7 +189,7 @@ class SequentialAttentionModel(nn.Module):
 
     def step0_features(self, low: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> the merged pyramid (B, D, S/4, S/4) that the heat maps are read from."""
-        feats = self.backbone(low)[1:]  # strides 4, 8, ...
+        feats = self.backbone.pyramid(low)  # strides 4, 8, ...
         if self.context is not None:
             feats[-1] = self.context(feats[-1])  # (B, C, S/16, S/16) with an image-wide view
         top = feats[0].shape[-2:]
