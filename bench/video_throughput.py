@@ -1,11 +1,14 @@
-"""Video prediction end to end (decode + letterbox + predict + write .h5/.csv/.json): frames/s and peak memory.
+"""Video prediction end to end (decode + letterbox + predict + write .h5/.csv/.json): frames/s and
+peak memory, per engine (the PyTorch checkpoint, or its ONNX export run by onnxruntime); and the
+single-frame latency a closed-loop rig sees (one decoded frame in, original-pixel keypoints out:
+letterbox, model, decoding), p50 and p99 over ``--latency-frames`` frames after 20 warm-up frames.
 
 Each measurement runs in its own process, so its peak resident memory is its own; ``--frames``
 cuts the video to its first N frames (re-encoded losslessly beforehand, not timed) to show that
-memory does not grow with the length.
+memory does not grow with the length. The ONNX file is exported beforehand (not timed).
 
     python bench/video_throughput.py <checkpoint.ckpt> ../shared/data/openfield/videos/m3v1mp4.mp4 \\
-        --frames 500 0 --batch-size 32
+        --frames 500 0 --batch-size 32 --engine torch onnx
 """
 
 from __future__ import annotations
@@ -40,25 +43,45 @@ def cut(video: Path, frames: int, out: Path) -> Path:
     return out
 
 
-def measure(checkpoint: Path, video: Path, batch_size: int, device: str) -> dict:
+def measure(checkpoint: Path, video: Path, batch_size: int, device: str, engine: str, latency_frames: int) -> dict:
+    import numpy as np
     import torch
 
-    from seqattn.inference.batch import load_checkpoint, ready_for_inference
+    from seqattn.data.video import decode_frames
+    from seqattn.data.video_info import DecodeReport
+    from seqattn.inference.batch import load_checkpoint, predict_images, ready_for_inference
+    from seqattn.inference.exported import OnnxModel
     from seqattn.inference.video_predict import predict_video
 
-    module = ready_for_inference(load_checkpoint(checkpoint), device)  # as predict.py prepares it
+    if engine == "onnx":
+        module = OnnxModel(checkpoint)
+    else:
+        module = ready_for_inference(load_checkpoint(checkpoint), device)  # as predict.py prepares it
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         predict_video(module, checkpoint, video, Path(out), batch_size=batch_size)
         seconds = time.perf_counter() - start
         frames = json.loads((Path(out) / f"{video.stem}.json").read_text())["frames"]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    images = []
+    for frame in decode_frames(video, DecodeReport()):
+        images.append(frame.image)
+        if len(images) == 20 + latency_frames:
+            break
+    times = []
+    for i, image in enumerate(images):
+        start = time.perf_counter()
+        predict_images(module, [image])
+        if i >= 20:
+            times.append(1000 * (time.perf_counter() - start))
     return {
         "frames": frames,
         "seconds": seconds,
         "fps": frames / seconds,
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mb": peak_mb,
         "threads": torch.get_num_threads(),
         "device": device,
+        "latency_ms": [float(np.percentile(times, 50)), float(np.percentile(times, 99))] if times else None,
     }
 
 
@@ -69,27 +92,41 @@ def main() -> None:
     parser.add_argument("--frames", type=int, nargs="*", default=[0], help="first N frames (0: the whole video)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", nargs="+", default=["torch"], choices=("torch", "onnx"))
+    parser.add_argument("--latency-frames", type=int, default=200, help="frames timed one at a time (0: none)")
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.checkpoint, args.video, args.batch_size, args.device)))
+        r = measure(args.checkpoint, args.video, args.batch_size, args.device, args.one, args.latency_frames)
+        print(json.dumps(r))
         return
-    print("| video | frames | seconds | frames/s end to end | peak MB | device |\n|---|---|---|---|---|---|")
+    print(
+        "| video | engine | frames | seconds | frames/s end to end | peak MB | one frame p50 / p99 ms | device |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
     with tempfile.TemporaryDirectory() as tmp:
+        models = {"torch": args.checkpoint}
+        if "onnx" in args.engine:
+            from seqattn.export import export
+
+            models["onnx"] = export(args.checkpoint, "onnx", Path(tmp) / "model.onnx")
         for n in args.frames:
             video = args.video if n <= 0 else cut(args.video, n, Path(tmp) / f"{args.video.stem}_first{n}.mp4")
-            cmd = [sys.executable, __file__, "--one", str(args.checkpoint), str(video)]
-            cmd += ["--batch-size", str(args.batch_size), "--device", args.device]
-            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-            if proc.returncode != 0:
-                print(f"| {video.name} | failed: {proc.stderr.strip().splitlines()[-1][:200]} | | | | |")
-                continue
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
-            print(
-                f"| {args.video.name} (first {n or 'all'}) | {r['frames']} | {r['seconds']:.1f} | {r['fps']:.0f} "
-                f"| {r['peak_mb']:.0f} | {r['device']}, {r['threads']} threads |",
-                flush=True,
-            )
+            for engine in args.engine:
+                cmd = [sys.executable, __file__, "--one", engine, str(models[engine]), str(video)]
+                cmd += ["--batch-size", str(args.batch_size), "--device", args.device]
+                cmd += ["--latency-frames", str(args.latency_frames)]
+                proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+                if proc.returncode != 0:
+                    print(f"| {video.name} | {engine} | failed: {proc.stderr.strip().splitlines()[-1][:200]} |")
+                    continue
+                r = json.loads(proc.stdout.strip().splitlines()[-1])
+                latency = "-" if r["latency_ms"] is None else "{:.1f} / {:.1f}".format(*r["latency_ms"])
+                print(
+                    f"| {args.video.name} (first {n or 'all'}) | {engine} | {r['frames']} | {r['seconds']:.1f} "
+                    f"| {r['fps']:.0f} | {r['peak_mb']:.0f} | {latency} | {r['device']}, {r['threads']} threads |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
