@@ -2,6 +2,9 @@
 peak memory, per engine (the PyTorch checkpoint, or its ONNX export run by onnxruntime); and the
 single-frame latency a closed-loop rig sees (one decoded frame in, original-pixel keypoints out:
 letterbox, model, decoding), p50 and p99 over ``--latency-frames`` frames after 20 warm-up frames.
+Engine ``none`` runs the same pipeline with a stand-in that returns the letterbox centre at no
+cost: what decoding, letterboxing, batching and writing cost without any model (the ceiling an
+engine can approach).
 
 Each measurement runs in its own process, so its peak resident memory is its own; ``--frames``
 cuts the video to its first N frames (re-encoded losslessly beforehand, not timed) to show that
@@ -43,6 +46,25 @@ def cut(video: Path, frames: int, out: Path) -> Path:
     return out
 
 
+class NoModel:
+    """A checkpoint's interface (codec, names, calibration) with a model that costs nothing."""
+
+    def __init__(self, module) -> None:
+        import torch
+
+        self.codec, self.keypoint_names, self.hparams = module.codec, module.keypoint_names, module.hparams
+        self.checkpoint_epoch, self.calibration, self.device = module.checkpoint_epoch, None, torch.device("cpu")
+
+    def __call__(self, images):
+        import torch
+
+        k = len(self.keypoint_names)
+        return {
+            "coords": torch.full((len(images), k, 2), 0.5, dtype=torch.float64),
+            "confidence": torch.ones(len(images), k),
+        }
+
+
 def measure(checkpoint: Path, video: Path, batch_size: int, device: str, engine: str, latency_frames: int) -> dict:
     import numpy as np
     import torch
@@ -55,6 +77,8 @@ def measure(checkpoint: Path, video: Path, batch_size: int, device: str, engine:
 
     if engine == "onnx":
         module = OnnxModel(checkpoint)
+    elif engine == "none":
+        module = NoModel(load_checkpoint(checkpoint))
     else:
         module = ready_for_inference(load_checkpoint(checkpoint), device)  # as predict.py prepares it
     with tempfile.TemporaryDirectory() as out:
@@ -92,7 +116,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, nargs="*", default=[0], help="first N frames (0: the whole video)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--engine", nargs="+", default=["torch"], choices=("torch", "onnx"))
+    parser.add_argument("--engine", nargs="+", default=["torch"], choices=("torch", "onnx", "none"))
     parser.add_argument("--latency-frames", type=int, default=200, help="frames timed one at a time (0: none)")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -105,7 +129,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        models = {"torch": args.checkpoint}
+        models = {"torch": args.checkpoint, "none": args.checkpoint}
         if "onnx" in args.engine:
             from seqattn.export import export
 

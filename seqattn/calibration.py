@@ -96,8 +96,12 @@ def calibration_table(points: PointErrors, good_px: float = GOOD_PX, calibration
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+    return _logit_tensor(torch.as_tensor(np.ascontiguousarray(p))).numpy()
+
+
+def _logit_tensor(p: torch.Tensor) -> torch.Tensor:
+    p = p.clamp(1e-6, 1 - 1e-6)
+    return torch.log(p / (1 - p))
 
 
 def fit_platt(likelihood: np.ndarray, good: np.ndarray, prior: float = 1.0) -> dict[str, float] | None:
@@ -134,7 +138,7 @@ def fit_platt(likelihood: np.ndarray, good: np.ndarray, prior: float = 1.0) -> d
 def calibrate(confidence: np.ndarray, calibration: dict[str, Any] | None) -> np.ndarray:
     """Raw model confidence -> the likelihood written and measured: Platt-scaled when the checkpoint
     has a scaling (checkpoints saved before it existed keep their raw confidence)."""
-    return calibrate_tensor(torch.from_numpy(np.asarray(confidence)), calibration).numpy()
+    return calibrate_tensor(torch.as_tensor(np.ascontiguousarray(confidence)), calibration).numpy()
 
 
 def calibrate_tensor(confidence: torch.Tensor, calibration: dict[str, Any] | None) -> torch.Tensor:
@@ -142,8 +146,7 @@ def calibrate_tensor(confidence: torch.Tensor, calibration: dict[str, Any] | Non
     platt = (calibration or {}).get("platt")
     if not platt:
         return confidence
-    p = confidence.clamp(1e-6, 1 - 1e-6)
-    return torch.sigmoid(platt["a"] * torch.log(p / (1 - p)) + platt["b"])
+    return torch.sigmoid(platt["a"] * _logit_tensor(confidence) + platt["b"])
 
 
 def fit_calibration(points: PointErrors, good_px: float = GOOD_PX) -> dict[str, Any]:

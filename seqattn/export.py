@@ -14,15 +14,52 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch import nn
 
+from seqattn.calibration import FALLBACK_PCUTOFF, calibrate_tensor
 from seqattn.errors import ConfigError, UserError
 from seqattn.files import atomic_path, printable
-from seqattn.inference.batch import load_checkpoint
-from seqattn.inference.exported import INPUTS, METADATA_KEY, OUTPUTS, Exportable, metadata
+from seqattn.inference.batch import NO_CONFIDENCE_LIKELIHOOD, load_checkpoint
+from seqattn.inference.exported import INPUTS, METADATA_KEY, OUTPUTS
+from seqattn.module import KeypointModule
 
 OPSET = 18  # GridSample and the attention ops; onnxruntime 1.16+ runs it
+
+
+class Exportable(nn.Module):
+    """A checkpoint's model with its output mapped to letterbox pixels and calibrated likelihood."""
+
+    def __init__(self, module: KeypointModule) -> None:
+        super().__init__()
+        self.model = module.model.eval()
+        self.side = module.codec.side
+        self.calibration = module.calibration
+        self.keypoints = len(module.keypoint_names)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(images)
+        coords = out["coords"] * self.side - 0.5  # (B, K, 2) normalized -> letterbox pixels
+        confidence = out.get("confidence")
+        if confidence is None:  # a model without a confidence: every point kept, as predict.py writes
+            return coords, torch.full(coords.shape[:2], NO_CONFIDENCE_LIKELIHOOD, dtype=coords.dtype)
+        return coords, calibrate_tensor(confidence, self.calibration).clamp(0, 1)
+
+
+def metadata(module: KeypointModule, checkpoint: Path) -> dict[str, Any]:
+    """What a user of the exported file needs beside it (stored inside it)."""
+    return {
+        "keypoint_names": list(module.keypoint_names),
+        "letterbox_side": module.codec.side,
+        "input_size": int(module.hparams.input_size),
+        "pcutoff": float((module.calibration or {}).get("pcutoff", FALLBACK_PCUTOFF)),
+        "checkpoint": checkpoint.name,
+        "checkpoint_epoch": module.checkpoint_epoch,
+        "inputs": "images (B, 3, S, S) float32 RGB, (value / 255 - 0.5) / 0.25, letterboxed with black padding",
+        "outputs": "coords (B, K, 2) letterbox pixels (pixel centres at integers); likelihood (B, K)",
+    }
 
 
 def export(checkpoint: Path, fmt: str = "onnx", out: Path | None = None) -> Path:
@@ -78,6 +115,12 @@ def main(argv: list[str] | None = None) -> Path:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - the exporter's own errors: one line, nothing written
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(
+            f"error: the {args.format} export of {printable(args.checkpoint)} failed ({first[:300]})", file=sys.stderr
+        )
+        sys.exit(1)
     print(f"{args.format}: {printable(path)}")
     return path
 

@@ -62,9 +62,9 @@ def test_a_backbone_trains_and_its_checkpoint_rebuilds_without_the_file(tmp_path
 
 @pytest.mark.slow
 def test_offline_without_a_file_is_one_line_saying_what_to_download(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HYDRA_FULL_ERROR": "0", "WANDB_SILENT": "true"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "HYDRA_FULL_ERROR": "0"}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *tiny("model.backbone=resnet18")],
+        [sys.executable, str(ROOT / "train.py"), *tiny("model.backbone=resnet18", "logger=csv")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr[-2000:]

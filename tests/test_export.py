@@ -94,6 +94,22 @@ def test_predict_with_the_onnx_engine_matches_pytorch_on_a_video(checkpoint, onn
     assert record["engine"] == "onnx" and record["frames"] == 12
 
 
+def test_an_export_that_fails_midway_leaves_no_file(checkpoint, tmp_path, monkeypatch, capsys):
+    import onnx
+
+    def cut_short(model, path):
+        Path(path).write_bytes(b"half a model")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(onnx, "save", cut_short)
+    with pytest.raises(SystemExit) as stop:
+        export_main([str(checkpoint), "--out", str(tmp_path / "model.onnx")])
+    assert stop.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "export" in err[0] and "No space left" in err[0]
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
 def test_bad_files_are_one_line_errors(checkpoint, onnx_file, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         export_main([str(tmp_path / "missing.ckpt")])
@@ -102,4 +118,3 @@ def test_bad_files_are_one_line_errors(checkpoint, onnx_file, tmp_path, capsys):
         OnnxModel(checkpoint)  # a checkpoint given to the ONNX engine
     with pytest.raises(ConfigError, match="no ONNX file"):
         OnnxModel(tmp_path / "nothing.onnx")
-    assert not list(tmp_path.glob("*partial*"))

@@ -109,6 +109,33 @@ def test_several_instances_crop_to_each_and_symmetries_come_from_the_skeleton(tm
     assert np.nanmin(small.keypoints) >= 0 and np.nanmax(small.keypoints[:, 0]) < small.image.shape[1]
 
 
+def test_dataloader_workers_read_the_same_frames(tmp_path):
+    """Workers forked after the images were checked open the videos themselves."""
+    from torch.utils.data import DataLoader
+
+    labels, _ = walk_labels(tmp_path, frames=8)
+    sio.save_slp(labels, str(tmp_path / "walk.slp"), verbose=False)
+    split = SLPSource(str(tmp_path / "walk.slp"), split_fractions=(1.0, 0.0, 0.0)).splits()["train"]
+    direct = [split[i].image for i in range(len(split))]
+    loader = DataLoader(split, batch_size=None, num_workers=2, collate_fn=lambda sample: sample.image)
+    for image, expected in zip(loader, direct, strict=True):
+        np.testing.assert_array_equal(image, expected)
+
+
+def test_a_crop_around_one_labelled_point_keeps_a_usable_size(tmp_path):
+    labels, truth = walk_labels(tmp_path, frames=3)
+    lf, skeleton = labels.labeled_frames[0], labels.skeletons[0]
+    lone = np.full_like(truth[0], np.nan)
+    lone[0] = truth[0][0]
+    lf.instances.append(sio.Instance.from_numpy(lone, skeleton))  # one labelled point: no extent
+    sio.save_slp(labels, str(tmp_path / "lone.slp"), verbose=False)
+    samples = all_samples(SLPSource(str(tmp_path / "lone.slp"), bbox_padding=0.0))
+    crop = next(s for n, s in samples.items() if n.endswith("#0#1"))
+    assert min(crop.image.shape[:2]) >= 16  # MIN_BOX_PX
+    whole = next(s for n, s in samples.items() if n.endswith("#0#0"))
+    assert np.isfinite(whole.keypoints).all()  # with no padding the outermost points stay inside their crop
+
+
 def test_bad_files_are_named(tmp_path):
     with pytest.raises(DataError, match="missing.slp"):
         SLPSource(str(tmp_path / "missing.slp"))

@@ -45,12 +45,19 @@ def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarr
         raise DataError(f"image unreadable (not an image, or truncated): {path}")
     if _truncated(raw):
         raise DataError(f"image truncated (file ends before the image data does): {path}")
+    if image.ndim == 3 and image.shape[2] >= 3:
+        image = image[:, :, 2::-1]  # BGR(A) -> RGB
+    return to_rgb_uint8(image)
+
+
+def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """Grey (H, W) or (H, W, 1), RGB or RGBA of any depth -> (H, W, 3) uint8 RGB (see ``read_image``)."""
     image = _to_uint8(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
     if image.ndim == 2:
         return np.repeat(image[:, :, None], 3, axis=2)
-    if image.shape[2] == 4:
-        image = image[:, :, :3]
-    return np.ascontiguousarray(image[:, :, ::-1])  # BGR -> RGB
+    return np.ascontiguousarray(image[:, :, :3])
 
 
 def declared_size(path: Path) -> tuple[int, int] | None:

@@ -2,9 +2,9 @@
 
 One sample per labelled frame: a frame's user-labelled instances (predicted ones are ignored).
 A frame with several instances gives one sample per instance, cropped to the box around its
-labelled points grown by ``bbox_padding`` (as COCO's ``crop_to_bbox``): the whole frame would
-hold the other animals' parts too. Frames come from image files, videos or the package itself;
-sleap-io decodes the last two.
+labelled points (at least ``MIN_BOX_PX`` a side) grown by ``bbox_padding``, as COCO's
+``crop_to_bbox`` does: the whole frame would hold the other animals' parts too. Frames come from
+image files, videos or the package itself; sleap-io decodes the last two.
 
 Left/right pairs come from the skeleton's declared symmetries when it has any, else from the
 keypoint names (seqattn.data.base.find_flip_pairs). sleap-io's coordinates put pixel centres
@@ -16,6 +16,7 @@ Split files list image keys: the image path as the ``.slp`` stores it for image 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from seqattn.data.images import MAX_IMAGE_PIXELS, MAX_PIXELS_SETTING, declared_size
+from seqattn.data.images import MAX_IMAGE_PIXELS, MAX_PIXELS_SETTING, declared_size, to_rgb_uint8
 from seqattn.data.label_files import Entry, crop_box
 from seqattn.data.labels import LabelledSource
 from seqattn.errors import ConfigError, DataError
 
-_VIDEOS: dict[tuple[str, int], Any] = {}  # (labels file, video index) -> sleap_io.Video, opened once per process
+# (process, labels file) -> its sleap_io.Labels with open videos. Keyed by process: a DataLoader
+# worker forked from the process that checked the images must not share its open file handles.
+_OPEN: dict[tuple[int, str], Any] = {}
+MIN_BOX_PX = 16  # an instance's crop is at least this wide and high (one labelled point has no extent)
 
 
 def load_labels(path: Path) -> Any:
@@ -52,11 +56,11 @@ class SLPFrame:
     index: int
 
     def read(self, max_pixels: int) -> np.ndarray:
-        key = (self.labels, self.video)
-        if key not in _VIDEOS:
-            _VIDEOS[key] = load_labels(Path(self.labels)).videos[self.video]
-        video = _VIDEOS[key]
-        h, w = video.shape[1:3]
+        key = (os.getpid(), self.labels)
+        if key not in _OPEN:
+            _OPEN[key] = load_labels(Path(self.labels))
+        video = _OPEN[key].videos[self.video]
+        h, w = _frame_size(video, Path(self.labels))[::-1]
         if h * w > max_pixels:
             raise DataError(
                 f"{video.filename}: frames of {w}x{h} pixels, above the limit of {max_pixels} ({MAX_PIXELS_SETTING})"
@@ -65,10 +69,15 @@ class SLPFrame:
             image = np.asarray(video[self.index])
         except (OSError, IndexError, ValueError, RuntimeError) as exc:
             raise DataError(f"{video.filename}: frame {self.index} cannot be decoded ({exc})") from None
-        if image.ndim == 2:
-            image = image[:, :, None]
-        image = image.astype(np.uint8, copy=False)
-        return np.ascontiguousarray(np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image[:, :, :3])
+        return to_rgb_uint8(image)
+
+
+def _frame_size(video: Any, path: Path) -> tuple[int, int]:
+    """(width, height) of a video's frames; a DataError naming it when sleap-io cannot open it."""
+    shape = video.shape
+    if shape is None:
+        raise DataError(f"{path}: video {video.filename} cannot be opened (not a video sleap-io decodes?)")
+    return int(shape[2]), int(shape[1])
 
 
 def _skeleton(labels: Any, path: Path, name: str | None) -> Any:
@@ -99,11 +108,17 @@ def _frame_source(video: Any, index: int, path: Path, video_index: int) -> tuple
     return f"{video.filename}#{index}", Path(video.filename), SLPFrame(str(path), video_index, index)
 
 
-def _image_size(file: Path, frame: SLPFrame | None, video: Any) -> tuple[int, int] | None:
-    if frame is None:
-        return declared_size(file)
-    h, w = video.shape[1:3]
-    return w, h
+def _image_size(file: Path, frame: SLPFrame | None, video: Any, path: Path) -> tuple[int, int] | None:
+    return declared_size(file) if frame is None else _frame_size(video, path)
+
+
+def instance_box(points: np.ndarray, padding: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """The crop around an instance's labelled points (pixel centres): their extent as pixel edges,
+    at least MIN_BOX_PX a side, grown by ``padding`` x its size per side, clipped to the image."""
+    lo, hi = np.nanmin(points, 0) - 0.5, np.nanmax(points, 0) + 0.5  # edges of the outermost pixels
+    grow = np.maximum(MIN_BOX_PX - (hi - lo), 0) / 2
+    lo, hi = lo - grow, hi + grow
+    return crop_box([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], padding, width, height)
 
 
 class SLPSource(LabelledSource):
@@ -131,13 +146,12 @@ class SLPSource(LabelledSource):
             if not instances:
                 continue
             key, image, frame = _frame_source(lf.video, lf.frame_idx, file, video_index[id(lf.video)])
-            size = _image_size(image, frame, lf.video) if len(instances) > 1 else None
+            size = _image_size(image, frame, lf.video, file) if len(instances) > 1 else None
             for i, inst in enumerate(instances):
                 points = np.asarray(inst.numpy(), dtype=np.float64)  # (K, 2), NaN: not labelled
                 box = None
                 if len(instances) > 1 and size is not None and np.isfinite(points).all(1).any():
-                    lo, hi = np.nanmin(points, 0), np.nanmax(points, 0)
-                    box = crop_box([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], bbox_padding, *size)
+                    box = instance_box(points, bbox_padding, *size)
                 name = f"{key}#{i}" if len(instances) > 1 else key
                 entries.append(Entry(name=name, image_key=key, path=image, keypoints=points, crop=box, frame=frame))
         if not entries:

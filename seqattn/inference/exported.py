@@ -11,59 +11,23 @@ S is the checkpoint's letterbox side (``hires_factor`` x ``input_size``). What i
 the letterbox and map coordinates back to the original image (S, the keypoint names, the
 pcutoff) is stored in the file: ONNX metadata properties, a TorchScript file's extra file
 ``seqattn.json``. ``OnnxModel`` runs an ONNX file behind the interface predict.py uses for a
-checkpoint (``predict.py --engine onnx``).
+checkpoint (``predict.py --engine onnx``); it needs onnxruntime and numpy, not Lightning. The
+files are written by seqattn.export.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from seqattn.calibration import FALLBACK_PCUTOFF, calibrate_tensor
 from seqattn.data.codec import KeypointCodec
 from seqattn.errors import ConfigError, DataError
-from seqattn.module import KeypointModule
 
 METADATA_KEY = "seqattn"  # ONNX metadata property / TorchScript extra file (``seqattn.json``) holding it
 INPUTS, OUTPUTS = ["images"], ["coords", "likelihood"]
-
-
-class Exportable(nn.Module):
-    """A checkpoint's model with its output mapped to letterbox pixels and calibrated likelihood."""
-
-    def __init__(self, module: KeypointModule) -> None:
-        super().__init__()
-        self.model = module.model.eval()
-        self.side = module.codec.side
-        self.calibration = module.calibration
-        self.keypoints = len(module.keypoint_names)
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.model(images)
-        coords = out["coords"] * self.side - 0.5  # (B, K, 2) normalized -> letterbox pixels
-        confidence = out.get("confidence")
-        if confidence is None:  # a model without a confidence: every point kept, as predict.py writes
-            confidence = torch.ones(coords.shape[:2], dtype=coords.dtype, device=coords.device)
-        return coords, calibrate_tensor(confidence, self.calibration).clamp(0, 1)
-
-
-def metadata(module: KeypointModule, checkpoint: Path) -> dict[str, Any]:
-    """What a user of the exported file needs beside it (stored inside it)."""
-    return {
-        "keypoint_names": list(module.keypoint_names),
-        "letterbox_side": module.codec.side,
-        "input_size": int(module.hparams.input_size),
-        "pcutoff": float((module.calibration or {}).get("pcutoff", FALLBACK_PCUTOFF)),
-        "checkpoint": checkpoint.name,
-        "checkpoint_epoch": module.checkpoint_epoch,
-        "inputs": "images (B, 3, S, S) float32 RGB, (value / 255 - 0.5) / 0.25, letterboxed with black padding",
-        "outputs": "coords (B, K, 2) letterbox pixels (pixel centres at integers); likelihood (B, K)",
-    }
 
 
 class _Hparams:

@@ -25,7 +25,7 @@ def prediction_labels(
     skeleton = sleap_io.Skeleton(list(names), name="seqattn")
     if edges:
         skeleton.add_edges(edges)
-    media = sleap_io.Video.from_filename(str(video), open_backend=False)
+    media = sleap_io.Video.from_filename(str(video.resolve()), open_backend=False)  # found from any --out
     frames = []
     for i, (points, scores) in enumerate(zip(coords, likelihood, strict=True)):
         scores = np.nan_to_num(scores, nan=0.0)
@@ -43,7 +43,8 @@ def write_slp(labels, path: Path) -> None:
 
 
 def write_nwb(labels, path: Path, times: list[float | None], fps: float | None) -> None:
-    """NWB predictions; a frame without a decoded timestamp gets its index / ``fps``."""
+    """NWB predictions; a frame without a decoded timestamp gets its index / ``fps`` (its index when
+    the video states no frame rate)."""
     from sleap_io.io.nwb_predictions import write_nwb as write
 
     rate = fps or 1.0

@@ -17,16 +17,16 @@ from torch import nn
 
 from seqattn.errors import ConfigError
 
-# name -> (hub repository, transformers config class, its arguments)
+# name -> (hub repository, transformers model class, its config arguments)
 BACKBONES: dict[str, tuple[str, str, dict]] = {
-    "resnet18": ("microsoft/resnet-18", "ResNetConfig", {"layer_type": "basic", "depths": [2, 2, 2, 2],
-                                                         "hidden_sizes": [64, 128, 256, 512]}),
-    "resnet34": ("microsoft/resnet-34", "ResNetConfig", {"layer_type": "basic", "depths": [3, 4, 6, 3],
-                                                         "hidden_sizes": [64, 128, 256, 512]}),
-    "resnet50": ("microsoft/resnet-50", "ResNetConfig", {"layer_type": "bottleneck", "depths": [3, 4, 6, 3],
-                                                         "hidden_sizes": [256, 512, 1024, 2048]}),
-    "convnext_tiny": ("facebook/convnext-tiny-224", "ConvNextConfig", {"depths": [3, 3, 9, 3],
-                                                                       "hidden_sizes": [96, 192, 384, 768]}),
+    "resnet18": ("microsoft/resnet-18", "ResNet", {"layer_type": "basic", "depths": [2, 2, 2, 2],
+                                                   "hidden_sizes": [64, 128, 256, 512]}),
+    "resnet34": ("microsoft/resnet-34", "ResNet", {"layer_type": "basic", "depths": [3, 4, 6, 3],
+                                                   "hidden_sizes": [64, 128, 256, 512]}),
+    "resnet50": ("microsoft/resnet-50", "ResNet", {"layer_type": "bottleneck", "depths": [3, 4, 6, 3],
+                                                   "hidden_sizes": [256, 512, 1024, 2048]}),
+    "convnext_tiny": ("facebook/convnext-tiny-224", "ConvNext", {"depths": [3, 3, 9, 3],
+                                                                 "hidden_sizes": [96, 192, 384, 768]}),
 }  # fmt: skip
 NO_WEIGHTS = "none"
 _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -72,9 +72,9 @@ class PretrainedBackbone(nn.Module):
         if name not in BACKBONES:
             raise ConfigError(f"model.backbone must be one of {sorted(BACKBONES)} (or null), got {name!r}")
         transformers = _transformers()
-        repo, config_class, arguments = BACKBONES[name]
-        config = getattr(transformers, config_class)(**arguments)
-        model_class = transformers.AutoModel.from_config(config).__class__
+        repo, family, arguments = BACKBONES[name]
+        config = getattr(transformers, f"{family}Config")(**arguments)
+        model_class = getattr(transformers, f"{family}Model")
         if weights is None:
             try:
                 self.net = model_class.from_pretrained(repo)

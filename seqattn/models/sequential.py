@@ -2,8 +2,8 @@
 
 Step 0 runs a small CNN (or a pretrained backbone, ``backbone``: seqattn.models.backbones) with a
 feature-pyramid merge on the input downsampled to ``S`` and takes a soft-argmax of one heat map
-per keypoint. ``context_layers`` transformer layers over the
-coarsest stage (S/16 cells) give every cell of the pyramid an image-wide view, so that a heat map
+per keypoint. ``context_layers`` transformer layers over the coarsest stage (S/16 cells; S/32
+with a pretrained backbone) give every cell of the pyramid an image-wide view, so that a heat map
 can tell look-alike parts apart by where they sit in the whole animal (a CNN of this depth sees
 about a quarter of the image). Each later step takes a glimpse around every current estimate at
 the full resolution (``hires_factor`` x S, the letterbox), lets the K keypoint tokens attend to each other

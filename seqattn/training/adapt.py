@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqattn.data import Geometry, KeypointSource
 from seqattn.errors import ConfigError
+from seqattn.models.backbones import NO_WEIGHTS
 from seqattn.training.choices import (
     GLIMPSE_SIZE,
     DataStats,
@@ -102,7 +103,8 @@ def measure(source: KeypointSource) -> DataStats:
 def pin_to_checkpoint(cfg: DictConfig, ckpt: dict, path: str) -> DictConfig:
     """A copy of ``cfg`` whose letterbox and ``auto`` model settings are those ``ckpt`` was trained
     with: a run continued from a checkpoint keeps them, even if the data has changed since.
-    An explicit ``input_size`` that differs is a ConfigError."""
+    A pretrained backbone is not fetched again (``model.backbone_weights=none``: the checkpoint's
+    weights replace it). An explicit ``input_size`` that differs is a ConfigError."""
     cfg = copy.deepcopy(cfg)
     hparams = ckpt["hyper_parameters"]
     size, model = int(hparams["input_size"]), hparams.get("model") or {}
@@ -114,6 +116,8 @@ def pin_to_checkpoint(cfg: DictConfig, ckpt: dict, path: str) -> DictConfig:
             OmegaConf.update(cfg, f"model.{key}", model[key], force_add=True)
     if model:  # its letterbox factor (a checkpoint without one has its class's default)
         OmegaConf.update(cfg, "model.hires_factor", Geometry.for_model(size, model).hires_factor, force_add=True)
+    if cfg.model.get("backbone"):  # the checkpoint holds the backbone's weights: none are fetched again
+        OmegaConf.update(cfg, "model.backbone_weights", NO_WEIGHTS, force_add=True)
     return cfg
 
 
