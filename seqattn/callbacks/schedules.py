@@ -23,8 +23,9 @@ def training_progress(trainer: L.Trainer) -> float:
 
 
 class ThroughputMonitor(Callback):
-    """Logs ``train/images_per_s``: steady-state training rate, data loading included (the time
-    between consecutive batch ends; the first batch of each epoch, with worker start-up, is skipped)."""
+    """Logs ``train/images_per_s``: steady-state training rate in labelled images, data loading
+    included (the time between consecutive batch ends; the first batch of each epoch, with worker
+    start-up, is skipped). Frames without labels mixed into a batch are not counted."""
 
     def __init__(self) -> None:
         self.samples, self.seconds = 0, 0.0
@@ -37,7 +38,8 @@ class ThroughputMonitor(Callback):
         now = time.perf_counter()
         if self._last is not None:
             self.seconds += now - self._last
-            self.samples += len(batch["image"]) * trainer.world_size
+            labelled = batch.get("labelled", batch)  # a batch with frames without labels: its labelled part
+            self.samples += len(labelled["image"]) * trainer.world_size
         self._last = now
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
