@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(VIDEOS), choices=list(VIDEOS))
     parser.add_argument("--budgets", nargs="+", default=BUDGETS, choices=BUDGETS)
     parser.add_argument("--with-video", default=WITH_VIDEO, help="overrides that turn the unlabelled terms on")
+    parser.add_argument("--runs", nargs="+", default=["labels", "video"], choices=["labels", "video"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench_runs" / "label_budget")
     args = parser.parse_args()
 
@@ -91,7 +92,7 @@ def main() -> None:
             train = splits["train"] if budget == "all" else subset(splits, int(budget))
             split = write_split(work / f"{name}-{budget}.json", train, splits["val"], splits["test"])
             common = f"data=dlc data.path={SHARED / name} data.split_file={split}"
-            for with_video in (False, True):
+            for with_video in [kind == "video" for kind in args.runs]:
                 extra = f"data.unlabelled={SHARED / VIDEOS[name]} {args.with_video}" if with_video else ""
                 runs = []
                 for seed in args.seeds:
