@@ -105,7 +105,10 @@ def _onnx(wrapped: Exportable, example: torch.Tensor, path: Path, meta: str) -> 
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(prog="python -m seqattn.export", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m seqattn.export",
+        description="Export a checkpoint to a model file that runs without the training stack (ONNX or TorchScript).",
+    )
     parser.add_argument("checkpoint", type=Path, help="a .ckpt written by train.py")
     parser.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
     parser.add_argument("--out", type=Path, default=None, help="the file to write (default: beside the checkpoint)")
