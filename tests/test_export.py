@@ -10,6 +10,7 @@ import torch
 from conftest import compose_cfg
 from test_data_formats import shared_or_skip
 
+from seqattn.calibration import calibrate
 from seqattn.data.creature_video import render_video
 from seqattn.data.images import read_image
 from seqattn.errors import ConfigError, DataError
@@ -47,8 +48,6 @@ def test_onnx_agrees_with_pytorch_on_the_openfield_images(checkpoint, onnx_file)
     deviation = np.abs(onnx_out["coords"] - torch_out["coords"]).max()
     assert deviation < TOLERANCE_PX, f"ONNX deviates {deviation:.4f} px from PyTorch"
     module = load_checkpoint(checkpoint)
-    from seqattn.calibration import calibrate
-
     expected = np.clip(calibrate(torch_out["confidence"].astype(np.float64), module.calibration), 0, 1)
     np.testing.assert_allclose(onnx_out["confidence"], expected, atol=1e-4)  # the likelihood comes calibrated
 
