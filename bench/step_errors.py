@@ -1,7 +1,8 @@
 """Error of every refinement step of a checkpoint, on val and test, in original pixels.
 
 Shows where the error comes from: a large step-0 error that the glimpses cannot undo (a swapped
-or lost keypoint), or a refinement that stops improving. Usage (the data overrides of the run):
+or lost keypoint), or a refinement that stops improving. For a model trained with flips the last row is the
+reported prediction, each step's output averaged with the mirrored image's. Usage (the data overrides of the run):
 
     python bench/step_errors.py bench_runs/<run>/checkpoints/best-epoch025.ckpt \\
         data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json
@@ -18,18 +19,21 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 @torch.inference_mode()
-def step_errors(module, loader) -> list[torch.Tensor]:
-    """One 1-D tensor of labelled-point errors (original pixels) per step, coarse to fine."""
-    per_step: list[list[torch.Tensor]] = []
+def step_errors(module, loader) -> dict[str, torch.Tensor]:
+    """Labelled-point errors (original pixels, 1-D) per step, coarse to fine ("0", "1", ...), and of
+    the reported prediction ("flip-averaged") for a model trained with flips."""
+    per_step: dict[str, list[torch.Tensor]] = {}
     for batch in loader:
         out = module(batch["image"])
         truth = module.codec.decode(batch["keypoints"].nan_to_num(), batch["frame"])  # (B, K, 2)
         visible = batch["visible"]  # (B, K)
-        steps = out.get("steps") or [out["coords"]]
-        per_step = per_step or [[] for _ in steps]
-        for t, coords in enumerate(steps):
-            per_step[t].append((module.codec.decode(coords.float(), batch["frame"]) - truth).norm(dim=-1)[visible])
-    return [torch.cat(e) for e in per_step]
+        steps = {str(t): coords for t, coords in enumerate(out.get("steps") or [out["coords"]])}
+        if module.flip_pairs is not None:
+            steps["flip-averaged"] = module.predict(batch["image"], out)["coords"]
+        for name, coords in steps.items():
+            error = (module.codec.decode(coords.float(), batch["frame"]) - truth).norm(dim=-1)[visible]
+            per_step.setdefault(name, []).append(error)
+    return {name: torch.cat(e) for name, e in per_step.items()}
 
 
 def main(argv: list[str]) -> None:
@@ -42,7 +46,7 @@ def main(argv: list[str]) -> None:
     datamodule.setup("test")
     print("| split | step | mean px | median px | p90 px | max px |\n|---|---|---|---|---|---|")
     for split, loader in (("val", datamodule.val_dataloader()), ("test", datamodule.test_dataloader())):
-        for t, err in enumerate(step_errors(module, loader)):
+        for t, err in step_errors(module, loader).items():
             q = torch.quantile(err, torch.tensor([0.5, 0.9]))
             print(f"| {split} | {t} | {err.mean():.2f} | {q[0]:.2f} | {q[1]:.2f} | {err.max():.1f} |")
 

@@ -24,13 +24,15 @@ from seqattn.errors import ConfigError, UserError
 from seqattn.files import atomic_path, printable
 from seqattn.inference.batch import NO_CONFIDENCE_LIKELIHOOD, load_checkpoint
 from seqattn.inference.exported import INPUTS, METADATA_KEY, OUTPUTS
+from seqattn.models.flip import flip_averaged
 from seqattn.module import KeypointModule
 
 OPSET = 18  # GridSample and the attention ops; onnxruntime 1.16+ runs it
 
 
 class Exportable(nn.Module):
-    """A checkpoint's model with its output mapped to letterbox pixels and calibrated likelihood."""
+    """A checkpoint's model with its output mapped to letterbox pixels and calibrated likelihood,
+    averaged with the mirrored image's as the checkpoint predicts (``KeypointModule.predict``)."""
 
     def __init__(self, module: KeypointModule) -> None:
         super().__init__()
@@ -38,9 +40,10 @@ class Exportable(nn.Module):
         self.side = module.codec.side
         self.calibration = module.calibration
         self.keypoints = len(module.keypoint_names)
+        self.flip_pairs = module.flip_pairs
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.model(images)
+        out = self.model(images) if self.flip_pairs is None else flip_averaged(self.model, images, self.flip_pairs)
         coords = out["coords"] * self.side - 0.5  # (B, K, 2) normalized -> letterbox pixels
         confidence = out.get("confidence")
         if confidence is None:  # a model without a confidence: every point kept, as predict.py writes
@@ -57,6 +60,7 @@ def metadata(module: KeypointModule, checkpoint: Path) -> dict[str, Any]:
         "pcutoff": float((module.calibration or {}).get("pcutoff", FALLBACK_PCUTOFF)),
         "checkpoint": checkpoint.name,
         "checkpoint_epoch": module.checkpoint_epoch,
+        "flip_averaged": module.flip_pairs is not None,
         "inputs": "images (B, 3, S, S) float32 RGB, (value / 255 - 0.5) / 0.25, letterboxed with black padding",
         "outputs": "coords (B, K, 2) letterbox pixels (pixel centres at integers); likelihood (B, K)",
     }

@@ -13,6 +13,7 @@ from seqattn.calibration import fit_calibration
 from seqattn.data.codec import PADDING, Geometry
 from seqattn.losses import KeypointCriterion, UnlabelledTerms
 from seqattn.metrics import BatchMeans, KeypointErrors, stage_metrics
+from seqattn.models.flip import flip_averaged
 from seqattn.point_errors import PointErrors
 from seqattn.schedule import optimizer_and_schedule
 
@@ -27,7 +28,9 @@ class KeypointModule(L.LightningModule):
     as plain configs, with the supervision weights of :class:`~seqattn.losses.KeypointCriterion`.
 
     Configs, not modules, are saved as hyperparameters, so ``load_from_checkpoint`` rebuilds the
-    whole module from the checkpoint file alone.
+    whole module from the checkpoint file alone. ``flip_pairs``: the left/right index pairs of a
+    model trained with flips, whose validation, test and predictions average each image's output
+    with the mirrored image's (:meth:`predict`); None: one pass.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class KeypointModule(L.LightningModule):
         heatmap_sigma: float = 1.0,
         channels_last: bool = False,
         unlabelled: dict[str, Any] | None = None,
+        flip_pairs: list[list[int]] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -55,6 +59,7 @@ class KeypointModule(L.LightningModule):
         self.geometry = Geometry.for_model(input_size, model)
         self.codec = self.geometry.codec()
         self.keypoint_names = list(keypoint_names)
+        self.flip_pairs = None if flip_pairs is None else [list(map(int, p)) for p in flip_pairs]
         self.model = instantiate(model, num_keypoints=len(keypoint_names))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format  # NHWC: GPU bf16
         self.model.to(memory_format=self.memory_format)
@@ -84,6 +89,13 @@ class KeypointModule(L.LightningModule):
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.model(images.contiguous(memory_format=self.memory_format))
 
+    def predict(self, images: torch.Tensor, out: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """The prediction reported (validation, test, predict.py): ``out = self(images)``, averaged
+        with the mirrored image's when ``flip_pairs`` is set (seqattn/models/flip.py)."""
+        if self.flip_pairs is None:
+            return self(images) if out is None else out
+        return flip_averaged(self, images, self.flip_pairs, out)
+
     @property
     def loss(self) -> torch.nn.Module:  # the coordinate loss (a threshold schedule moves its ``threshold``)
         return self.criterion.coordinate_loss
@@ -98,14 +110,15 @@ class KeypointModule(L.LightningModule):
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         out = self(batch["image"])
-        pred, target, visible = out["coords"], batch["keypoints"], batch["visible"]  # (B, K, 2) x2, (B, K)
+        target, visible = batch["keypoints"], batch["visible"]  # (B, K, 2), (B, K)
         terms = self.criterion(out, target, visible)
-        bs = pred.shape[0]
+        reported = out if stage == "train" else self.predict(batch["image"], out)
+        pred, bs = reported["coords"], target.shape[0]  # (B, K, 2)
         if stage == "train":  # this process's batch, for the progress bar and the step curve
             self.log("train/loss_step", terms["loss"], on_step=True, on_epoch=False, batch_size=bs, prog_bar=True)
         self.loss_means[f"{stage}_loss"].update(tuple(terms[name] for name in LOSS_TERMS), bs)
         self.metrics[f"{stage}_errors"].update_normalized(
-            self.codec, pred, target, visible, batch["frame"], batch["index"], out.get("confidence")
+            self.codec, pred, target, visible, batch["frame"], batch["index"], reported.get("confidence")
         )
         return terms["loss"]
 

@@ -62,7 +62,7 @@ def test_onnx_file_carries_what_a_user_needs(checkpoint, onnx_file):
     assert meta["letterbox_side"] == module.codec.side
     model = OnnxModel(onnx_file)
     for batch in (1, 5):  # the batch size is free
-        out = model(torch.zeros(batch, 3, module.codec.side, module.codec.side))
+        out = model.predict(torch.zeros(batch, 3, module.codec.side, module.codec.side))
         assert out["coords"].shape == (batch, len(module.keypoint_names), 2)
 
 
@@ -75,7 +75,7 @@ def test_torchscript_agrees_with_pytorch(checkpoint, tmp_path):
     images = torch.randn(3, 3, side, side)
     coords, likelihood = scripted(images)
     with torch.no_grad():
-        expected = module(images)["coords"] * side - 0.5
+        expected = module.predict(images)["coords"] * side - 0.5
     assert (coords - expected).abs().max() < TOLERANCE_PX
     assert likelihood.shape == (3, len(module.keypoint_names)) and ((likelihood >= 0) & (likelihood <= 1)).all()
 

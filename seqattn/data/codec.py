@@ -137,6 +137,12 @@ class KeypointCodec:
         input_px = norm * self.side - 0.5  # (B, K, 2)
         return (input_px - pad + 0.5) / scale - 0.5
 
+    @staticmethod
+    def mirror(norm: torch.Tensor) -> torch.Tensor:
+        """Normalized (..., 2) points of a letterbox -> the same points in the letterbox mirrored
+        left to right (``image.flip(-1)``): pixel ``j`` becomes ``S - 1 - j``, so x -> 1 - x."""
+        return torch.stack([1 - norm[..., 0], norm[..., 1]], -1)
+
     def px_per_unit(self) -> float:
         """Input pixels per normalized unit: a normalized distance times this is input pixels."""
         return float(self.side)

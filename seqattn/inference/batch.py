@@ -23,15 +23,18 @@ def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> KeypointModule:
     return module_from_checkpoint(path, key)
 
 
-def ready_for_inference(module: KeypointModule, device: str = "auto") -> KeypointModule:
+def ready_for_inference(module: KeypointModule, device: str = "auto", flip: bool = True) -> KeypointModule:
     """On ``device`` (auto: a GPU if there is one), in eval mode, convolutions in channels-last
     memory format (on a 2-core CPU the default model then infers about 28 % faster; same results
-    up to float rounding)."""
+    up to float rounding). ``flip=False``: one pass per image, even for a model whose predictions
+    average the mirrored image's (half the model's cost, a little less accurate)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     module = module.to(device).eval()
     module.model.to(memory_format=torch.channels_last)
     module.memory_format = torch.channels_last
+    if not flip:
+        module.flip_pairs = None
     return module
 
 
@@ -46,7 +49,7 @@ def predict_images(module: KeypointModule, images: list[np.ndarray]) -> dict[str
     boxed = [codec.letterbox(image) for image in images]
     batch = torch.stack([image_to_tensor(img) for img, _ in boxed]).to(module.device)  # (B, 3, S, S)
     frames = torch.from_numpy(np.stack([fr.as_array() for _, fr in boxed]))  # (B, 6) float64
-    out = module(batch)
+    out = module.predict(batch)
     # decoded on the CPU in float64: exact for large images, and some devices (MPS) lack float64
     coords = codec.decode(out["coords"].cpu().double(), frames)  # (B, K, 2) original pixels
     confidence = out.get("confidence")

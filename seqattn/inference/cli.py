@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--filter", choices=FILTERS, default=None, help="videos: also write *_filtered.h5/.csv")
     parser.add_argument("--filter-window", type=int, default=5, help="filter window, frames (odd, >= 3)")
     parser.add_argument(
+        "--one-pass",
+        action="store_true",
+        help="one model pass per frame, also for a checkpoint trained with flips, which by default averages"
+        " each frame's prediction with the mirrored frame's (about twice as fast, a little less accurate)",
+    )
+    parser.add_argument(
         "--engine",
         choices=("torch", "onnx"),
         default="torch",
@@ -130,6 +136,8 @@ def check_options(args: argparse.Namespace) -> None:
     check_device(args.device)
     if args.engine == "onnx" and args.device not in ("auto", "cpu"):
         raise ConfigError(f"--engine onnx runs on the CPU; --device {args.device} is for the torch engine")
+    if args.engine == "onnx" and args.one_pass:
+        raise ConfigError("--one-pass is for the torch engine: an exported file passes as its checkpoint did")
     if args.out is not None:
         check_out_folder(args.out)
     _skeleton(args.skeleton)
@@ -139,7 +147,7 @@ def load_model(args: argparse.Namespace) -> KeypointModule | OnnxModel:
     """The checkpoint on its device, or the exported ONNX file (``--engine onnx``)."""
     if args.engine == "onnx":
         return OnnxModel(args.checkpoint)
-    return ready_for_inference(load_checkpoint(args.checkpoint, key="checkpoint"), args.device)
+    return ready_for_inference(load_checkpoint(args.checkpoint, key="checkpoint"), args.device, not args.one_pass)
 
 
 def run(args: argparse.Namespace) -> dict[str, Path]:

@@ -38,7 +38,8 @@ class _Hparams:
 class OnnxModel:
     """An exported ONNX file run by onnxruntime on the CPU, with what predict.py reads of a
     KeypointModule: ``codec``, ``keypoint_names``, ``calibration`` (None: the likelihood comes
-    calibrated), ``hparams.input_size``, ``checkpoint_epoch``, ``device`` and a call on a batch."""
+    calibrated), ``hparams.input_size``, ``checkpoint_epoch``, ``device`` and ``predict`` on a batch
+    (averaged with the mirrored batch inside the file when its checkpoint's predictions are)."""
 
     engine = "onnx"
 
@@ -74,7 +75,7 @@ class OnnxModel:
         self.calibration = {"pcutoff": self.meta["pcutoff"]}  # no Platt scaling: the file applies it
         self.device = torch.device("cpu")
 
-    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         coords, likelihood = self.session.run(OUTPUTS, {INPUTS[0]: images.float().contiguous().numpy()})
         side = self.codec.side
         norm = (coords.astype(np.float64) + 0.5) / side  # letterbox pixels -> the codec's normalized units

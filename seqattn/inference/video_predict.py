@@ -164,7 +164,7 @@ def _predict_frames(
         xy = np.full((len(batch), len(names), 2), np.nan)  # (B, K, 2); NaN rows for the others
         conf = np.full((len(batch), len(names)), np.nan)
         if mask.any():
-            out = module(torch.stack([t for _, t, _ in batch if t is not None]).to(device))
+            out = module.predict(torch.stack([t for _, t, _ in batch if t is not None]).to(device))
             frames = torch.from_numpy(np.stack([fr for _, _, fr in batch if fr is not None]))  # (b, 6) float64
             decoded = codec.decode(out["coords"].cpu().double(), frames).numpy()  # original pixels
             c = out.get("confidence")

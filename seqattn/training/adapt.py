@@ -10,7 +10,8 @@ the config (explicit values win) and what it chose and why; the rules are in
 - ``data.augment.rotate``: up to 180 degrees when the labels show the animal at any heading, else 25;
 - ``model.steps``, ``model.glimpse_source``, ``model.glimpse_size``: by the number of keypoints;
 - ``callbacks.early_stopping.window``: how many epochs' validation values the stopping rule
-  averages, from the size of the validation split.
+  averages, from the size of the validation split;
+- ``test_time_flip``: true when training flips (left/right pairs known and a flip probability).
 
 Also reported (not changed): the images, K, the resolution in original pixels per input pixel,
 per pixel of the letterbox the glimpses look into and per sample of the finest glimpse, the epoch
@@ -170,6 +171,7 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
             )
         )
         chosen["flips"] = {"value": "", "reason": why}
+    choose_test_time_flip(cfg, stats, chosen)
     epoch_size = int(cfg.data.get("epoch_size", 0))
     repeats = epoch_size / max(1, stats.num_train)
     chosen["data.epoch_size"] = {
@@ -185,6 +187,29 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
             choose("callbacks.early_stopping.window", *choose_stopping_window(stats.num_val))
         chosen["stopping"] = {"value": "", "reason": stopping_rule(early)}
     return cfg, {"data": asdict(stats), "chosen": chosen}
+
+
+def choose_test_time_flip(cfg: DictConfig, stats: DataStats, chosen: dict[str, dict]) -> None:
+    """``test_time_flip``: auto -> true when training flips (pairs known, data.augment.hflip > 0)."""
+    augment = cfg.data.get("augment")
+    trained = augment is not None and float(augment.get("hflip", 0) or 0) > 0 and stats.flip_pairs is not None
+    setting = cfg.get("test_time_flip", "auto")
+    if setting is True and not trained:
+        raise ConfigError(
+            "test_time_flip=true needs a model trained with flips: data.augment.hflip > 0 and left/right"
+            " pairs known (data.source.flip_pairs, [] if no keypoint has a side)"
+        )
+    if setting == "auto":
+        why = (
+            "trained with flips: each prediction averaged with the mirrored image's (two passes)"
+            if trained
+            else "no flips in training: one pass"
+        )
+        value = trained
+    else:
+        value, why = bool(setting), "set explicitly"
+    OmegaConf.update(cfg, "test_time_flip", value, force_add=True)
+    chosen["test_time_flip"] = {"value": value, "reason": why}
 
 
 def unlabelled_terms(cfg: DictConfig, stats: DataStats) -> str:

@@ -69,6 +69,8 @@ def check_config(cfg: DictConfig) -> None:
     if str(cfg.get("input_size")) != "auto":
         _number(cfg, "input_size", 8, integer=True)
     _choice(cfg, "model.glimpse_source", ("auto", "pixels", "features"))
+    if not ((flip := cfg.get("test_time_flip", "auto")) == "auto" or isinstance(flip, bool)):
+        raise ConfigError(f"test_time_flip must be auto, true or false, got {flip!r}")
     rotate = OmegaConf.select(cfg, "data.augment.rotate", default=None)
     if rotate not in (None, "auto"):
         _number(cfg, "data.augment.rotate", 0)

@@ -94,6 +94,7 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
         input_size=cfg.input_size,
         keypoint_names=datamodule.keypoint_names,
         channels_last=bool(cfg.get("channels_last", False)),
+        flip_pairs=[list(p) for p in source.flip_pairs or []] if cfg.get("test_time_flip") is True else None,
         **(_plain(cfg.supervision) if cfg.get("supervision") else {}),
     )
     if ckpt_path:
