@@ -4,7 +4,8 @@ Each configuration (a quoted string of train.py overrides) trains in its own pro
 wall-time budget (Lightning ``max_time``), stops early and picks its checkpoint on val, is
 tested on test in original pixels, and prints one markdown row: mean / median / p90 px,
 PCK@5px, gross-miss rate (share of points off by more than 10 % of the image diagonal), epochs,
-training images/s, batched inference images/s (CPU), peak memory.
+training images/s, batched inference images/s (CPU), peak resident memory of the training
+process (and, in its result, of its largest DataLoader worker).
 
     python bench/accuracy.py --minutes 10 \\
         --common "data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json" \\
@@ -80,6 +81,8 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
         "train_ips": rates[-1] if rates else float("nan"),
         "infer_ips": infer,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # the largest DataLoader worker's (they share the cached images with the main process)
+        "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "run": str(out_dir),
     }
 

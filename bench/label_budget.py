@@ -82,8 +82,12 @@ def main() -> None:
 
     stamp, work = datetime.now().strftime("%Y%m%d-%H%M%S"), Path(tempfile.mkdtemp(prefix="seqattn-budget-"))
     print(f"budget {args.minutes:g} min per run, seeds {args.seeds}; mean ± spread (population std) over seeds")
-    print("| set | labelled | video | " + " | ".join(c[1] for c in COLUMNS) + " | video jitter px |")
-    print("|---" * (len(COLUMNS) + 4) + "|", flush=True)
+    print(
+        "| set | labelled | video | "
+        + " | ".join(c[1] for c in COLUMNS)
+        + " | video jitter px | peak MB (process / largest worker) |"
+    )
+    print("|---" * (len(COLUMNS) + 5) + "|", flush=True)
     rows = []
     for name in args.sets:
         splits = json.loads((SHARED / name / "splits.json").read_text())
@@ -107,10 +111,11 @@ def main() -> None:
                     continue
                 cells = [spread([r[key] for r in ok], d, 100 if key == "gross" else 1) for key, _, d in COLUMNS]
                 jitter = spread([r["jitter"] for r in ok if r["jitter"] is not None], 2)
+                peak = f"{max(r['peak_mb'] for r in ok):.0f} / {max(r['worker_peak_mb'] for r in ok):.0f}"
                 print(
                     f"| {name} | {len(train)} | {'yes' if with_video else 'no'} | "
                     + " | ".join(cells)
-                    + f" | {jitter} |",
+                    + f" | {jitter} | {peak} |",
                     flush=True,
                 )
                 means = [r["mean"] for r in ok]
