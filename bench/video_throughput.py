@@ -1,5 +1,6 @@
 """Video prediction end to end (decode + letterbox + predict + write .h5/.csv/.json): frames/s and
-peak memory, per engine (the PyTorch checkpoint, or its ONNX export run by onnxruntime); and the
+peak memory, per engine (the PyTorch checkpoint as predict.py runs it; ``one-pass``: as with
+``predict.py --one-pass``; or its ONNX export run by onnxruntime); and the
 single-frame latency a closed-loop rig sees (one decoded frame in, original-pixel keypoints out:
 letterbox, model, decoding), p50 and p99 over ``--latency-frames`` frames after 20 warm-up frames.
 Engine ``none`` runs the same pipeline with a stand-in that returns the letterbox centre at no
@@ -79,8 +80,8 @@ def measure(checkpoint: Path, video: Path, batch_size: int, device: str, engine:
         module = OnnxModel(checkpoint)
     elif engine == "none":
         module = NoModel(load_checkpoint(checkpoint))
-    else:
-        module = ready_for_inference(load_checkpoint(checkpoint), device)  # as predict.py prepares it
+    else:  # as predict.py prepares it (one-pass: predict.py --one-pass)
+        module = ready_for_inference(load_checkpoint(checkpoint), device, flip=engine != "one-pass")
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         predict_video(module, checkpoint, video, Path(out), batch_size=batch_size)
@@ -116,7 +117,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, nargs="*", default=[0], help="first N frames (0: the whole video)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--engine", nargs="+", default=["torch"], choices=("torch", "onnx", "none"))
+    parser.add_argument("--engine", nargs="+", default=["torch"], choices=("torch", "one-pass", "onnx", "none"))
     parser.add_argument("--latency-frames", type=int, default=200, help="frames timed one at a time (0: none)")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -129,7 +130,7 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        models = {"torch": args.checkpoint, "none": args.checkpoint}
+        models = {"torch": args.checkpoint, "one-pass": args.checkpoint, "none": args.checkpoint}
         if "onnx" in args.engine:
             from seqattn.export import export
 

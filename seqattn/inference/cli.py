@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--one-pass",
         action="store_true",
         help="one model pass per frame, also for a checkpoint trained with flips, which by default averages"
-        " each frame's prediction with the mirrored frame's (about twice as fast, a little less accurate)",
+        " each frame's prediction with the mirrored frame's (faster, a little less accurate)",
     )
     parser.add_argument(
         "--engine",
