@@ -13,6 +13,8 @@ import logging
 import albumentations as A
 import numpy as np
 
+from seqattn.data.codec import KeypointCodec
+
 log = logging.getLogger(__name__)
 
 _FAR = -1e6  # where missing keypoints wait during a transform (albumentations has no NaN)
@@ -88,9 +90,7 @@ class KeypointAugment:
         if np.random.random() < self.hflip:
             out = self.flip(image=image, keypoints=pts)
             image, pts = out["image"], np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
-            order = np.arange(len(pts))
-            for i, j in self.flip_pairs:
-                order[i], order[j] = j, i
+            order = KeypointCodec.mirror_order(len(pts), self.flip_pairs)
             pts, missing = pts[order], missing[order]
         image = self.photometric(image=image)["image"]
         h, w = image.shape[:2]

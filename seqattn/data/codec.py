@@ -13,7 +13,7 @@ square, with input pixel ``j`` centred at ``(j + 0.5) / S``.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,6 +136,14 @@ class KeypointCodec:
         scale, pad = f[..., 0:2], f[..., 2:4]  # (B, 1, 2) each
         input_px = norm * self.side - 0.5  # (B, K, 2)
         return (input_px - pad + 0.5) / scale - 0.5
+
+    @staticmethod
+    def mirror_order(num_keypoints: int, pairs: Sequence[Sequence[int]]) -> list[int]:
+        """The keypoint order of a mirrored image: each left/right pair's two indices exchanged."""
+        order = list(range(num_keypoints))
+        for i, j in pairs:
+            order[i], order[j] = j, i
+        return order
 
     @staticmethod
     def mirror(norm: torch.Tensor) -> torch.Tensor:

@@ -14,14 +14,6 @@ import torch
 from seqattn.data.codec import KeypointCodec
 
 
-def swap_order(num_keypoints: int, pairs: Sequence[Sequence[int]]) -> list[int]:
-    """The keypoint order of a mirrored image: each pair's two indices exchanged."""
-    order = list(range(num_keypoints))
-    for i, j in pairs:
-        order[i], order[j] = j, i
-    return order
-
-
 def flip_averaged(
     model: Callable[[torch.Tensor], dict[str, torch.Tensor]],
     images: torch.Tensor,
@@ -33,7 +25,7 @@ def flip_averaged(
     prediction on ``images.flip(-1)`` mirrored back with the ``pairs`` swapped."""
     out = model(images) if out is None else out
     mirrored = model(images.flip(-1))
-    order = swap_order(out["coords"].shape[1], pairs)
+    order = KeypointCodec.mirror_order(out["coords"].shape[1], pairs)
     coords = (out["coords"] + KeypointCodec.mirror(mirrored["coords"][:, order])) / 2
     if out.get("confidence") is None:
         return {"coords": coords}

@@ -40,6 +40,7 @@ from seqattn.training.choices import (
     choose_rotation,
     choose_steps,
     choose_stopping_window,
+    choose_test_time_flip,
     glimpse_resolution,
     letterbox_resolution,
 )
@@ -159,7 +160,8 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
     augment = cfg.data.get("augment")
     if augment is not None and str(augment.get("rotate", "")) == "auto":
         choose("data.augment.rotate", *choose_rotation(stats))
-    if augment is not None and float(augment.get("hflip", 0) or 0) > 0:
+    flipping = augment is not None and float(augment.get("hflip", 0) or 0) > 0
+    if flipping:
         pairs = stats.flip_pairs
         why = (
             "off: no left/right pairs known (give data.source.flip_pairs)"
@@ -171,7 +173,8 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
             )
         )
         chosen["flips"] = {"value": "", "reason": why}
-    choose_test_time_flip(cfg, stats, chosen)
+    tta, why = choose_test_time_flip(cfg.get("test_time_flip", "auto"), flipping and stats.flip_pairs is not None)
+    choose("test_time_flip", tta, why)
     epoch_size = int(cfg.data.get("epoch_size", 0))
     repeats = epoch_size / max(1, stats.num_train)
     chosen["data.epoch_size"] = {
@@ -187,29 +190,6 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
             choose("callbacks.early_stopping.window", *choose_stopping_window(stats.num_val))
         chosen["stopping"] = {"value": "", "reason": stopping_rule(early)}
     return cfg, {"data": asdict(stats), "chosen": chosen}
-
-
-def choose_test_time_flip(cfg: DictConfig, stats: DataStats, chosen: dict[str, dict]) -> None:
-    """``test_time_flip``: auto -> true when training flips (pairs known, data.augment.hflip > 0)."""
-    augment = cfg.data.get("augment")
-    trained = augment is not None and float(augment.get("hflip", 0) or 0) > 0 and stats.flip_pairs is not None
-    setting = cfg.get("test_time_flip", "auto")
-    if setting is True and not trained:
-        raise ConfigError(
-            "test_time_flip=true needs a model trained with flips: data.augment.hflip > 0 and left/right"
-            " pairs known (data.source.flip_pairs, [] if no keypoint has a side)"
-        )
-    if setting == "auto":
-        why = (
-            "trained with flips: each prediction averaged with the mirrored image's (two passes)"
-            if trained
-            else "no flips in training: one pass"
-        )
-        value = trained
-    else:
-        value, why = bool(setting), "set explicitly"
-    OmegaConf.update(cfg, "test_time_flip", value, force_add=True)
-    chosen["test_time_flip"] = {"value": value, "reason": why}
 
 
 def unlabelled_terms(cfg: DictConfig, stats: DataStats) -> str:

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from seqattn.data.augment import SMALL_ROTATION
+from seqattn.errors import ConfigError
 
 
 @dataclass
@@ -115,3 +116,17 @@ def choose_stopping_window(num_val: int) -> tuple[int, str]:
     if window == 1:
         return 1, f"{num_val} validation images: each epoch's value alone"
     return window, f"{num_val} validation images: the mean of the last {window} epochs (>= {WINDOW_IMAGES} images)"
+
+
+def choose_test_time_flip(setting: bool | str, trained_with_flips: bool) -> tuple[bool, str]:
+    """``test_time_flip``: auto -> on when training flips (left/right pairs known, a flip probability)."""
+    if setting is True and not trained_with_flips:
+        raise ConfigError(
+            "test_time_flip=true needs a model trained with flips: data.augment.hflip > 0 and left/right"
+            " pairs known (data.source.flip_pairs, [] if no keypoint has a side)"
+        )
+    if setting != "auto":
+        return bool(setting), "set explicitly"
+    if trained_with_flips:
+        return True, "trained with flips: each prediction averaged with the mirrored image's (two passes)"
+    return False, "no flips in training: one pass"
