@@ -10,9 +10,11 @@ import torch
 from conftest import TINY, compose_cfg
 from train_helpers import read_csv, run_train
 
-from seqattn.data.codec import KeypointCodec
+from seqattn.data.codec import KeypointCodec, image_to_tensor
 from seqattn.data.creature_video import render_video
-from seqattn.data.unlabelled import UnlabelledFrames, find_videos, spread_picks
+from seqattn.data.unlabelled import UnlabelledFrames, find_videos, pack, spread_picks, unpack
+from seqattn.data.video import decode_frames
+from seqattn.data.video_info import DecodeReport
 from seqattn.errors import DataError
 from seqattn.losses.unlabelled import UnlabelledTerms, random_warps, warp_images, warp_points
 from seqattn.models.sequential import soft_argmax
@@ -50,9 +52,34 @@ def test_frames_are_letterboxed_with_their_next_frame(videos):
     item = frames[0]
     assert item["image"].shape == item["next"].shape == (3, 32, 32)
     assert not torch.equal(item["image"], item["next"])  # the creature walks
-    # the memory bound draws fewer frames
-    small = UnlabelledFrames(find_videos(videos), codec, frames=10, cache_mb=4 * 2 * 32 * 32 * 3 / 2**20)
-    assert len(small) == 4 and small.memory_mb <= 4 * 2 * 32 * 32 * 3 / 2**20
+    # at the video's own width (no resizing) a frame is exactly the letterbox the labelled images get
+    exact = UnlabelledFrames(find_videos(videos / "a.mp4"), KeypointCodec(64), frames=3, cache_mb=64)
+    video, t = exact.sources[1]
+    decoded = next(f for f in decode_frames(Path(video), DecodeReport()) if f.index == t)
+    assert torch.equal(exact[1]["image"], image_to_tensor(KeypointCodec(64).letterbox(decoded.image)[0]))
+
+
+def test_the_memory_bound_keeps_pairs_spread_over_the_recordings(videos):
+    codec = KeypointCodec(32)
+    every = UnlabelledFrames(find_videos(videos), codec, frames=10, cache_mb=64)
+    bound = every.memory_mb / 3
+    small = UnlabelledFrames(find_videos(videos), codec, frames=10, cache_mb=bound)
+    assert 1 <= len(small) < len(every) / 2 and small.memory_mb <= bound
+    assert small.stride >= 4 and small.sources == every.sources[:: small.stride]  # every stride-th draw
+    with pytest.raises(DataError, match="unlabelled_cache_mb=1e-06 holds no frame pair"):
+        UnlabelledFrames(find_videos(videos), codec, frames=10, cache_mb=1e-6)
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_packed_frames_come_back_exactly(channels):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    if channels == 1:  # a grey frame: its channels are equal, and it is packed as one
+        image[...] = image[..., :1]
+    packed = pack(image)
+    back = unpack(packed)
+    assert torch.equal(image_to_tensor(back), image_to_tensor(image))
+    assert back.ndim == (3 if channels == 3 else 2)
 
 
 def test_missing_or_empty_video_paths_are_named(videos, tmp_path):

@@ -95,6 +95,10 @@ class KeypointCodec:
         interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
         return self.pad(cv2.resize(image, (new_w, new_h), interpolation=interp), fr), fr
 
+    def fitted_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) a ``width x height`` image is resized to inside the letterbox."""
+        return self.resized_size(self.frame(width, height))
+
     @staticmethod
     def resized_size(fr: Frame) -> tuple[int, int]:
         """(width, height) of the image inside the square input."""

@@ -147,9 +147,6 @@ def _predict_frames(
     a DataError if no frame decodes."""
     codec, names, device = module.codec, list(module.keypoint_names), module.device
 
-    def small_size(width: int, height: int) -> tuple[int, int]:  # what the letterbox holds of a frame
-        return codec.resized_size(codec.frame(width, height))
-
     def prepare(f):  # in the decode thread: letterbox and convert while the model runs
         if f.small is None:
             return f, None, None
@@ -182,7 +179,7 @@ def _predict_frames(
     started = time.perf_counter()
     batch: list = []
     with tqdm(total=info.frames_expected or None, unit="frame", desc=printable(video.name), dynamic_ncols=True) as bar:
-        frames = decode_frames(video, report, small_size, keep_full=writer is not None)  # full frames to draw on
+        frames = decode_frames(video, report, codec.fitted_size, keep_full=writer is not None)  # full frames to draw on
         for item in read_ahead(map(prepare, frames), queue_size=2 * batch_size):
             batch.append(item)
             if len(batch) == batch_size:
