@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from seqattn.data.datamodule import model_inputs
+
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
@@ -23,7 +25,7 @@ def step_errors(module, loader) -> dict[str, torch.Tensor]:
     """Labelled-point errors (original pixels, 1-D) per step, coarse to fine ("0", "1", ...), and of
     the reported prediction ("flip-averaged") for a model trained with flips."""
     per_step: dict[str, list[torch.Tensor]] = {}
-    for batch in loader:
+    for batch in map(model_inputs, loader):  # the loaders send uint8 images
         out = module(batch["image"])
         truth = module.codec.decode(batch["keypoints"].nan_to_num(), batch["frame"])  # (B, K, 2)
         visible = batch["visible"]  # (B, K)

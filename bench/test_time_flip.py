@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from checkpoint_data import checkpoint_and_data  # beside this script
 
+from seqattn.data.datamodule import model_inputs
 from seqattn.models.flip import flip_averaged
 
 GROSS_PX = 20.0  # a point this far off is counted as a gross miss here
@@ -28,7 +29,7 @@ GROSS_PX = 20.0  # a point this far off is counted as a gross miss here
 def errors(module, loader, pairs) -> tuple[np.ndarray, float]:
     """Labelled-point errors (original pixels) and the model's seconds per image."""
     found, seconds, images = [], 0.0, 0
-    for batch in loader:
+    for batch in map(model_inputs, loader):  # the loaders send uint8 images
         truth = module.codec.decode(batch["keypoints"].nan_to_num(), batch["frame"])  # (B, K, 2)
         for i in range(len(batch["image"])):  # one image at a time, as a video frame is timed
             image = batch["image"][i : i + 1]

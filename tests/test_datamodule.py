@@ -3,6 +3,8 @@ import pytest
 import torch
 
 from seqattn.data import Geometry, KeypointDataModule
+from seqattn.data.codec import image_to_tensor
+from seqattn.data.datamodule import model_inputs
 from seqattn.data.synthetic import SyntheticSource
 
 
@@ -15,6 +17,12 @@ def test_batches_decode_back_to_the_raw_labels(cache):
     assert batch["image"].shape == (4, 3, 48, 48)
     assert batch["keypoints"].shape == (4, 10, 2) and batch["visible"].shape == (4, 10)
     assert batch["frame"].shape == (4, 6)
+    # the loaders send uint8; model_inputs gives each image exactly as one image is prepared for prediction
+    assert batch["image"].dtype == torch.uint8
+    first = source.splits()["val"][int(batch["index"][0])].image
+    inputs = model_inputs({"labelled": batch})["labelled"]  # nested as the training batches with video frames
+    assert torch.equal(inputs["image"][0], image_to_tensor(dm.codec.letterbox(first)[0]))
+    assert inputs["keypoints"] is batch["keypoints"]
     back = dm.codec.decode(batch["keypoints"].double(), batch["frame"].double())
     for row, index in enumerate(batch["index"].tolist()):
         raw = source.splits()["val"][index].keypoints

@@ -10,7 +10,7 @@ import torch
 from conftest import TINY, compose_cfg
 from train_helpers import read_csv, run_train
 
-from seqattn.data.codec import KeypointCodec, image_to_tensor
+from seqattn.data.codec import KeypointCodec, image_to_tensor, image_to_uint8
 from seqattn.data.creature_video import render_video
 from seqattn.data.unlabelled import UnlabelledFrames, find_videos, pack, spread_picks, unpack
 from seqattn.data.video import decode_frames
@@ -56,7 +56,7 @@ def test_frames_are_letterboxed_with_their_next_frame(videos):
     exact = UnlabelledFrames(find_videos(videos / "a.mp4"), KeypointCodec(64), frames=3, cache_mb=64)
     video, t = exact.sources[1]
     decoded = next(f for f in decode_frames(Path(video), DecodeReport()) if f.index == t)
-    assert torch.equal(exact[1]["image"], image_to_tensor(KeypointCodec(64).letterbox(decoded.image)[0]))
+    assert torch.equal(exact[1]["image"], image_to_uint8(KeypointCodec(64).letterbox(decoded.image)[0]))
 
 
 def test_the_memory_bound_keeps_pairs_spread_over_the_recordings(videos):

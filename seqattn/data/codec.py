@@ -164,11 +164,21 @@ _MEAN, _STD = 0.5, 0.25
 PADDING = (0.0 - _MEAN) / _STD  # the letterbox's black padding, as the model sees it
 
 
-def image_to_tensor(image: np.ndarray) -> torch.Tensor:
-    """(S, S, C) uint8, grey or colour -> (3, S, S) float32, roughly zero-mean unit-range."""
+def image_to_uint8(image: np.ndarray) -> torch.Tensor:
+    """(S, S, C) or (S, S) uint8, grey or colour -> (3, S, S) uint8: what the data loaders send, a
+    quarter of float32's bytes between processes and to the device; ``normalize`` makes the input."""
     if image.ndim == 2:
         image = image[:, :, None]
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
-    t = torch.from_numpy(np.ascontiguousarray(image[:, :, :3])).permute(2, 0, 1).float()
-    return (t / 255.0 - _MEAN) / _STD
+    return torch.from_numpy(np.ascontiguousarray(image[:, :, :3])).permute(2, 0, 1)
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """(..., 3, S, S) uint8 -> float32, roughly zero-mean unit-range: the model's input."""
+    return (images.float() / 255.0 - _MEAN) / _STD
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(S, S, C) uint8, grey or colour -> (3, S, S) float32: the model's input for one image."""
+    return normalize(image_to_uint8(image))

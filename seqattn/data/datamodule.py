@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -14,7 +15,7 @@ from omegaconf.errors import MissingMandatoryValue
 from torch.utils.data import DataLoader, Dataset
 
 from seqattn.data.base import KeypointSource, RawSplit
-from seqattn.data.codec import Frame, Geometry, KeypointCodec, image_to_tensor
+from seqattn.data.codec import Frame, Geometry, KeypointCodec, image_to_uint8, normalize
 from seqattn.data.unlabelled import UnlabelledFrames, find_videos
 from seqattn.errors import ConfigError
 
@@ -25,8 +26,9 @@ Augment = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 class KeypointSamples(Dataset):
     """Letterboxes each raw sample once (cached if asked) and applies ``augment`` on every access.
 
-    Items: ``image`` (3, S, S) float32; ``keypoints`` (K, 2) normalized, NaN where missing;
-    ``visible`` (K,) bool; ``frame`` (6,) float32, the letterbox of the original image; ``index``.
+    Items: ``image`` (3, S, S) uint8 (``model_inputs`` makes a batch's model input); ``keypoints``
+    (K, 2) normalized, NaN where missing; ``visible`` (K,) bool; ``frame`` (6,) float32, the
+    letterbox of the original image; ``index``.
     """
 
     def __init__(self, raw: RawSplit, codec: KeypointCodec, augment: Augment | None = None, cache: bool = True):
@@ -51,12 +53,23 @@ class KeypointSamples(Dataset):
         norm = self.codec.input_px_to_norm(points)
         visible = np.isfinite(norm).all(1)
         return {
-            "image": image_to_tensor(image),
+            "image": image_to_uint8(image),
             "keypoints": torch.from_numpy(norm).float(),
             "visible": torch.from_numpy(visible),
             "frame": torch.from_numpy(frame.as_array()).float(),
             "index": torch.tensor(index),
         }
+
+
+def model_inputs(batch: Any) -> Any:
+    """A batch of the loaders (a dict, or a dict of them) with its uint8 ``image`` and ``next``
+    (B, 3, S, S) as the model's float input (``normalize``); run after the batch reached its device."""
+    if not isinstance(batch, dict):
+        return batch
+    return {
+        key: normalize(value) if key in ("image", "next") and value.dtype == torch.uint8 else model_inputs(value)
+        for key, value in batch.items()
+    }
 
 
 class Repeated(Dataset):

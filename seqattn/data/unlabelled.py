@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from seqattn.data.codec import KeypointCodec, image_to_tensor
+from seqattn.data.codec import KeypointCodec, image_to_uint8
 from seqattn.data.video import VIDEO_SUFFIXES, decode_frames, list_videos
 from seqattn.data.video_info import DecodeReport, probe
 from seqattn.errors import DataError
@@ -65,7 +65,7 @@ def spread_picks(lengths: Sequence[int], total: int) -> list[list[int]]:
 
 def pack(image: np.ndarray) -> np.ndarray:
     """(S, S, C) uint8 letterbox -> its lossless PNG bytes (uint8, 1-D); a single channel when every
-    channel is the same (grey video), which ``image_to_tensor`` repeats back."""
+    channel is the same (grey video), which ``image_to_uint8`` repeats back."""
     if image.ndim == 3 and all(np.array_equal(image[..., 0], image[..., c]) for c in range(1, image.shape[2])):
         image = image[..., 0]
     ok, data = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])  # fast; the padding shrinks most
@@ -80,7 +80,7 @@ def unpack(data: np.ndarray) -> np.ndarray:
 
 
 class UnlabelledFrames(Dataset):
-    """Items: ``image`` (3, S', S') float32, a drawn frame's letterbox; ``next`` the frame after it.
+    """Items: ``image`` (3, S', S') uint8, a drawn frame's letterbox; ``next`` the frame after it.
     ``pairs``: the packed (``pack``) frames and next frames, in the order drawn.
 
     Frames are letterboxed as video prediction letterboxes them (resized in the decoder). When the
@@ -148,4 +148,4 @@ class UnlabelledFrames(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         image, following = self.pairs[index]
-        return {"image": image_to_tensor(unpack(image)), "next": image_to_tensor(unpack(following))}
+        return {"image": image_to_uint8(unpack(image)), "next": image_to_uint8(unpack(following))}

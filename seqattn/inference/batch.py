@@ -9,7 +9,7 @@ import torch
 
 from seqattn.calibration import calibrate
 from seqattn.checkpoint import module_from_checkpoint
-from seqattn.data.datamodule import image_to_tensor
+from seqattn.data.codec import image_to_tensor
 from seqattn.module import KeypointModule
 
 # A model without a confidence output writes this likelihood, so DeepLabCut's pcutoff filters keep

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from seqattn.data.datamodule import image_to_tensor
+from seqattn.data.codec import image_to_tensor
 from seqattn.data.video import decode_frames, read_ahead
 from seqattn.data.video_info import DecodeReport, VideoInfo, probe, shortfall
 from seqattn.errors import DataError
