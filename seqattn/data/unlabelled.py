@@ -5,8 +5,8 @@ unlabelled terms (seqattn/losses/unlabelled.py).
 drawn evenly over the whole of every recording (in proportion to its length), each with the frame
 after it (for the temporal term). All are decoded once, before training, and kept in memory as
 letterboxes compressed without loss (``pack``: PNG, one channel for a grey video), each unpacked
-when drawn. ``cache_mb`` bounds that memory counting every frame at its unpacked size, so the bound
-holds whatever the compression achieves; the log line says what the frames take.
+when drawn. ``cache_mb`` bounds the compressed bytes: past it, fewer pairs are kept, still spread
+over every recording; the log line says what the frames take.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ class UnlabelledFrames(Dataset):
             raise DataError(f"data.unlabelled: no frame could be read from {', '.join(map(printable, videos))}")
         if self.stride > 1:
             fit = f"{len(self)} frame pairs fit in data.unlabelled_cache_mb={cache_mb:g}"
-            log.warning(f"data.unlabelled: {fit}, not {frames}: every {self.stride}th drawn is kept")
+            log.warning(f"data.unlabelled: {fit}, not {frames}: one drawn pair in {self.stride} is kept")
         log.info(f"unlabelled: {len(self)} frame pairs from {len(videos)} video(s), {self.memory_mb:.0f} MB")
 
     def _decode(self, video: Path, wanted: list[int], codec: KeypointCodec) -> None:
@@ -108,16 +108,19 @@ class UnlabelledFrames(Dataset):
             return
         starts, pending = set(wanted), None  # pending: (frame number, draw, packed frame) awaiting its next
         for frame in decode_frames(video, DecodeReport(), codec.fitted_size, keep_full=False):
+            if frame.index > wanted[-1] + 1:
+                break
+            follows = pending is not None and frame.index == pending[0] + 1
+            if not (follows or frame.index in starts):
+                continue
             image = None if frame.small is None else pack(codec.pad(frame.small, codec.frame(*frame.size)))
-            if pending is not None and image is not None and frame.index == pending[0] + 1:
+            if follows and image is not None:
                 self._add(pending[2], image, pending[1], (str(video), pending[0]))
             pending = None
             if frame.index in starts:
                 self.drawn += 1
                 if image is not None and (self.drawn - 1) % self.stride == 0:
                     pending = (frame.index, self.drawn - 1, image)
-            if frame.index > wanted[-1]:
-                break
 
     def _add(self, image: np.ndarray, following: np.ndarray, draw: int, source: tuple[str, int]) -> None:
         self.pairs.append((image, following))
