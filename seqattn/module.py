@@ -11,7 +11,6 @@ from hydra.utils import instantiate
 
 from seqattn.calibration import fit_calibration
 from seqattn.data.codec import PADDING, Geometry
-from seqattn.data.datamodule import model_inputs
 from seqattn.losses import KeypointCriterion, UnlabelledTerms
 from seqattn.metrics import BatchMeans, KeypointErrors, stage_metrics
 from seqattn.models.flip import flip_averaged
@@ -86,9 +85,6 @@ class KeypointModule(L.LightningModule):
         # The likelihood scaling and pcutoff fitted on this epoch's validation predictions.
         if (points := self.last_errors.get("val")) is not None and len(points):
             checkpoint["calibration"] = fit_calibration(points)
-
-    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        return model_inputs(batch)  # the loaders' uint8 images -> float input, on the device
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.model(images.contiguous(memory_format=self.memory_format))

@@ -63,7 +63,8 @@ class KeypointSamples(Dataset):
 
 def model_inputs(batch: Any) -> Any:
     """A batch of the loaders (a dict, or a dict of them) with its uint8 ``image`` and ``next``
-    (B, 3, S, S) as the model's float input (``normalize``); run after the batch reached its device."""
+    (B, 3, S, S) as the model's float input (``normalize``); run after the batch reached its device
+    (``KeypointDataModule.on_after_batch_transfer``; scripts that read the loaders call it)."""
     if not isinstance(batch, dict):
         return batch
     return {
@@ -122,6 +123,9 @@ class KeypointDataModule(L.LightningDataModule):
     @property
     def keypoint_names(self) -> list[str]:
         return list(self.source.keypoint_names)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        return model_inputs(batch)  # the loaders' uint8 images -> the model's float input, on the device
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
