@@ -10,8 +10,8 @@ on the test split and prints one row per run, then the mean change against the s
                   callbacks.model_checkpoint.save_top_k=-1" "seed=0"
     python bench/checkpoint_choice.py runs/mm40/* --every
 
-W is the window the stopping rule gives the run's validation split (seqattn/training/choices.py). Each
-run's test split is read once per distinct checkpoint: this measures the rule; it replaces no
+W is the window the stopping rule gives the run's validation split (seqattn/training/choices.py).
+Each run's test split is read once per checkpoint tested: this measures the rule; it replaces no
 row of a results table. ``--every`` also prints every epoch's test mean (the curve the rules
 choose from, which no rule can see).
 """
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from checkpoint_data import checkpoint_and_data
 
+from seqattn.inference import load_checkpoint
 from seqattn.training.choices import choose_stopping_window
 
 RULES = ("one value", "window", "last")
@@ -37,11 +38,19 @@ def picks(values: list[float], window: int) -> dict[str, int]:
     return {"one value": int(np.argmin(values)), "window": int(np.argmin(means)), "last": len(values) - 1}
 
 
-def tested_errors(run: Path, epoch: int, overrides: list[str]) -> dict[str, float]:
-    path = run / "checkpoints" / f"best-epoch{epoch:03d}.ckpt"
-    module, datamodule, trainer = checkpoint_and_data(str(path), overrides)
-    trainer.test(module, datamodule=datamodule, verbose=False)
-    return {k: float(v) for k, v in module.last_errors["test"].summary((5.0,)).items()}
+def tested_errors(run: Path, epochs: list[int], overrides: list[str]) -> dict[int, dict[str, float]]:
+    """Test errors of each epoch's checkpoint; the run's data is read once (one letterbox per run)."""
+    out, data = {}, None
+    for epoch in epochs:
+        path = str(run / "checkpoints" / f"best-epoch{epoch:03d}.ckpt")
+        if data is None:
+            module, *data = checkpoint_and_data(path, overrides)
+        else:
+            module = load_checkpoint(path, key="checkpoint")
+        datamodule, trainer = data
+        trainer.test(module, datamodule=datamodule, verbose=False)
+        out[epoch] = {k: float(v) for k, v in module.last_errors["test"].summary((5.0,)).items()}
+    return out
 
 
 def main() -> None:
@@ -60,7 +69,8 @@ def main() -> None:
         window = choose_stopping_window(num_val)[0]
         values = [float(r["val/epe_px"]) for r in csv.DictReader((run / "history.csv").open()) if r.get("val/epe_px")]
         chosen = picks(values, window)
-        tested = {e: tested_errors(run, e, overrides) for e in sorted(set(chosen.values()))}
+        needed = range(len(values)) if args.every else sorted(set(chosen.values()))
+        tested = tested_errors(run, list(needed), overrides)
         means = " / ".join(f"{tested[chosen[r]]['epe_px']:.2f}" for r in RULES)
         p90s = " / ".join(f"{tested[chosen[r]]['p90_px']:.2f}" for r in RULES)
         epochs = " / ".join(str(chosen[r]) for r in RULES)
@@ -68,8 +78,8 @@ def main() -> None:
         for rule in RULES[1:]:
             changes[rule].append(tested[chosen[rule]]["epe_px"] - tested[chosen["one value"]]["epe_px"])
         if args.every:
-            curve = [tested_errors(run, e, overrides)["epe_px"] for e in range(len(values))]
-            print("  every epoch's test mean: " + " ".join(f"{v:.2f}" for v in curve), flush=True)
+            curve = " ".join(f"{tested[e]['epe_px']:.2f}" for e in range(len(values)))
+            print(f"  every epoch's test mean: {curve}", flush=True)
     for rule, delta in changes.items():
         d = np.array(delta)
         print(
