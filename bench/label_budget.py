@@ -32,7 +32,7 @@ from small_sets import SHARED, subset, write_split
 
 VIDEOS = {"openfield": "openfield/videos", "mirror-mouse": "mirror-mouse/videos"}
 BUDGETS = ["10", "20", "40", "all"]
-WITH_VIDEO = "supervision.unlabelled.consistency_weight=1.0 supervision.unlabelled.temporal_weight=1.0"
+WITH_VIDEO = "supervision.unlabelled.consistency_weight=0.1 supervision.unlabelled.temporal_weight=0.1"
 
 
 def video_jitter(run: Path, video: Path) -> float | None:

@@ -18,6 +18,8 @@ from seqattn.data.video_info import DecodeReport
 from seqattn.errors import DataError
 from seqattn.losses.unlabelled import UnlabelledTerms, random_warps, warp_images, warp_points
 from seqattn.models.sequential import soft_argmax
+from seqattn.training.adapt import format_header, resolve_auto
+from seqattn.training.choices import DataStats
 from seqattn.training.train import train
 
 FRAMES = 30
@@ -174,6 +176,17 @@ def test_training_with_unlabelled_frames_logs_both_terms_and_resumes(videos, tmp
         )
     )
     assert resumed.last_epoch == 1
+
+
+def test_frames_are_not_read_while_no_term_is_on(videos, make_cfg, tmp_path):
+    stats = DataStats(num_train=20, num_keypoints=4, long_side_px=64, object_span_px=30, pose_alignment=0.9)
+    resolved, adaptive = resolve_auto(make_cfg(f"data.unlabelled={videos}"), stats)
+    assert resolved.data.unlabelled is None and "not read: no term is on" in adaptive["chosen"]["unlabelled"]["reason"]
+    assert "not read" in format_header(adaptive)
+    on, _ = resolve_auto(make_cfg(f"data.unlabelled={videos}", *ON), stats)
+    assert on.data.unlabelled == str(videos)
+    with pytest.raises(DataError, match="nowhere.mp4 does not exist"):  # the path is still checked
+        resolve_auto(make_cfg(f"data.unlabelled={tmp_path / 'nowhere.mp4'}"), stats)
 
 
 def test_a_bad_video_is_one_line_before_anything_is_written(videos, tmp_path):

@@ -104,7 +104,7 @@ class KeypointDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         epoch_size: int = 1000,
         unlabelled: Dataset | None = None,
-        unlabelled_batch_size: int = 8,
+        unlabelled_batch_size: int = 4,
     ) -> None:
         super().__init__()
         self.source = source

@@ -15,7 +15,8 @@ the config (explicit values win) and what it chose and why; the rules are in
 
 Also reported (not changed): the images, K, the resolution in original pixels per input pixel,
 per pixel of the letterbox the glimpses look into and per sample of the finest glimpse, the epoch
-length, the batch size and the stopping rule. The choices go to the log, the run header and
+length, the batch size and the stopping rule. ``data.unlabelled`` is emptied (its paths checked)
+when no term on frames without labels is on: nothing would use them. The choices go to the log, the run header and
 ``run_info.json`` (``adaptive``).
 """
 
@@ -30,6 +31,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from seqattn.data import Geometry, KeypointSource
+from seqattn.data.unlabelled import find_videos
 from seqattn.errors import ConfigError
 from seqattn.models.backbones import NO_WEIGHTS
 from seqattn.training.choices import (
@@ -184,12 +186,21 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
     chosen["data.batch_size"] = {"value": cfg.data.get("batch_size"), "reason": "as configured"}
     if cfg.data.get("unlabelled"):
         chosen["unlabelled"] = {"value": "", "reason": unlabelled_terms(cfg, stats)}
+        if not unlabelled_terms_on(cfg):
+            find_videos(cfg.data.unlabelled)  # a wrong path still stops the run here, naming it
+            cfg.data.unlabelled = None  # nothing would use the frames: they are not decoded
     early = (cfg.get("callbacks") or {}).get("early_stopping")
     if early is not None:
         if str(early.get("window", "")) == "auto":
             choose("callbacks.early_stopping.window", *choose_stopping_window(stats.num_val))
         chosen["stopping"] = {"value": "", "reason": stopping_rule(early)}
     return cfg, {"data": asdict(stats), "chosen": chosen}
+
+
+def unlabelled_terms_on(cfg: DictConfig) -> bool:
+    """Whether any term on frames without labels has a weight above 0."""
+    terms = (cfg.get("supervision") or {}).get("unlabelled") or {}
+    return any(float(terms.get(f"{name}_weight", 0)) > 0 for name in ("consistency", "temporal"))
 
 
 def unlabelled_terms(cfg: DictConfig, stats: DataStats) -> str:
@@ -210,7 +221,10 @@ def unlabelled_terms(cfg: DictConfig, stats: DataStats) -> str:
             f" = {original:.1f} original px)"
         )
     if not on:
-        return f"{frames}, but no term is on: set supervision.unlabelled.consistency_weight or temporal_weight"
+        return (
+            f"{cfg.data.unlabelled} not read: no term is on"
+            " (set supervision.unlabelled.consistency_weight or temporal_weight)"
+        )
     return f"{frames}: " + ", ".join(on)
 
 
