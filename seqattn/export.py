@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,19 +96,38 @@ def _onnx(wrapped: Exportable, example: torch.Tensor, path: Path, meta: str) -> 
     except ImportError:
         raise ConfigError("--format onnx needs onnx and onnxscript: pip install 'seqattn[export]'") from None
     batch = torch.export.Dim("batch", min=1, max=4096)
-    program = torch.onnx.export(
-        wrapped,
-        (example,),
-        input_names=INPUTS,
-        output_names=OUTPUTS,
-        dynamic_shapes={"images": {0: batch}},
-        opset_version=OPSET,
-        dynamo=True,
-        external_data=False,
-    )
+    with _exporter_quiet():
+        program = torch.onnx.export(
+            wrapped,
+            (example,),
+            input_names=INPUTS,
+            output_names=OUTPUTS,
+            dynamic_shapes={"images": {0: batch}},
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+        )
     model = program.model_proto
     onnx.helper.set_model_props(model, {METADATA_KEY: meta})
     onnx.save(model, str(path))
+
+
+@contextmanager
+def _exporter_quiet() -> Iterator[None]:
+    """Within: the ONNX exporter's own notes (torchvision ops it skips, constant folding it leaves,
+    deprecations inside torch) are not printed; its errors still are, and still raise."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            for category in (FutureWarning, DeprecationWarning, UserWarning):
+                warnings.simplefilter("ignore", category)
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def main(argv: list[str] | None = None) -> Path:
