@@ -29,6 +29,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULT_FILE = "bench_result.json"  # a run's row, kept in its folder (for tables rebuilt from folders)
 HEADER = (
     "| configuration | mean px | median px | p90 px | PCK@5px | gross miss | epochs | train img/s | infer img/s"
     " | peak MB |\n|---|---|---|---|---|---|---|---|---|---|"
@@ -108,7 +109,9 @@ def main() -> None:
 
     if args.one:  # child process: one configuration, JSON on the last line
         overrides = shlex.split(args.common) + shlex.split(args.configs[0])
-        print(json.dumps(run_one(overrides, args.minutes, args.out)))
+        result = json.dumps(run_one(overrides, args.minutes, args.out))
+        (args.out / RESULT_FILE).write_text(result)
+        print(result)
         return
 
     print(f"budget {args.minutes:g} min per configuration; common: {args.common or '(none)'}")
