@@ -103,7 +103,7 @@ def plot(rows: list[dict], path: Path) -> None:
                     capsize=3,
                 )
         ax.set(xscale="log", xlabel="labelled training frames", ylabel="test mean error (px)", title=name)
-        ax.legend()
+        ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
