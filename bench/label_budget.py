@@ -40,7 +40,6 @@ from small_sets import SHARED, subset, write_split
 
 VIDEOS = {"openfield": "openfield/videos", "mirror-mouse": "mirror-mouse/videos"}
 BUDGETS = ["10", "20", "40", "all"]
-WITH_VIDEO = "supervision.unlabelled.consistency_weight=0.1 supervision.unlabelled.temporal_weight=0.1"
 RUN_NAME = re.compile(r"\d{8}-\d{6}-(?P<set>.+)-(?P<budget>\d+|all)-(?P<kind>labels|video)-seed(?P<seed>\d+)")
 
 
@@ -78,6 +77,7 @@ def read_run(folder: Path) -> dict | None:
         "jitter": jitter.get("median_step_px"),
         "jumps": jitter.get("jump_share"),
         "peak_mb": row.get("peak_mb"),
+        "worker_peak_mb": row.get("worker_peak_mb"),
         "commit": (info.get("git_commit") or "?")[:7],
         "folder": folder.name,
     }
@@ -124,7 +124,7 @@ def report(out: Path) -> None:
     print("temporal; jitter: the median frame-to-frame step on the set's recording, original px; jumps: the")
     print("share of steps above 10 % of the animal's size")
     print("| set | labelled | frames without labels | seeds | " + " | ".join(c[1] for c in COLUMNS), end="")
-    print(" | jitter px | jumps % | peak MB | commits |")
+    print(" | jitter px | jumps % | peak MB (process / largest worker) | commits |")
     print("|---" * (len(COLUMNS) + 8) + "|")
     rows = []
     for (name, frames, terms), runs in sorted(groups.items()):
@@ -135,12 +135,13 @@ def report(out: Path) -> None:
                 f" ({', '.join(r['folder'] for r in runs)}): keep one run per seed in a folder"
             )
         cells = [spread([r[key] for r in runs], d, 100 if key == "gross" else 1) for key, _, d in COLUMNS]
-        peaks = [r["peak_mb"] for r in runs if r["peak_mb"] is not None]
+        peaks = [(r["peak_mb"], r["worker_peak_mb"]) for r in runs if r["peak_mb"] is not None]
         print(
             f"| {name} | {frames} | {terms or 'none'} | {', '.join(map(str, sorted(seeds)))} | "
             + " | ".join(cells)
             + f" | {spread([r['jitter'] for r in runs], 2)} | {spread([r['jumps'] for r in runs], 1, 100)}"
-            + f" | {f'{max(peaks):.0f}' if peaks else 'n/a'} | {', '.join(sorted({r['commit'] for r in runs}))} |"
+            + (f" | {max(p for p, _ in peaks):.0f} / {max(w for _, w in peaks):.0f}" if peaks else " | n/a")
+            + f" | {', '.join(sorted({r['commit'] for r in runs}))} |"
         )
         means = [r["mean"] for r in runs]
         mean, std = statistics.fmean(means), statistics.pstdev(means)
@@ -155,7 +156,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--sets", nargs="+", default=list(VIDEOS), choices=list(VIDEOS))
     parser.add_argument("--budgets", nargs="+", default=BUDGETS, choices=BUDGETS)
-    parser.add_argument("--with-video", default=WITH_VIDEO, help="overrides that turn the unlabelled terms on")
+    parser.add_argument("--with-video", default="", help="overrides for the runs with the video (default: none)")
     parser.add_argument("--runs", nargs="+", default=["labels", "video"], choices=["labels", "video"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench_runs" / "label_budget")
     parser.add_argument("--report", action="store_true", help="train nothing: the table and plot of the runs in --out")

@@ -147,7 +147,7 @@ def test_unsure_points_teach_nothing():
 
 def test_temporal_term_penalises_only_moves_beyond_the_tolerance():
     start = torch.full((4, 2), 0.5)
-    still = {"rotate": 0, "scale": 0, "translate": 0}
+    still = {"rotate": 0, "scale": 0, "translate": 0, "consistency_weight": 0}
     terms = UnlabelledTerms(temporal_weight=1.0, temporal_tolerance_px=2.0, input_size=64, **still)
     small = terms(SpotFinder(), blob(start), blob(start + torch.tensor([1.0 / 64, 0])))["temporal"]
     large = terms(SpotFinder(), blob(start), blob(start + torch.tensor([6.0 / 64, 0])))["temporal"]
@@ -178,15 +178,16 @@ def test_training_with_unlabelled_frames_logs_both_terms_and_resumes(videos, tmp
     assert resumed.last_epoch == 1
 
 
-def test_frames_are_not_read_while_no_term_is_on(videos, make_cfg, tmp_path):
+def test_given_frames_are_used_by_default_and_not_read_while_no_term_is_on(videos, make_cfg, tmp_path):
     stats = DataStats(num_train=20, num_keypoints=4, long_side_px=64, object_span_px=30, pose_alignment=0.9)
-    resolved, adaptive = resolve_auto(make_cfg(f"data.unlabelled={videos}"), stats)
+    on, adaptive = resolve_auto(make_cfg(f"data.unlabelled={videos}"), stats)
+    assert on.data.unlabelled == str(videos) and "consistency (weight 0.1" in format_header(adaptive)
+    off = [f"data.unlabelled={videos}", *(f"supervision.unlabelled.{t}_weight=0" for t in ("consistency", "temporal"))]
+    resolved, adaptive = resolve_auto(make_cfg(*off), stats)
     assert resolved.data.unlabelled is None and "not read: no term is on" in adaptive["chosen"]["unlabelled"]["reason"]
     assert "not read" in format_header(adaptive)
-    on, _ = resolve_auto(make_cfg(f"data.unlabelled={videos}", *ON), stats)
-    assert on.data.unlabelled == str(videos)
     with pytest.raises(DataError, match="nowhere.mp4 does not exist"):  # the path is still checked
-        resolve_auto(make_cfg(f"data.unlabelled={tmp_path / 'nowhere.mp4'}"), stats)
+        resolve_auto(make_cfg(*off[1:], f"data.unlabelled={tmp_path / 'nowhere.mp4'}"), stats)
 
 
 def test_a_bad_video_is_one_line_before_anything_is_written(videos, tmp_path):
@@ -225,4 +226,5 @@ def test_unlabelled_passes_leave_the_batchnorm_statistics_alone():
     assert torch.equal(model[1].running_mean, before) and model[1].momentum == 0.1
     WithNorm().train()(blob(points))  # a labelled pass still updates them
     assert not torch.equal(model[1].running_mean, before)
-    assert UnlabelledTerms()(WithNorm(), blob(points), blob(points)) == {}  # all off: nothing runs
+    off = UnlabelledTerms(consistency_weight=0, temporal_weight=0)
+    assert off(WithNorm(), blob(points), blob(points)) == {}  # all off: nothing runs
