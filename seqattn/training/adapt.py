@@ -15,9 +15,9 @@ the config (explicit values win) and what it chose and why; the rules are in
 
 Also reported (not changed): the images, K, the resolution in original pixels per input pixel,
 per pixel of the letterbox the glimpses look into and per sample of the finest glimpse, the epoch
-length, the batch size and the stopping rule. ``data.unlabelled`` is emptied (its paths checked)
-when no term on frames without labels is on: nothing would use them. The choices go to the log, the run header and
-``run_info.json`` (``adaptive``).
+length, the batch size and the stopping rule. The choices go to the log, the run header and
+``run_info.json`` (``adaptive``). ``data.unlabelled`` is emptied (its paths checked) when every
+term on frames without labels is off: nothing would use them.
 """
 
 from __future__ import annotations
