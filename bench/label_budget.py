@@ -40,6 +40,7 @@ from small_sets import SHARED, subset, write_split
 
 VIDEOS = {"openfield": "openfield/videos", "mirror-mouse": "mirror-mouse/videos"}
 BUDGETS = ["10", "20", "40", "all"]
+WITH_VIDEO = "supervision.unlabelled.consistency_weight=0.1 supervision.unlabelled.temporal_weight=0.1"
 RUN_NAME = re.compile(r"\d{8}-\d{6}-(?P<set>.+)-(?P<budget>\d+|all)-(?P<kind>labels|video)-seed(?P<seed>\d+)")
 
 
@@ -156,7 +157,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--sets", nargs="+", default=list(VIDEOS), choices=list(VIDEOS))
     parser.add_argument("--budgets", nargs="+", default=BUDGETS, choices=BUDGETS)
-    parser.add_argument("--with-video", default="", help="overrides for the runs with the video (default: none)")
+    parser.add_argument("--with-video", default=WITH_VIDEO, help="overrides that turn the unlabelled terms on")
     parser.add_argument("--runs", nargs="+", default=["labels", "video"], choices=["labels", "video"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench_runs" / "label_budget")
     parser.add_argument("--report", action="store_true", help="train nothing: the table and plot of the runs in --out")

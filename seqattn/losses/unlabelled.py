@@ -8,7 +8,7 @@
   ``temporal_tolerance_px`` pixels of the step-0 input (as the hinge threshold is given); only the
   excess is penalised.
 
-Both are off at weight 0 (the defaults, 0.1, are chosen in docs/benchmarks.md). Coordinates are
+Both are off at weight 0, the default (measured in docs/benchmarks.md). Coordinates are
 normalized to the letterbox, (x + 0.5) / S with ``align_corners=False`` as everywhere
 (seqattn/data/codec.py).
 """
@@ -73,8 +73,8 @@ class UnlabelledTerms(nn.Module):
 
     def __init__(
         self,
-        consistency_weight: float = 0.1,
-        temporal_weight: float = 0.1,
+        consistency_weight: float = 0.0,
+        temporal_weight: float = 0.0,
         temporal_tolerance_px: float = 4.0,
         min_confidence: float = 0.5,
         rotate: float = 15.0,
