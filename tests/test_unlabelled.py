@@ -182,12 +182,11 @@ def test_frames_are_not_read_while_no_term_is_on(videos, make_cfg, tmp_path):
     stats = DataStats(num_train=20, num_keypoints=4, long_side_px=64, object_span_px=30, pose_alignment=0.9)
     on, adaptive = resolve_auto(make_cfg(f"data.unlabelled={videos}", *ON), stats)
     assert on.data.unlabelled == str(videos) and "consistency (weight 1.0" in format_header(adaptive)
-    off = [f"data.unlabelled={videos}", *(f"supervision.unlabelled.{t}_weight=0" for t in ("consistency", "temporal"))]
     resolved, adaptive = resolve_auto(make_cfg(f"data.unlabelled={videos}"), stats)  # the default: both off
     assert resolved.data.unlabelled is None and "not read: no term is on" in adaptive["chosen"]["unlabelled"]["reason"]
     assert "not read" in format_header(adaptive)
     with pytest.raises(DataError, match="nowhere.mp4 does not exist"):  # the path is still checked
-        resolve_auto(make_cfg(*off[1:], f"data.unlabelled={tmp_path / 'nowhere.mp4'}"), stats)
+        resolve_auto(make_cfg(f"data.unlabelled={tmp_path / 'nowhere.mp4'}"), stats)
 
 
 def test_a_bad_video_is_one_line_before_anything_is_written(videos, tmp_path):
