@@ -104,6 +104,9 @@ def plot(rows: list[dict], path: Path) -> None:
                     capsize=3,
                 )
         ax.set(xscale="log", xlabel="labelled training frames", ylabel="test mean error (px)", title=name)
+        frames = sorted({r["frames"] for r in rows if r["set"] == name})
+        ax.set_xticks(frames, [str(f) for f in frames], minor=False)
+        ax.set_xticks([], minor=True)
         ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
