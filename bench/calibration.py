@@ -12,7 +12,7 @@ import sys
 
 from checkpoint_data import checkpoint_and_data
 
-from seqattn.calibration import calibrate, calibration_table, choose_pcutoff, fit_calibration
+from seqattn.evaluation.calibration import calibrate, calibration_table, choose_pcutoff, fit_calibration
 
 
 def main(argv: list[str]) -> None:

@@ -24,9 +24,9 @@ from accuracy import ROOT, run_row
 
 def pool_likelihood(checkpoint: str, root: Path, images: list[str]) -> np.ndarray:
     """Mean likelihood over the keypoints of each pool image, from round 0's model."""
-    from seqattn.calibration import calibrate
-    from seqattn.data.images import read_image
+    from seqattn.evaluation.calibration import calibrate
     from seqattn.inference.batch import load_checkpoint, predict_images
+    from seqattn.io.images import read_image
 
     module = load_checkpoint(checkpoint).eval()
     out = []

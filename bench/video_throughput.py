@@ -70,11 +70,11 @@ def measure(checkpoint: Path, video: Path, batch_size: int, device: str, engine:
     import numpy as np
     import torch
 
-    from seqattn.data.video import decode_frames
-    from seqattn.data.video_info import DecodeReport
     from seqattn.inference.batch import load_checkpoint, predict_images, ready_for_inference
     from seqattn.inference.exported import OnnxModel
     from seqattn.inference.video_predict import predict_video
+    from seqattn.io.video import decode_frames
+    from seqattn.io.video_info import DecodeReport
 
     if engine == "onnx":
         module = OnnxModel(checkpoint)

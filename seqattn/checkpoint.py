@@ -24,7 +24,7 @@ import seqattn.models
 from seqattn.errors import ConfigError
 from seqattn.models.backbones import NO_WEIGHTS
 from seqattn.module import CHECKPOINT_FORMAT, KeypointModule
-from seqattn.schedule import warmup_cosine
+from seqattn.optim import warmup_cosine
 
 
 def _exported(package: Any, names: tuple[str, ...] | None = None) -> set[str]:

@@ -22,11 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqattn.calibration import FALLBACK_PCUTOFF, calibrate_tensor
 from seqattn.errors import ConfigError, UserError
-from seqattn.files import atomic_path, printable
+from seqattn.evaluation.calibration import FALLBACK_PCUTOFF, calibrate_tensor
 from seqattn.inference.batch import NO_CONFIDENCE_LIKELIHOOD, load_checkpoint
 from seqattn.inference.exported import INPUTS, METADATA_KEY, OUTPUTS
+from seqattn.io.files import atomic_path, printable
 from seqattn.models.flip import flip_averaged
 from seqattn.module import KeypointModule
 

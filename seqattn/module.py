@@ -1,5 +1,5 @@
 """LightningModule: wires a keypoint model, its objective (seqattn.losses.criterion), the metrics in
-original-image pixels (seqattn.metrics), logging and the optimizer."""
+original-image pixels (seqattn.evaluation.metrics), logging and the optimizer."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 
-from seqattn.calibration import fit_calibration
 from seqattn.data.codec import PADDING, Geometry
+from seqattn.evaluation.calibration import fit_calibration
+from seqattn.evaluation.metrics import BatchMeans, KeypointErrors, stage_metrics
+from seqattn.evaluation.point_errors import PointErrors
 from seqattn.losses import KeypointCriterion, UnlabelledTerms
-from seqattn.metrics import BatchMeans, KeypointErrors, stage_metrics
 from seqattn.models.flip import flip_averaged
-from seqattn.point_errors import PointErrors
-from seqattn.schedule import optimizer_and_schedule
+from seqattn.optim import optimizer_and_schedule
 
 # The checkpoint format this version writes (``seqattn_format``); seqattn.checkpoint migrates older ones.
 CHECKPOINT_FORMAT = 2

@@ -3,7 +3,7 @@
 import torch
 import torch.distributed as dist
 
-from seqattn.metrics import KeypointErrors
+from seqattn.evaluation.metrics import KeypointErrors
 
 N_IMAGES, K = 5, 3
 SHARDS = {0: [0, 2, 4], 1: [1, 3, 0]}  # DistributedSampler(5 images, 2 ranks): rank 1 repeats image 0

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from seqattn.data.augment import KeypointAugment
-from seqattn.data.synthetic import KEYPOINT_NAMES, SyntheticSource
+from seqattn.data.synthetic.dataset import KEYPOINT_NAMES, SyntheticSource
 
 S = 96
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255)]

@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from seqattn.calibration import auroc, calibrate, calibration_table, choose_pcutoff, fit_calibration, fit_platt
-from seqattn.evaluation.results import CALIBRATION_FILE, CALIBRATION_PLOT
-from seqattn.point_errors import PointErrors
+from seqattn.evaluation.calibration import (
+    auroc,
+    calibrate,
+    calibration_table,
+    choose_pcutoff,
+    fit_calibration,
+    fit_platt,
+)
+from seqattn.evaluation.point_errors import PointErrors
+from seqattn.training.test_results import CALIBRATION_FILE, CALIBRATION_PLOT
 
 
 def points_with(errors: np.ndarray, confidence: np.ndarray) -> PointErrors:

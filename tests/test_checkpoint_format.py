@@ -47,7 +47,7 @@ def test_a_format_1_checkpoint_rebuilds_the_model_it_was_trained_as(tmp_path):
     rebuilt = module_from_checkpoint(tmp_path / "old.ckpt").eval()
     assert rebuilt.model.glimpse_source == "pixels"
     assert "heatmap" not in rebuilt.criterion.terms  # trained without it
-    assert rebuilt.hparams.scheduler["_target_"] == "seqattn.schedule.warmup_cosine"
+    assert rebuilt.hparams.scheduler["_target_"] == "seqattn.optim.warmup_cosine"
     images = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(rebuilt(images)["coords"], original(images)["coords"])

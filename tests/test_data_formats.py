@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from train_helpers import epe_from_per_image
 
-from seqattn.data.coco import COCOSource
-from seqattn.data.dlc import DLCSource
-from seqattn.data.synthetic import SyntheticSource
-from seqattn.data.table import CSVSource
+from seqattn.data.formats.coco import COCOSource
+from seqattn.data.formats.csv_table import CSVSource
+from seqattn.data.formats.dlc import DLCSource
+from seqattn.data.synthetic.dataset import SyntheticSource
 from seqattn.errors import DataError
 from seqattn.training.train import train
 

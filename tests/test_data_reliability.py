@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 from test_data_formats import all_samples, write_coco, write_dlc, write_dlc_h5, write_images, write_plain
 
-from seqattn.data.coco import COCOSource
-from seqattn.data.dlc import DLCSource
-from seqattn.data.hdf import read_pose_table
-from seqattn.data.images import MAX_IMAGE_PIXELS, read_image
-from seqattn.data.table import CSVSource
+from seqattn.data.formats.coco import COCOSource
+from seqattn.data.formats.csv_table import CSVSource
+from seqattn.data.formats.dlc import DLCSource
 from seqattn.errors import DataError
+from seqattn.io.hdf import read_pose_table
+from seqattn.io.images import MAX_IMAGE_PIXELS, read_image
 
 # ---------------------------------------------------------------- pandas HDF tables, never unpickled
 

@@ -5,7 +5,7 @@ import torch
 from seqattn.data import Geometry, KeypointDataModule
 from seqattn.data.codec import image_to_tensor
 from seqattn.data.datamodule import model_inputs
-from seqattn.data.synthetic import SyntheticSource
+from seqattn.data.synthetic.dataset import SyntheticSource
 
 
 @pytest.mark.parametrize("cache", [True, False])

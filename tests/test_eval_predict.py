@@ -15,12 +15,12 @@ from conftest import CONF, ROOT, TINY, compose_cfg
 from hydra import compose, initialize_config_dir
 
 from seqattn.data import build_datamodule
-from seqattn.data.images import read_image
-from seqattn.data.synthetic import SyntheticSource
+from seqattn.data.synthetic.dataset import SyntheticSource
 from seqattn.errors import ConfigError, DataError
 from seqattn.evaluation.report import num
 from seqattn.inference import load_checkpoint
 from seqattn.inference.cli import main as predict_main
+from seqattn.io.images import read_image
 from seqattn.training.evaluate import evaluate
 from seqattn.training.evaluate import main as eval_main
 from seqattn.training.train import train

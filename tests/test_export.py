@@ -10,16 +10,16 @@ import torch
 from conftest import compose_cfg
 from test_data_formats import shared_or_skip
 
-from seqattn.calibration import calibrate
-from seqattn.data.creature_video import render_video
-from seqattn.data.images import read_image
+from seqattn.data.synthetic.video import render_video
 from seqattn.errors import ConfigError, DataError
+from seqattn.evaluation.calibration import calibrate
 from seqattn.export import export
 from seqattn.export import main as export_main
 from seqattn.inference.batch import load_checkpoint, predict_images
 from seqattn.inference.cli import main as predict_main
 from seqattn.inference.exported import METADATA_KEY, OnnxModel
 from seqattn.inference.tables import H5_KEY
+from seqattn.io.images import read_image
 from seqattn.training.train import train
 
 TOLERANCE_PX = 0.05  # exported against PyTorch, original pixels

@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 from sync_worker import N_IMAGES, feed, sync_worker
 
 from seqattn.data.codec import KeypointCodec
-from seqattn.metrics import KeypointErrors
+from seqattn.evaluation.metrics import KeypointErrors
 from seqattn.module import KeypointModule
 
 NAMES = ["a", "b", "c"]

@@ -11,8 +11,8 @@ import pytest
 import torch
 from conftest import compose_cfg
 
-from seqattn.data.creature_video import render_video
-from seqattn.data.dlc import DLCSource
+from seqattn.data.formats.dlc import DLCSource
+from seqattn.data.synthetic.video import render_video
 from seqattn.errors import ConfigError, DataError
 from seqattn.inference.cli import main as predict_main
 from seqattn.inference.outliers import frame_scores, pick_frames

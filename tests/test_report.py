@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from seqattn.data.images import read_image
 from seqattn.evaluation.report import HISTORY_FILE, format_report, num, overfitting_warning, write_report
+from seqattn.io.images import read_image
 
 SUMMARY = {
     "monitor": "val/epe_px",

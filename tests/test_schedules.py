@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from seqattn.schedule import warmup_cosine
+from seqattn.optim import warmup_cosine
 from seqattn.training.train import train
 
 

@@ -10,14 +10,14 @@ import sleap_io as sio
 from conftest import compose_cfg
 from test_data_formats import shared_or_skip
 
-from seqattn.data.creature_names import keypoint_names
-from seqattn.data.creature_video import render_video
-from seqattn.data.slp import SLPSource
-from seqattn.data.video import decode_frames
-from seqattn.data.video_info import DecodeReport
+from seqattn.data.formats.slp import SLPSource
+from seqattn.data.synthetic.names import keypoint_names
+from seqattn.data.synthetic.video import render_video
 from seqattn.errors import DataError
 from seqattn.inference.cli import main as predict_main
 from seqattn.inference.tables import H5_KEY
+from seqattn.io.video import decode_frames
+from seqattn.io.video_info import DecodeReport
 from seqattn.training.train import train
 
 # The tiny loader settings (TINY's data.* keys go with the synthetic data group).
@@ -50,7 +50,7 @@ def all_samples(source: SLPSource) -> dict:
 
 
 def test_openfield_slp_reads_as_the_deeplabcut_labels_do(tmp_path):
-    from seqattn.data.dlc import DLCSource
+    from seqattn.data.formats.dlc import DLCSource
 
     slp = SLPSource(str(openfield_slp(tmp_path)), split_fractions=(1.0, 0.0, 0.0))
     dlc = DLCSource(str(shared_or_skip("openfield")), split_fractions=(1.0, 0.0, 0.0))

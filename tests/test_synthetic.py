@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from seqattn.data import find_flip_pairs
-from seqattn.data.synthetic import KEYPOINT_NAMES, MAX_KEYPOINTS, SyntheticSource
+from seqattn.data.synthetic.dataset import KEYPOINT_NAMES, MAX_KEYPOINTS, SyntheticSource
 from seqattn.errors import ConfigError
 
 

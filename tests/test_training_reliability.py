@@ -19,8 +19,8 @@ from train_helpers import interrupt_at
 from seqattn.callbacks import AtomicCheckpointIO
 from seqattn.checkpoint import check_targets, module_from_checkpoint, read_checkpoint
 from seqattn.errors import ConfigError
-from seqattn.files import remove_stale_partials
 from seqattn.inference import cli
+from seqattn.io.files import remove_stale_partials
 from seqattn.training.cli import check_run_dir
 from seqattn.training.lock import LOCK_FILE, RunLock
 from seqattn.training.resume import LAST_CHECKPOINT, RUN_OVERRIDES, resume_argv

@@ -11,11 +11,11 @@ from conftest import TINY, compose_cfg
 from train_helpers import read_csv, run_train
 
 from seqattn.data.codec import KeypointCodec, image_to_tensor, image_to_uint8
-from seqattn.data.creature_video import render_video
+from seqattn.data.synthetic.video import render_video
 from seqattn.data.unlabelled import UnlabelledFrames, find_videos, pack, spread_picks, unpack
-from seqattn.data.video import decode_frames
-from seqattn.data.video_info import DecodeReport
 from seqattn.errors import DataError
+from seqattn.io.video import decode_frames
+from seqattn.io.video_info import DecodeReport
 from seqattn.losses.unlabelled import UnlabelledTerms, random_warps, warp_images, warp_points
 from seqattn.models.sequential import soft_argmax
 from seqattn.training.adapt import format_header, resolve_auto

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from conftest import compose_cfg
 
-from seqattn.data.creature import render_creature
-from seqattn.data.creature_video import render_video, walking_poses
-from seqattn.data.video_info import probe
+from seqattn.data.synthetic.creature import render_creature
+from seqattn.data.synthetic.video import render_video, walking_poses
 from seqattn.inference.cli import main as predict_main
 from seqattn.inference.filters import filter_track
 from seqattn.inference.tables import H5_KEY
+from seqattn.io.video_info import probe
 from seqattn.training.train import train
 
 SHARED_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "openfield" / "videos" / "m3v1mp4.mp4"
@@ -201,8 +201,8 @@ def test_rotation_metadata_turns_frames_as_players_show_them(checkpoint, tmp_pat
     info = probe(path)
     assert (info.width, info.height, info.rotation) == (48, 64, -90)
     shown = cv2.VideoCapture(str(path)).read()[1][:, :, ::-1]  # OpenCV applies the rotation too
-    from seqattn.data.video import decode_frames
-    from seqattn.data.video_info import DecodeReport
+    from seqattn.io.video import decode_frames
+    from seqattn.io.video_info import DecodeReport
 
     first = next(decode_frames(path, DecodeReport())).image
     assert first.shape == shown.shape and np.abs(first.astype(int) - shown.astype(int)).mean() < 1

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from seqattn.data.images import read_image
 from seqattn.evaluation.viz import ERROR_RGB, PRED_RGB, TRUTH_RGB, draw_errors, error_label, make_grid, save_png
+from seqattn.io.images import read_image
 
 
 def yellowish(img: np.ndarray) -> np.ndarray:

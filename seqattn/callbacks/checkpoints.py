@@ -5,7 +5,7 @@ but with a monitor it writes ``last.ckpt`` only in the epochs that improved it, 
 during a plateau lost every epoch since. Here ``last.ckpt`` is written at the end of every epoch.
 
 ``AtomicCheckpointIO``: each checkpoint goes to a temporary beside its final name, is flushed to
-disk and renamed (seqattn.files): a full disk or a kill mid-write leaves the previous file whole,
+disk and renamed (seqattn.io.files): a full disk or a kill mid-write leaves the previous file whole,
 never a truncated one under the final name (Lightning's own writer stages the file in $TMPDIR, and
 a move across file systems is a copy).
 """
@@ -21,7 +21,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from seqattn.files import write_atomically
+from seqattn.io.files import write_atomically
 
 
 class EpochCheckpoint(ModelCheckpoint):

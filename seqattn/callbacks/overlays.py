@@ -11,8 +11,8 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback
 
 from seqattn.errors import ConfigError
+from seqattn.evaluation.point_errors import PointErrors
 from seqattn.evaluation.viz import LEGEND, draw_errors, make_grid, save_png
-from seqattn.point_errors import PointErrors
 
 log = logging.getLogger(__name__)
 

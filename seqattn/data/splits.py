@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqattn.data.label_files import Entry, read_json
+from seqattn.data.formats.label_files import Entry, read_json
 from seqattn.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)

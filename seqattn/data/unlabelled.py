@@ -21,10 +21,10 @@ import torch
 from torch.utils.data import Dataset
 
 from seqattn.data.codec import KeypointCodec, image_to_uint8
-from seqattn.data.video import VIDEO_SUFFIXES, decode_frames, list_videos
-from seqattn.data.video_info import DecodeReport, probe
 from seqattn.errors import DataError
-from seqattn.files import printable
+from seqattn.io.files import printable
+from seqattn.io.video import VIDEO_SUFFIXES, decode_frames, list_videos
+from seqattn.io.video_info import DecodeReport, probe
 
 log = logging.getLogger(__name__)
 

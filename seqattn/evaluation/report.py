@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from seqattn.files import save_figure, write_csv, write_text
+from seqattn.io.files import save_figure, write_csv, write_text
 
 # Last-epoch validation error this much worse than the best (relative) triggers the overfitting warning.
 OVERFIT_WORSE = 0.10

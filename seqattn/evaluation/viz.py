@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seqattn.files import write_atomically
+from seqattn.io.files import write_atomically
 
 TRUTH_RGB = (0, 255, 0)
 PRED_RGB = (255, 0, 255)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqattn.calibration import calibrate
 from seqattn.checkpoint import module_from_checkpoint
 from seqattn.data.codec import image_to_tensor
+from seqattn.evaluation.calibration import calibrate
 from seqattn.module import KeypointModule
 
 # A model without a confidence output writes this likelihood, so DeepLabCut's pcutoff filters keep
@@ -61,7 +61,7 @@ def predict_images(module: KeypointModule, images: list[np.ndarray]) -> dict[str
 
 def likelihood_of(confidence: np.ndarray | None, shape: tuple[int, ...], calibration: dict | None) -> np.ndarray:
     """The model's confidence as DeepLabCut's likelihood, scaled by the checkpoint's ``calibration``
-    (seqattn.calibration: P(error <= 5 px) on validation); 1.0 for a model without a confidence."""
+    (seqattn.evaluation.calibration: P(error <= 5 px) on validation); 1.0 for a model without a confidence."""
     if confidence is None:
         return np.full(shape, NO_CONFIDENCE_LIKELIHOOD)
     return np.clip(calibrate(confidence.astype(np.float64), calibration), 0.0, 1.0)

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import torch
 
-from seqattn.calibration import FALLBACK_PCUTOFF
-from seqattn.data.video import list_videos
 from seqattn.errors import ConfigError, DataError, UserError
-from seqattn.files import nearest_existing, printable
+from seqattn.evaluation.calibration import FALLBACK_PCUTOFF
 from seqattn.inference.batch import load_checkpoint, ready_for_inference
 from seqattn.inference.exported import OnnxModel
 from seqattn.inference.filters import FILTERS
-from seqattn.inference.images import list_images, predict_folder
+from seqattn.inference.image_folder import list_images, predict_folder
 from seqattn.inference.sleap_files import FORMATS
 from seqattn.inference.video_predict import predict_video
+from seqattn.io.files import nearest_existing, printable
+from seqattn.io.video import list_videos
 from seqattn.module import KeypointModule
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seqattn.data.video_info import VideoInfo
 from seqattn.errors import DataError
 from seqattn.inference.tables import printable
+from seqattn.io.video_info import VideoInfo
 
 
 def keypoint_colours(k: int) -> list[tuple[int, int, int]]:

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from seqattn.calibration import FALLBACK_PCUTOFF
-from seqattn.data.dlc import read_dlc_labels
-from seqattn.data.hdf import H5_KEY, read_pose_table
-from seqattn.data.video_info import VideoInfo
+from seqattn.data.formats.dlc import read_dlc_labels
 from seqattn.errors import DataError
+from seqattn.evaluation.calibration import FALLBACK_PCUTOFF
 from seqattn.inference.tables import printable
+from seqattn.io.hdf import H5_KEY, read_pose_table
+from seqattn.io.video_info import VideoInfo
 
 
 def read_predictions(path: Path) -> tuple[str, list[str], np.ndarray, np.ndarray]:
     """A frame-indexed DeepLabCut prediction table -> (scorer, names, coords (N, K, 2), likelihood (N, K)).
-    Read without unpickling anything (seqattn.data.hdf): a crafted file is refused."""
+    Read without unpickling anything (seqattn.io.hdf): a crafted file is refused."""
     if path.suffix.lower() != ".h5":
         raise DataError(f"{printable(path)}: give the .h5 that predict.py wrote for the video")
     if not path.is_file():

@@ -9,7 +9,7 @@ opens them for correction. Existing labels are never overwritten: a frame alread
 skipped and reported. Which rows are still unreviewed machine labels is recorded beside them in
 ``machine_labels.json`` (the frame and the coordinates written); training refuses such rows while
 their coordinates are unchanged, unless ``data.source.accept_machine_labels=true``
-(seqattn.data.dlc).
+(seqattn.data.formats.dlc).
 
 Everything is read and checked before anything is written: the options (``--pcutoff`` in
 [0, 1], ``--min-gap`` >= 1), the predictions (read without unpickling; one row per frame of
@@ -33,9 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seqattn.data.dlc import MACHINE_LABELS, read_machine_labels
-from seqattn.data.video import decode_frames
-from seqattn.data.video_info import DecodeReport, probe
+from seqattn.data.formats.dlc import MACHINE_LABELS, read_machine_labels
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.inference.outlier_inputs import (
     check_length,
@@ -44,6 +42,8 @@ from seqattn.inference.outlier_inputs import (
     read_predictions,
 )
 from seqattn.inference.tables import output_set, printable
+from seqattn.io.video import decode_frames
+from seqattn.io.video_info import DecodeReport, probe
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqattn.data.dlc import H5_KEY  # the same key as DeepLabCut's label files
+from seqattn.data.formats.dlc import H5_KEY  # the same key as DeepLabCut's label files
 from seqattn.errors import DataError
-from seqattn.files import atomic_path, fsync, partial_name, printable
+from seqattn.io.files import atomic_path, fsync, partial_name, printable
 
 __all__ = ["H5_KEY", "OutputSet", "atomic_path", "output_set", "pose_table", "printable", "write_output"]
 
@@ -69,7 +69,7 @@ def ensure_folder(folder: Path) -> None:
 
 def write_output(path: Path, write: Callable[[Path], object]) -> Path:
     """``write(tmp)`` to a temporary name beside ``path``, renamed to ``path`` when complete; a
-    failure is a DataError naming ``path`` (seqattn.files.write_output, for predictions)."""
+    failure is a DataError naming ``path`` (seqattn.io.files.write_output, for predictions)."""
     ensure_folder(path.parent)
     with atomic_path(path) as tmp:
         _write(path, tmp, write)

@@ -9,7 +9,7 @@ about ``BATCH_BYTES`` of frames (letterboxed input, and the full frames when a l
 drawn); a larger request is capped, with a warning, and the JSON records the ``batch_size`` used.
 At most two batches of frames wait in the read-ahead queue.
 
-A video that ends before the frames its container announces (seqattn.data.video_info) gets NaN
+A video that ends before the frames its container announces (seqattn.io.video_info) gets NaN
 rows for the missing frames at the end, a warning naming the video and both counts, and
 ``"ended_early": true`` in the JSON beside ``frames_expected`` and ``frames_decoded``; a video of
 which no frame decodes is a one-line error and writes nothing.
@@ -28,8 +28,6 @@ import torch
 from tqdm import tqdm
 
 from seqattn.data.codec import image_to_tensor
-from seqattn.data.video import decode_frames, read_ahead
-from seqattn.data.video_info import DecodeReport, VideoInfo, probe, shortfall
 from seqattn.errors import DataError
 from seqattn.inference.batch import likelihood_of, scorer_name
 from seqattn.inference.filters import filter_track
@@ -37,6 +35,8 @@ from seqattn.inference.jitter import temporal_jitter
 from seqattn.inference.labeled_video import LabeledVideoWriter
 from seqattn.inference.sleap_files import prediction_labels, write_nwb, write_slp
 from seqattn.inference.tables import OutputSet, output_set, pose_table, printable, write_pose_files
+from seqattn.io.video import decode_frames, read_ahead
+from seqattn.io.video_info import DecodeReport, VideoInfo, probe, shortfall
 from seqattn.module import KeypointModule
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Confidence term: binary cross-entropy of the model's per-keypoint confidence against how close
 its final estimate is, exp(-(d / scale)^2).
 
-The target is a closeness, not a probability; ``seqattn.calibration`` maps it to one afterwards.
+The target is a closeness, not a probability; ``seqattn.evaluation.calibration`` maps it to one afterwards.
 The estimate is detached: this term trains the confidence head, never the coordinates.
 """
 

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqattn.errors import ConfigError
 
-# The metrics the LightningModule logs per stage (seqattn.metrics.summarize, seqattn.module).
+# The metrics the LightningModule logs per stage (seqattn.evaluation.metrics.summarize, seqattn.module).
 _MONITORED = re.compile(
     r"(train|val)/(loss|loss_x|loss_y|epe_px|median_px|p90_px|dx_px|dy_px|gross_miss|within_threshold"
     r"|likelihood_auroc|pck@[0-9.]+px|epe_px/.+)"

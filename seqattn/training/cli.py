@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from seqattn.errors import ConfigError
-from seqattn.files import nearest_existing
+from seqattn.io.files import nearest_existing
 from seqattn.training import overrides
 from seqattn.training.distributed import owns_run_folder
 from seqattn.training.lock import in_use_message, live_holder

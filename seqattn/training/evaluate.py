@@ -12,12 +12,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqattn.data import build_datamodule
 from seqattn.errors import ConfigError, DataError
+from seqattn.evaluation.point_errors import PointErrors
 from seqattn.evaluation.report import format_metrics
-from seqattn.evaluation.results import write_test_results
 from seqattn.inference import load_checkpoint
-from seqattn.point_errors import PointErrors
 from seqattn.training.components import build_callbacks, build_loggers, finish_wandb
 from seqattn.training.task import run_task
+from seqattn.training.test_results import write_test_results
 
 log = logging.getLogger("seqattn")
 

@@ -25,7 +25,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 
 from seqattn.checkpoint import read_checkpoint
 from seqattn.errors import ConfigError
-from seqattn.files import write_text
+from seqattn.io.files import write_text
 from seqattn.training import overrides
 from seqattn.training.run_info import RUN_INFO_FILE
 

@@ -15,7 +15,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import seqattn
-from seqattn.files import write_json
+from seqattn.io.files import write_json
 
 RUN_INFO_FILE = "run_info.json"
 _PACKAGE_DIR = Path(seqattn.__file__).resolve().parent

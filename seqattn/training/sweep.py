@@ -22,8 +22,8 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from seqattn import files
 from seqattn.evaluation.report import num
+from seqattn.io import files
 from seqattn.training import overrides
 
 CSV_FILE = "sweep_summary.csv"

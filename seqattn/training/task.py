@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seqattn.errors import UserError, exception_chain
-from seqattn.files import write_json
+from seqattn.io.files import write_json
 from seqattn.training.distributed import is_rank_zero
 
 log = logging.getLogger("seqattn")

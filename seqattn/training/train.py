@@ -21,8 +21,7 @@ from seqattn.checkpoint import check_keypoints, load_compatible, read_checkpoint
 from seqattn.data import Geometry, KeypointDataModule, build_datamodule, build_source
 from seqattn.errors import ConfigError, DistributedError
 from seqattn.evaluation.report import format_summary, write_report
-from seqattn.evaluation.results import write_test_results
-from seqattn.files import remove_stale_partials, write_json
+from seqattn.io.files import remove_stale_partials, write_json
 from seqattn.module import KeypointModule
 from seqattn.training.adapt import format_header, measure, pin_to_checkpoint, resolve_auto
 from seqattn.training.checks import check_config
@@ -44,6 +43,7 @@ from seqattn.training.resume import (
 from seqattn.training.run_info import write_run_info
 from seqattn.training.summary import RunSummary, announce_threshold, checkpoint_epoch, stop_reason
 from seqattn.training.task import run_task
+from seqattn.training.test_results import write_test_results
 
 log = logging.getLogger("seqattn")
 

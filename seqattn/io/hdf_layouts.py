@@ -1,4 +1,4 @@
-"""The two layouts pandas writes a data frame in, read into a ``PoseTable`` (see :mod:`seqattn.data.hdf`).
+"""The two layouts pandas writes a data frame in, read into a ``PoseTable`` (see :mod:`seqattn.io.hdf`).
 
 "fixed": ``axis0`` columns, ``axis1`` rows, ``block{i}_items`` / ``block{i}_values``; a
 MultiIndex axis is stored as ``{axis}_level{j}`` values and ``{axis}_label{j}`` codes.
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from seqattn.data.hdf_nodes import (
+from seqattn.io.hdf_nodes import (
     NotUnderstood,
     Pickled,
     decode_text,

@@ -8,7 +8,7 @@ a NaN row at its place, with a warning naming it, so the rows after it keep thei
 Memory stays flat: at most ``queue_size`` decoded frames wait between the decoder and the model.
 
 What the container announces, and what a decode found missing of it, are in
-:mod:`seqattn.data.video_info`.
+:mod:`seqattn.io.video_info`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seqattn.data.video_info import DecodeReport, open_video, quarter_turns
-from seqattn.files import printable
+from seqattn.io.files import printable
+from seqattn.io.video_info import DecodeReport, open_video, quarter_turns
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """HDF nodes and attributes as PyTables would give them, without unpickling anything.
 
 Attributes PyTables stores pickled are parsed with an unpickler that refuses every global, so
-only lists, tuples, dicts, strings and numbers can come out. What :mod:`seqattn.data.hdf` does
+only lists, tuples, dicts, strings and numbers can come out. What :mod:`seqattn.io.hdf` does
 not read raises ``NotUnderstood``; pickled Python objects raise ``Pickled`` (a kind of it).
 """
 

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from seqattn.files import save_figure
+from seqattn.io.files import save_figure
 
-if TYPE_CHECKING:  # seqattn.metrics imports this module
-    from seqattn.point_errors import PointErrors
+if TYPE_CHECKING:  # seqattn.evaluation.metrics imports this module
+    from seqattn.evaluation.point_errors import PointErrors
 
 GOOD_PX = 5.0  # "error > 5 px" is what the AUROC separates
 WANTED_GOOD = 0.9  # pcutoff: the lowest likelihood above which this share of points is good

@@ -11,12 +11,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from seqattn.calibration import calibration_table, plot_reliability
 from seqattn.data.datamodule import KeypointSamples
-from seqattn.files import write_csv, write_json
-from seqattn.metrics import KeypointErrors
+from seqattn.evaluation.calibration import calibration_table, plot_reliability
+from seqattn.evaluation.metrics import KeypointErrors
+from seqattn.evaluation.point_errors import PointErrors
+from seqattn.io.files import write_csv, write_json
 from seqattn.module import KeypointModule
-from seqattn.point_errors import PointErrors
 
 METRICS_FILE = "test_metrics.json"
 PER_KEYPOINT_FILE = "test_per_keypoint.csv"

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from seqattn.data.hdf import H5_KEY, read_pose_table
-from seqattn.data.images import MAX_IMAGE_PIXELS
-from seqattn.data.label_files import Entry, image_path, parse_number, read_csv_rows, resolve_image_root
-from seqattn.data.labels import LabelledSource
+from seqattn.data.formats.label_files import Entry, image_path, parse_number, read_csv_rows, resolve_image_root
+from seqattn.data.formats.labels import LabelledSource
 from seqattn.errors import DataError
-from seqattn.files import printable
+from seqattn.io.files import printable
+from seqattn.io.hdf import H5_KEY, read_pose_table
+from seqattn.io.images import MAX_IMAGE_PIXELS
 
 LabelRow = tuple[int, str, np.ndarray]  # (row number in the CSV, image path, (K, 2) points)
 
@@ -41,7 +41,7 @@ def read_dlc_rows(path: Path) -> tuple[list[str], list[LabelRow]]:
 def dlc_h5_rows(path: Path) -> list[list[str]]:
     """The rows of the CSV DeepLabCut would write for the label table in ``path`` (key df_with_missing).
 
-    Read by ``seqattn.data.hdf`` (h5py, no unpickling): a crafted file cannot run code."""
+    Read by ``seqattn.io.hdf`` (h5py, no unpickling): a crafted file cannot run code."""
     table = read_pose_table(path, H5_KEY, what="DeepLabCut label file")
     if len(table.column_names) < 2:
         raise DataError(f"{path}: columns are not DeepLabCut's scorer / bodyparts / coords levels")

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from seqattn.data.images import MAX_IMAGE_PIXELS, MAX_PIXELS_SETTING, declared_size, to_rgb_uint8
-from seqattn.data.label_files import Entry, crop_box
-from seqattn.data.labels import LabelledSource
+from seqattn.data.formats.label_files import Entry, crop_box
+from seqattn.data.formats.labels import LabelledSource
 from seqattn.errors import ConfigError, DataError
+from seqattn.io.images import MAX_IMAGE_PIXELS, MAX_PIXELS_SETTING, declared_size, to_rgb_uint8
 
 # (process, labels file) -> its sleap_io.Labels with open videos. Keyed by process: a DataLoader
 # worker forked from the process that checked the images must not share its open file handles.

@@ -15,8 +15,8 @@ from typing import Protocol
 
 import numpy as np
 
-from seqattn.data.images import read_image
 from seqattn.errors import DataError
+from seqattn.io.images import read_image
 
 
 class FrameReader(Protocol):

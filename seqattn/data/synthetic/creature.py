@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from seqattn.data.creature_names import HEAD, LEG, OUTLINE, SPINE, TAIL
+from seqattn.data.synthetic.names import HEAD, LEG, OUTLINE, SPINE, TAIL
 
 _SHIFT = 4  # cv2 fixed-point bits: draw at 1/16 pixel precision
 

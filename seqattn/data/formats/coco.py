@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from seqattn.data.images import MAX_IMAGE_PIXELS, declared_size
-from seqattn.data.label_files import Entry, crop_box, image_path, read_json, resolve_image_root
-from seqattn.data.labels import LabelledSource
+from seqattn.data.formats.label_files import Entry, crop_box, image_path, read_json, resolve_image_root
+from seqattn.data.formats.labels import LabelledSource
 from seqattn.errors import ConfigError, DataError
+from seqattn.io.images import MAX_IMAGE_PIXELS, declared_size
 
 _ID = (int, float, str)  # what COCO ids may be: JSON numbers or strings
 

@@ -9,8 +9,8 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from seqattn.calibration import likelihood_auroc
-from seqattn.point_errors import PointErrors
+from seqattn.evaluation.calibration import likelihood_auroc
+from seqattn.evaluation.point_errors import PointErrors
 
 if TYPE_CHECKING:
     from seqattn.data.codec import KeypointCodec
@@ -24,7 +24,7 @@ def stage_metrics(
     """What a stage logs at its epoch end, as ``{stage}/<name>``: the summary statistics and, on
     held-out data (train errors move within the epoch), the EPE of each keypoint
     (``epe_px/<keypoint>``) and ``likelihood_auroc`` (does the confidence tell good points, within
-    ``seqattn.calibration.GOOD_PX``, from bad?; left out when undefined)."""
+    ``seqattn.evaluation.calibration.GOOD_PX``, from bad?; left out when undefined)."""
     logged = {name: float(value) for name, value in points.summary(pck_px, threshold).items()}
     if held_out:
         for name, stats in points.per_keypoint(pck_px).items():

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqattn.errors import DataError
-from seqattn.files import printable
+from seqattn.io.files import printable
 
 
 @dataclass

@@ -4,7 +4,7 @@ The DeepLabCut CSV has three header rows (scorer / bodyparts / coords), one ``x,
 triple per keypoint and the image file name as row index, so DeepLabCut's and pandas' readers
 (``pd.read_csv(path, header=[0, 1, 2], index_col=0)``) take it as it is. ``likelihood`` (and
 the JSON's ``confidence``) is the model's confidence scaled by the checkpoint's calibration
-(seqattn.calibration); a model without a confidence output writes 1.0, so DeepLabCut's
+(seqattn.evaluation.calibration); a model without a confidence output writes 1.0, so DeepLabCut's
 ``pcutoff`` filters keep every point (the JSON states ``"confidence": null``).
 
 File names that are not valid UTF-8 are predicted like any other; the CSV, the JSON and the
@@ -22,12 +22,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from seqattn.data.images import IMAGE_SUFFIXES, declared_size, read_image
 from seqattn.errors import ConfigError, DataError
 from seqattn.evaluation.viz import draw_errors
 from seqattn.inference.batch import likelihood_of, predict_images, scorer_name
 from seqattn.inference.tables import OutputSet, output_set, pose_table, printable
 from seqattn.inference.video_predict import capped_batch_size
+from seqattn.io.images import IMAGE_SUFFIXES, declared_size, read_image
 
 CSV_FILE = "predictions.csv"
 JSON_FILE = "predictions.json"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from seqattn.data.images import MAX_IMAGE_PIXELS
-from seqattn.data.label_files import Entry, image_path, parse_number, read_csv_rows, resolve_image_root
-from seqattn.data.labels import LabelledSource
+from seqattn.data.formats.label_files import Entry, image_path, parse_number, read_csv_rows, resolve_image_root
+from seqattn.data.formats.labels import LabelledSource
 from seqattn.errors import DataError
+from seqattn.io.images import MAX_IMAGE_PIXELS
 
 _AXIS_SUFFIX = re.compile(r"(?i)[_\-. ]?(x|y)$")
 

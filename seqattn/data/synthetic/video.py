@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from seqattn.data.creature import Pose, render_creature
-from seqattn.data.creature_names import KEYPOINT_NAMES
+from seqattn.data.synthetic.creature import Pose, render_creature
+from seqattn.data.synthetic.names import KEYPOINT_NAMES
 
 
 def walking_poses(frames: int, width: int, height: int, fps: float = 30.0) -> list[Pose]:

@@ -1,7 +1,7 @@
 """What the file readers share: the image checks and the source their entries make.
 
 Every reader (DeepLabCut CSV, COCO JSON, plain CSV) only parses its format into ``Entry`` rows
-(:mod:`seqattn.data.label_files`); ``LabelledSource`` then checks the images,
+(:mod:`seqattn.data.formats.label_files`); ``LabelledSource`` then checks the images,
 masks impossible labels, applies the split (:mod:`seqattn.data.splits`) and exposes
 train/val/test. All checks run when the source is built, before training starts.
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from seqattn.data.base import KeypointSource, RawSample, find_flip_pairs
-from seqattn.data.images import MAX_IMAGE_PIXELS
-from seqattn.data.label_files import Entry
+from seqattn.data.formats.label_files import Entry
 from seqattn.data.splits import assign_splits
 from seqattn.errors import ConfigError
+from seqattn.io.images import MAX_IMAGE_PIXELS
 
 log = logging.getLogger(__name__)
 

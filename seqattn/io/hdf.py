@@ -7,9 +7,9 @@ reader uses h5py for the numeric arrays and the string or integer labels, and pa
 pickled attributes it needs with an unpickler that refuses every global (so only lists, tuples,
 dicts, strings and numbers can come out). Anything else is refused with one line naming the file.
 
-Both layouts pandas writes are read (:mod:`seqattn.data.hdf_layouts`): "fixed"
+Both layouts pandas writes are read (:mod:`seqattn.io.hdf_layouts`): "fixed"
 (``df.to_hdf(path, key=...)``) and "table" (``format="table"``), through the attribute and
-array readers of :mod:`seqattn.data.hdf_nodes`. Rows are strings,
+array readers of :mod:`seqattn.io.hdf_nodes`. Rows are strings,
 tuples of strings (DeepLabCut 2.2+'s (labeled-data, video, file) MultiIndex) or integers
 (a RangeIndex, as in prediction tables); columns are tuples of strings, e.g. (scorer, bodypart, coord).
 """
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from seqattn.data.hdf_layouts import PoseTable, read_fixed, read_table
-from seqattn.data.hdf_nodes import NotUnderstood, Pickled, read_attr
 from seqattn.errors import DataError
+from seqattn.io.hdf_layouts import PoseTable, read_fixed, read_table
+from seqattn.io.hdf_nodes import NotUnderstood, Pickled, read_attr
 
 H5_KEY = "df_with_missing"  # DeepLabCut's key, for labels and predictions
 

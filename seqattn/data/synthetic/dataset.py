@@ -1,12 +1,12 @@
 """The embedded default dataset: rendered four-legged creatures (no files, no download).
 
 Each sample is rendered from ``(seed, split, index)`` alone, so it is identical on every machine
-and in every worker. The creature and its keypoints come from :mod:`seqattn.data.creature`
-(rendering) and :mod:`seqattn.data.creature_names` (the skeleton). Keypoints that fall outside
+and in every worker. The creature and its keypoints come from :mod:`seqattn.data.synthetic.creature`
+(rendering) and :mod:`seqattn.data.synthetic.names` (the skeleton). Keypoints that fall outside
 the frame are missing (NaN). Left and right follow the creature's own chirality, as in real
 animals, so a horizontal flip must swap them.
 
-    python -m seqattn.data.synthetic demo.mp4 [frames]    # a video of the creature walking
+    python -m seqattn.data.synthetic.dataset demo.mp4 [frames]    # a video of the creature walking
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqattn.data.base import KeypointSource, RawSample
-from seqattn.data.creature import render_creature
-from seqattn.data.creature_names import KEYPOINT_NAMES, MAX_KEYPOINTS, dense_choice, keypoint_names
-from seqattn.data.creature_video import render_video
+from seqattn.data.synthetic.creature import render_creature
+from seqattn.data.synthetic.names import KEYPOINT_NAMES, MAX_KEYPOINTS, dense_choice, keypoint_names
+from seqattn.data.synthetic.video import render_video
 from seqattn.errors import ConfigError
 
 _SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -130,12 +130,12 @@ class SyntheticSource(KeypointSource):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m seqattn.data.synthetic demo.mp4 [frames]``: the walking-creature demo video."""
+    """``python -m seqattn.data.synthetic.dataset demo.mp4 [frames]``: the walking-creature demo video."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        print("usage: python -m seqattn.data.synthetic <out.mp4> [frames]", file=sys.stderr)
+        print("usage: python -m seqattn.data.synthetic.dataset <out.mp4> [frames]", file=sys.stderr)
         sys.exit(2)
     render_video(args[0], frames=int(args[1]) if len(args) > 1 else 300)
     print(f"wrote {args[0]}")

@@ -1,0 +1,1 @@
+"""Label formats read into raw samples: DeepLabCut, SLEAP, COCO keypoints and plain CSV."""
