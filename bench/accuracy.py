@@ -9,7 +9,7 @@ process (and, in its result, of its largest DataLoader worker).
 
     python bench/accuracy.py --minutes 10 \\
         --common "data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json" \\
-        "model=sequential" "+experiment=query_decoder"
+        "model=sequential" "model=softargmax supervision.heatmap_weight=0"
 """
 
 from __future__ import annotations

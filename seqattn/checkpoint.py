@@ -72,7 +72,47 @@ def _defaults_of_format_1(ckpt: dict[str, Any]) -> None:
         scheduler["_target_"] = f"{warmup_cosine.__module__}.{warmup_cosine.__name__}"
 
 
-MIGRATIONS = {1: _defaults_of_format_1}  # format N -> N + 1
+# The last commit whose package had the options the benchmarks rejected (docs/history.md).
+REMOVED_AFTER = "aa4ed51"
+
+
+# Those options, by the experiment a run's overrides named them with (+experiment=<name>).
+REMOVED_EXPERIMENTS = {
+    "query_decoder": "the query decoder (model QueryDecoderModel)",
+    "threshold_schedule": "the threshold schedule (callbacks.threshold_schedule)",
+    "peak_readout": "the peak read-out (model.peak_radius)",
+}
+
+
+def removed_option(what: str, action: str) -> ConfigError:
+    """The one-line error for a file or run that names a removed option: ``what`` names both."""
+    return ConfigError(
+        f"{what}, which the benchmarks rejected and seqattn no longer has (docs/history.md):"
+        f" {action} with seqattn at commit {REMOVED_AFTER}"
+    )
+
+
+def _resolved_model_of_format_2(ckpt: dict[str, Any]) -> None:
+    """Format 2 left ``glimpse_source=auto`` (with ``pixel_glimpses_up_to``) and the letterbox factor
+    to the model class, named the schedule in seqattn.schedule and could name the query decoder or
+    the peak read-out; a model config now holds resolved values only."""
+    hparams = ckpt["hyper_parameters"]
+    model = hparams.get("model")
+    if isinstance(model, dict):
+        if str(model.get("_target_", "")).endswith("QueryDecoderModel"):
+            raise removed_option(f"it was trained with {REMOVED_EXPERIMENTS['query_decoder']}", "read it")
+        if int(model.pop("peak_radius", 0) or 0) > 0:
+            raise removed_option(f"it was trained with {REMOVED_EXPERIMENTS['peak_readout']}", "read it")
+        up_to = int(model.pop("pixel_glimpses_up_to", 8))
+        if model.get("glimpse_source", "auto") == "auto":
+            model["glimpse_source"] = "pixels" if len(hparams["keypoint_names"]) <= up_to else "features"
+        model.setdefault("hires_factor", 2)  # the sequential model's letterbox factor in formats 1 and 2
+    scheduler = hparams.get("scheduler")
+    if isinstance(scheduler, dict) and scheduler.get("_target_") == "seqattn.schedule.warmup_cosine":
+        scheduler["_target_"] = f"{warmup_cosine.__module__}.{warmup_cosine.__name__}"
+
+
+MIGRATIONS = {1: _defaults_of_format_1, 2: _resolved_model_of_format_2}  # format N -> N + 1
 
 
 def migrate(ckpt: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ original-image pixels (seqattn.evaluation.metrics), logging and the optimizer.""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import lightning as L
@@ -11,16 +12,18 @@ from hydra.utils import instantiate
 
 from seqattn.data.codec import PADDING, Geometry
 from seqattn.evaluation.calibration import fit_calibration
-from seqattn.evaluation.metrics import BatchMeans, KeypointErrors, stage_metrics
+from seqattn.evaluation.metrics import METRIC_NAMES, BatchMeans, KeypointErrors, stage_metrics
 from seqattn.evaluation.point_errors import PointErrors
 from seqattn.losses import KeypointCriterion, UnlabelledTerms
 from seqattn.models.flip import flip_averaged
 from seqattn.optim import optimizer_and_schedule
 
 # The checkpoint format this version writes (``seqattn_format``); seqattn.checkpoint migrates older ones.
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 STAGES = ("train", "val", "test")
 LOSS_TERMS = ("loss", "loss_x", "loss_y")  # logged per epoch as {stage}/loss, {stage}/loss_x, {stage}/loss_y
+# What a run can monitor: a loss term or a metric, of train or val, as _log_metrics logs them.
+MONITORABLE = re.compile(rf"(train|val)/({'|'.join(LOSS_TERMS)}|{METRIC_NAMES})")
 
 
 class KeypointModule(L.LightningModule):
@@ -97,11 +100,11 @@ class KeypointModule(L.LightningModule):
         return flip_averaged(self, images, self.flip_pairs, out)
 
     @property
-    def loss(self) -> torch.nn.Module:  # the coordinate loss (a threshold schedule moves its ``threshold``)
+    def loss(self) -> torch.nn.Module:  # the coordinate loss
         return self.criterion.coordinate_loss
 
     @property
-    def loss_threshold(self) -> float | None:  # its threshold now, normalized; None for losses without one
+    def loss_threshold(self) -> float | None:  # its threshold, normalized; None for losses without one
         return getattr(self.loss, "threshold", None)
 
     @property

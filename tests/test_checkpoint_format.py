@@ -1,12 +1,18 @@
 """Checkpoints of earlier formats load through the migration: settings their version left to
 constructor defaults that have changed since are filled in with the values of their time."""
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
+from conftest import CONF, TINY
+from hydra import compose, initialize_config_dir
 
 from seqattn.checkpoint import FORMAT, module_from_checkpoint, read_checkpoint
 from seqattn.errors import ConfigError
 from seqattn.module import KeypointModule
+from seqattn.training.evaluate import evaluate
 
 MODEL = {
     "_target_": "seqattn.models.SequentialAttentionModel",
@@ -68,3 +74,34 @@ def test_a_newer_format_is_refused_in_one_line(tmp_path):
     torch.save(raw, tmp_path / "new.ckpt")
     with pytest.raises(ConfigError, match=r"new.ckpt: checkpoint format \d+ is newer"):
         read_checkpoint(tmp_path / "new.ckpt")
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_checkpoint_written_before_the_format_3_change_evaluates_to_its_own_figure(tmp_path):
+    # tests/data/format2_tiny.ckpt was trained and tested by seqattn at commit aa4ed51 (format 2:
+    # glimpse_source and pixel_glimpses_up_to in the model, the schedule in seqattn.schedule);
+    # format2_tiny.json holds the test figures that run wrote.
+    recorded = json.loads((DATA / "format2_tiny.json").read_text())
+    data = [o for o in TINY if o.startswith("data.")]
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(
+            "eval",
+            overrides=[*data, "logger=csv", f"paths.output_dir={tmp_path}", f"ckpt_path={DATA / 'format2_tiny.ckpt'}"],
+        )
+    result = evaluate(cfg)
+    assert result.metrics["test/epe_px"] == pytest.approx(recorded["test/epe_px"], abs=1e-4)
+    assert result.metrics["test/p90_px"] == pytest.approx(recorded["test/p90_px"], abs=1e-4)
+
+
+def test_a_checkpoint_of_a_removed_option_names_the_commit_that_had_it(tmp_path):
+    raw = torch.load(DATA / "format2_tiny.ckpt", weights_only=True)
+    raw["hyper_parameters"]["model"]["peak_radius"] = 2
+    torch.save(raw, tmp_path / "peak.ckpt")
+    with pytest.raises(ConfigError, match=r"peak.ckpt: .*peak read-out .* at commit aa4ed51"):
+        read_checkpoint(tmp_path / "peak.ckpt")
+    raw["hyper_parameters"]["model"] = {"_target_": "seqattn.models.QueryDecoderModel", "channels": [4]}
+    torch.save(raw, tmp_path / "decoder.ckpt")
+    with pytest.raises(ConfigError, match=r"decoder.ckpt: .*query decoder .* at commit aa4ed51"):
+        read_checkpoint(tmp_path / "decoder.ckpt")

@@ -192,22 +192,6 @@ def test_predict_writes_deeplabcut_csv_in_original_pixels(run, tmp_path):
     ]
 
 
-def test_predict_without_a_confidence_output_writes_likelihood_one(tmp_path):
-    # the query decoder has no confidence head: DeepLabCut's pcutoff must keep its points, JSON says null
-    summary = train(compose_cfg(tmp_path / "run", "+experiment=query_decoder", "trainer.max_epochs=1", "test=false"))
-    images = tmp_path / "images"
-    images.mkdir()
-    raw = SyntheticSource(**SOURCE).splits()["test"]
-    for i in range(2):
-        cv2.imwrite(str(images / f"img{i}.png"), raw[i].image[:, :, ::-1])
-    paths = predict_main([summary.best_checkpoint, str(images)])
-    with paths["csv"].open(newline="") as f:
-        table = np.array([r[1:] for r in list(csv.reader(f))[3:]], float).reshape(2, -1, 3)
-    assert (table[:, :, 2] == 1.0).all() and np.isfinite(table[:, :, :2]).all()
-    saved = json.loads(paths["json"].read_text())
-    assert all(p["confidence"] is None for image in saved["images"] for p in image["keypoints"].values())
-
-
 def test_predict_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         predict_main([str(tmp_path / "missing.ckpt"), str(tmp_path)])

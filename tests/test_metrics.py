@@ -13,6 +13,18 @@ from seqattn.data.codec import KeypointCodec
 from seqattn.evaluation.metrics import KeypointErrors
 from seqattn.module import KeypointModule
 
+# the smallest model the module builds: step 0 alone on 4-channel stages
+TINY_MODEL = {
+    "_target_": "seqattn.models.SequentialAttentionModel",
+    "channels": [4, 4, 4],
+    "width": 8,
+    "heads": 2,
+    "steps": 0,
+    "context_layers": 0,
+    "hires_factor": 1,
+    "glimpse_source": "pixels",
+}
+
 NAMES = ["a", "b", "c"]
 NAN = float("nan")
 
@@ -103,7 +115,7 @@ def test_module_measures_errors_in_original_pixels():
     size = 100
     codec = KeypointCodec(size)
     module = KeypointModule(
-        model={"_target_": "seqattn.models.QueryDecoderModel", "channels": [4], "width": 8, "heads": 2},
+        model=TINY_MODEL,
         loss={"_target_": "seqattn.losses.hinge_loss", "input_size": size},
         optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
         input_size=size,
@@ -168,7 +180,7 @@ def test_two_process_sync_equals_single_process(tmp_path):
 @pytest.mark.parametrize("slope", [0.0, 1.0, 2.5])
 def test_every_step_is_supervised_with_weights_growing_by_the_slope(slope):
     module = KeypointModule(
-        model={"_target_": "seqattn.models.QueryDecoderModel", "channels": [4], "width": 8, "heads": 2},
+        model=TINY_MODEL,
         loss={"_target_": "seqattn.losses.L1Loss"},
         optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
         input_size=64,

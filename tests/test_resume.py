@@ -14,7 +14,7 @@ from train_helpers import interrupt_at, read_csv, run_train
 import seqattn
 from seqattn.errors import ConfigError
 from seqattn.evaluation.report import HISTORY_FILE
-from seqattn.training.resume import LAST_CHECKPOINT, RUN_OVERRIDES, resume_argv
+from seqattn.training.resume import LAST_CHECKPOINT, RUN_OVERRIDES, resume_argv, saved_overrides
 from seqattn.training.run_info import RUN_INFO_FILE, git_commit
 from seqattn.training.train import RunSummary, train
 
@@ -142,3 +142,11 @@ def test_resume_errors_name_the_setting(tmp_path, argv, message):
         with pytest.raises(ConfigError, match=re.escape(message)):
             train(compose_cfg(tmp_path / "out", *overrides))
         assert not (tmp_path / "out").exists()
+
+
+def test_a_run_started_with_a_removed_option_names_the_commit_that_had_it(tmp_path):
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "overrides.yaml").write_text("- +experiment=threshold_schedule\n- trainer.max_epochs=3\n")
+    with pytest.raises(ConfigError, match=r"resume: .*run was started with the threshold schedule .* commit aa4ed51"):
+        saved_overrides(run)

@@ -5,7 +5,7 @@ import torch
 from train_helpers import epe_from_per_image
 
 from seqattn.models import SequentialAttentionModel
-from seqattn.models.sequential import crop_glimpses, peak_soft_argmax, sample_cells, soft_argmax
+from seqattn.models.sequential import crop_glimpses, sample_cells, soft_argmax
 
 
 def test_soft_argmax_finds_a_sharp_peak_at_its_cell_centre():
@@ -15,26 +15,6 @@ def test_soft_argmax_finds_a_sharp_peak_at_its_cell_centre():
     xy = soft_argmax(logits)
     assert torch.allclose(xy[0, 0], torch.tensor([7.5 / 10, 3.5 / 8]), atol=1e-5)
     assert torch.allclose(xy[0, 1], torch.tensor([0.5 / 10, 0.5 / 8]), atol=1e-5)
-
-
-def test_peak_soft_argmax_reads_the_stronger_of_two_peaks():
-    logits = torch.full((1, 2, 20, 20), -30.0)
-    logits[0, 0, 4, 3], logits[0, 0, 15, 16] = 5.0, 4.6  # two look-alike parts, 40 % against 60 % of the mass
-    logits[0, 1, 10, 6:8] = 3.0  # one blob two cells wide: both read-outs agree
-    stronger = torch.tensor([3.5 / 20, 4.5 / 20])
-    assert (soft_argmax(logits)[0, 0] - stronger).norm() > 0.2  # the global one falls between the peaks
-    assert torch.allclose(peak_soft_argmax(logits, 2)[0, 0], stronger, atol=1e-4)
-    assert torch.allclose(peak_soft_argmax(logits, 1)[0, 1], soft_argmax(logits)[0, 1], atol=1e-5)
-
-
-def test_peak_read_out_is_for_evaluation_only():
-    torch.manual_seed(0)
-    model = SequentialAttentionModel(3, channels=(8, 8, 16), width=16, steps=0, heads=2, hires_factor=1, peak_radius=1)
-    images = torch.randn(2, 3, 64, 64)
-    heat = model.heat(model.step0_features(images))
-    assert torch.allclose(model(images)["coords"], soft_argmax(heat), atol=1e-6)  # training: global
-    model.eval()
-    assert torch.allclose(model(images)["coords"], peak_soft_argmax(model.heat(model.step0_features(images)), 1))
 
 
 def test_glimpse_is_centred_on_the_point():
@@ -80,8 +60,7 @@ def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
     from seqattn.training.train import train
 
     model = ["model=sequential", "model.channels=[8,8,16]", "model.width=16", "model.heads=2", "model.glimpse_size=8"]
-    shape = ["+experiment=peak_readout", "supervision.heatmap_weight=0.05"]  # heat-map term and peak read-out too
-    cfg = make_cfg(*model, *shape, "trainer.max_epochs=1")
+    cfg = make_cfg(*model, "supervision.heatmap_weight=0.05", "trainer.max_epochs=1")  # heat-map term too
     summary = train(cfg)
     # errors measured on the hires letterbox and decoded to original pixels agree with the table
     assert summary.test_metrics["test/epe_px"] == pytest.approx(epe_from_per_image(Path(cfg.paths.output_dir)))
@@ -91,7 +70,7 @@ def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
 
     module = KeypointModule.load_from_checkpoint(summary.best_checkpoint)
     assert module.codec.side == module.geometry.side == 2 * 32  # letterbox at hires_factor x input_size
-    assert module.model.peak_radius == 2 and "heatmap" in module.criterion.terms
+    assert "heatmap" in module.criterion.terms
     assert summary.loss_threshold_px == summary.loss_threshold * 32  # stated at the step-0 input
 
 
@@ -122,10 +101,10 @@ def test_sampled_cells_read_the_feature_at_each_point():
     assert cells[1].abs().sum() == 0
 
 
-def test_glimpse_source_follows_the_number_of_keypoints():
-    small = {"channels": (8, 8, 16), "width": 16, "steps": 2, "heads": 2, "glimpse_size": 8, "glimpse_source": "auto"}
-    few, many = SequentialAttentionModel(4, **small), SequentialAttentionModel(20, **small)
-    assert (few.glimpse_source, many.glimpse_source) == ("pixels", "features")
+def test_features_glimpses_share_one_map_and_pixel_glimpses_have_their_own_cnn():
+    small = {"channels": (8, 8, 16), "width": 16, "steps": 2, "heads": 2, "glimpse_size": 8}
+    few = SequentialAttentionModel(4, **small, glimpse_source="pixels")
+    many = SequentialAttentionModel(20, **small, glimpse_source="features")
     assert few.hires is None and many.refine[0].encode is None  # one shared map, no per-step glimpse CNN
     out = many(torch.randn(2, 3, 64, 64))
     assert out["coords"].shape == (2, 20, 2) and len(out["steps"]) == 3

@@ -2,7 +2,7 @@ from seqattn.callbacks.checkpoints import AtomicCheckpointIO, EpochCheckpoint
 from seqattn.callbacks.early_stopping import EarlyStoppingReport
 from seqattn.callbacks.history import MetricsHistory
 from seqattn.callbacks.overlays import ErrorOverlays
-from seqattn.callbacks.throughput import ThresholdSchedule, ThroughputMonitor
+from seqattn.callbacks.throughput import ThroughputMonitor
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -10,6 +10,5 @@ __all__ = [
     "EpochCheckpoint",
     "ErrorOverlays",
     "MetricsHistory",
-    "ThresholdSchedule",
     "ThroughputMonitor",
 ]

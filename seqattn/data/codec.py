@@ -12,7 +12,6 @@ square, with input pixel ``j`` centred at ``(j + 0.5) / S``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+
+from seqattn.errors import ConfigError
 
 # Frame layout when stored as a flat vector (one per sample, collated to (B, 6)).
 FRAME_FIELDS = ("scale_x", "scale_y", "pad_x", "pad_y", "width", "height")
@@ -59,15 +60,10 @@ class Geometry:
 
     @classmethod
     def for_model(cls, input_size: int | str, model: Mapping[str, Any]) -> Geometry:
-        """The letterbox a model config (``_target_`` and arguments) is fed: its ``hires_factor``, or
-        the model class's own default for it (1 for a model without one)."""
-        factor = model.get("hires_factor")
-        if factor is None:
-            from hydra.utils import get_class
-
-            param = inspect.signature(get_class(model["_target_"])).parameters.get("hires_factor")
-            factor = 1 if param is None or param.default is inspect.Parameter.empty else param.default
-        return cls(int(input_size), int(factor))
+        """The letterbox a resolved model config is fed: ``hires_factor`` x ``input_size``."""
+        if "hires_factor" not in model:
+            raise ConfigError("model.hires_factor is not set: the letterbox side is hires_factor x input_size")
+        return cls(int(input_size), int(model["hires_factor"]))
 
 
 class KeypointCodec:

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 _STATES = ("index", "pred_px", "dxy", "visible", "norm_dist", "diagonal", "confidence")
 
 
+# The names stage_metrics returns (PointErrors.summary's statistics, per-keypoint EPE, likelihood AUROC).
+METRIC_NAMES = (
+    r"epe_px|median_px|p90_px|dx_px|dy_px|gross_miss|within_threshold|likelihood_auroc|pck@[0-9.]+px|epe_px/.+"
+)
+
+
 def stage_metrics(
     points: PointErrors, pck_px: tuple[float, ...], threshold: float | None, held_out: bool
 ) -> dict[str, float]:

@@ -1,8 +1,7 @@
 """Heat-map shape term: KL divergence from a Gaussian around the label to the softmax of the map.
 
 A soft-argmax loss constrains only the mean of each map, so a map may keep a second peak on a
-look-alike part as long as the mean comes out right; this term asks for one peak at the label,
-which is what the peak read-out at evaluation (``model.peak_radius``) relies on.
+look-alike part as long as the mean comes out right; this term asks for one peak at the label.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ A glimpse is made one of two ways (``glimpse_source``):
 - ``features``: one thin stride-2 conv over the full-resolution letterbox per image; every
   keypoint's glimpse cells are sampled from that shared map (and projected), plus the step-0
   features there. The cost hardly depends on K.
-``auto`` takes ``pixels`` up to ``pixel_glimpses_up_to`` keypoints, ``features`` beyond.
+The config's ``auto`` is resolved from the number of keypoints before the model is built
+(seqattn/training/choices.py).
 """
 
 from __future__ import annotations
@@ -38,21 +39,6 @@ def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     xs = (torch.arange(w, device=logits.device, dtype=p.dtype) + 0.5) / w
     ys = (torch.arange(h, device=logits.device, dtype=p.dtype) + 0.5) / h
     return torch.stack([(p.sum(2) * xs).sum(-1), (p.sum(3) * ys).sum(-1)], dim=-1)
-
-
-def peak_soft_argmax(logits: torch.Tensor, radius: int) -> torch.Tensor:
-    """Soft-argmax over the (2 * radius + 1)^2 cells around each map's highest cell: (B, K, h, w) -> (B, K, 2).
-
-    A map with two peaks (a left and a right paw) puts the global soft-argmax between them, far
-    from both; this one lands on the stronger peak and, for a map with one peak, agrees with it.
-    """
-    b, k, h, w = logits.shape
-    top = logits.flatten(2).argmax(-1)  # (B, K)
-    ty, tx = (top // w)[..., None, None], (top % w)[..., None, None]  # (B, K, 1, 1)
-    ys = torch.arange(h, device=logits.device)[:, None]  # (h, 1)
-    xs = torch.arange(w, device=logits.device)[None, :]  # (1, w)
-    inside = ((ys - ty).abs() <= radius) & ((xs - tx).abs() <= radius)  # (B, K, h, w)
-    return soft_argmax(logits.float().masked_fill(~inside, float("-inf")))
 
 
 def crop_glimpses(image: torch.Tensor, centres: torch.Tensor, extent: float, size: int) -> torch.Tensor:
@@ -144,18 +130,16 @@ class SequentialAttentionModel(nn.Module):
         glimpse_extent: float = 0.15,
         glimpse_shrink: float = 0.5,
         hires_factor: int = 2,
-        glimpse_source: str = "auto",
-        pixel_glimpses_up_to: int = 8,
+        glimpse_source: str = "pixels",
         context_layers: int = 1,
-        peak_radius: int = 0,  # 0: the global soft-argmax at evaluation too
         backbone: str | None = None,  # a pretrained step-0 backbone (seqattn.models.backbones) instead of channels
         backbone_weights: str | None = None,
     ) -> None:
         super().__init__()
         if backbone is None and len(channels) < 3:
             raise ConfigError(f"model.channels needs at least 3 stages (strides 2..8), got {list(channels)}")
-        if glimpse_source not in ("auto", "pixels", "features"):
-            raise ConfigError(f"model.glimpse_source must be auto, pixels or features, got {glimpse_source!r}")
+        if glimpse_source not in ("pixels", "features"):
+            raise ConfigError(f"model.glimpse_source must be pixels or features, got {glimpse_source!r}")
         self.backbone = (
             ConvBackbone(tuple(channels)) if backbone is None else PretrainedBackbone(backbone, backbone_weights)
         )
@@ -164,12 +148,8 @@ class SequentialAttentionModel(nn.Module):
             raise ConfigError(
                 f"model.context_layers needs model.channels[-1] divisible by 4 and by heads, got {coarsest}"
             )
-        if peak_radius < 0:
-            raise ConfigError(f"model.peak_radius must be >= 0 cells, got {peak_radius}")
-        if glimpse_source == "auto":
-            glimpse_source = "pixels" if num_keypoints <= pixel_glimpses_up_to else "features"
         self.glimpse_source = glimpse_source
-        self.hires_factor, self.steps, self.peak_radius = hires_factor, steps, peak_radius
+        self.hires_factor, self.steps = hires_factor, steps
         self.glimpse_size, self.glimpse_extent, self.glimpse_shrink = glimpse_size, glimpse_extent, glimpse_shrink
         self.context = ImageContext(coarsest, heads, context_layers) if context_layers > 0 else None
         # feature pyramid merged at stride 4, from every stage at stride >= 4
@@ -204,12 +184,7 @@ class SequentialAttentionModel(nn.Module):
         low = F.avg_pool2d(images, m) if m > 1 else images  # (B, 3, S, S): exact m x m block means
         fmap = self.step0_features(low)  # (B, D, S/4, S/4)
         heat = self.heat(fmap)  # (B, K, S/4, S/4)
-        # Training takes the global soft-argmax, which penalises mass at every wrong place; with
-        # peak_radius > 0 evaluation reads the highest peak, so a second one cannot pull the estimate away.
-        if self.training or not self.peak_radius:
-            coords = soft_argmax(heat)  # (B, K, 2)
-        else:
-            coords = peak_soft_argmax(heat, self.peak_radius)  # (B, K, 2)
+        coords = soft_argmax(heat)  # (B, K, 2)
         steps = [coords]
         b, k, _ = coords.shape
         # token: identity + the step-0 feature at the estimate

@@ -152,7 +152,7 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
         chosen["resolution"] = {"value": "", "reason": resolution}
     unused = "" if refines else "unused, no refinement steps; "
     if str(model.get("glimpse_source", "")) == "auto":
-        source, why = choose_glimpse_source(stats.num_keypoints, int(model.get("pixel_glimpses_up_to", 8)))
+        source, why = choose_glimpse_source(stats.num_keypoints)
         choose("model.glimpse_source", source, unused + why)
     if str(model.get("glimpse_size", "")) == "auto":
         source = model.get("glimpse_source", "pixels")

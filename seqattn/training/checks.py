@@ -8,18 +8,12 @@ optimizer step, after files are written) or not at all (a NaN rotation blackens 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from seqattn.errors import ConfigError
-
-# The metrics the LightningModule logs per stage (seqattn.evaluation.metrics.summarize, seqattn.module).
-_MONITORED = re.compile(
-    r"(train|val)/(loss|loss_x|loss_y|epe_px|median_px|p90_px|dx_px|dy_px|gross_miss|within_threshold"
-    r"|likelihood_auroc|pck@[0-9.]+px|epe_px/.+)"
-)
+from seqattn.module import MONITORABLE
 
 
 def _finite_numbers(value: Any, where: str) -> None:
@@ -75,7 +69,7 @@ def check_config(cfg: DictConfig) -> None:
     if rotate not in (None, "auto"):
         _number(cfg, "data.augment.rotate", 0)
     monitor = cfg.get("monitor")
-    if not isinstance(monitor, str) or not _MONITORED.fullmatch(monitor):
+    if not isinstance(monitor, str) or not MONITORABLE.fullmatch(monitor):
         raise ConfigError(
             f"monitor must be a metric the run logs (val/epe_px, val/p90_px, val/loss ...), got {monitor!r}"
         )

@@ -98,7 +98,10 @@ def choose_steps(num_keypoints: int, up_to: int = REFINE_UP_TO) -> tuple[int, st
     )
 
 
-def choose_glimpse_source(num_keypoints: int, up_to: int) -> tuple[str, str]:
+PIXEL_GLIMPSES_UP_TO = 8  # keypoints (docs/benchmarks.md: glimpses from pixels or from a shared map)
+
+
+def choose_glimpse_source(num_keypoints: int, up_to: int = PIXEL_GLIMPSES_UP_TO) -> tuple[str, str]:
     if num_keypoints <= up_to:
         return "pixels", f"K = {num_keypoints} <= {up_to}: a pixel glimpse per keypoint"
     return "features", f"K = {num_keypoints} > {up_to}: glimpses sampled from one shared map (cost ~ independent of K)"

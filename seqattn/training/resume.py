@@ -23,7 +23,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
 
-from seqattn.checkpoint import read_checkpoint
+from seqattn.checkpoint import REMOVED_EXPERIMENTS, read_checkpoint, removed_option
 from seqattn.errors import ConfigError
 from seqattn.io.files import write_text
 from seqattn.training import overrides
@@ -156,6 +156,10 @@ def saved_overrides(run: Path) -> list[str]:
         return []
     if not isinstance(saved, list) or not all(isinstance(o, str) for o in saved):
         raise ConfigError(f"resume: {path} must be a list of overrides (key=value strings)")
+    for override in saved:
+        key, _, value = override.partition("=")
+        if key.lstrip("+") == "experiment" and value in REMOVED_EXPERIMENTS:
+            raise removed_option(f"resume: {run} was started with {REMOVED_EXPERIMENTS[value]}", "continue it")
     return saved
 
 
