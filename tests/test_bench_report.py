@@ -87,3 +87,15 @@ def test_seeds_of_one_configuration_combine_into_one_row():
     assert row["train_images_per_s"] == [50.0, 50.0] and row["command"] == ["c0", "c1"]
     assert row["protocol"] == "10 min" and row["table"] == "headline"
 
+
+def test_accuracy_writes_its_run_as_a_row(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import accuracy
+
+    numbers = {"seed": 1, "mean": 2.5, "median": 1.5, "p90": 4.0, "train_ips": float("nan"), "peak_mb": 1000.0}
+    common = "data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json"
+    row = accuracy.result_row(numbers, common, "seed=1", 10)
+    assert set(report_module().SCHEMA) <= set(row) and row["mean"] == 2.5  # its own keys stay for the other scripts
+    assert (row["set"], row["seeds"], row["mean_px"], row["train_images_per_s"]) == ("openfield", [1], 2.5, None)
+    assert row["protocol"] == "10 min" and row["alone"] is None and row["date"]
+    assert row["command"] == f"python bench/accuracy.py --minutes 10 --common '{common}' seed=1"
