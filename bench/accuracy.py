@@ -5,7 +5,9 @@ wall-time budget (Lightning ``max_time``), stops early and picks its checkpoint 
 tested on test in original pixels, and prints one markdown row: mean / median / p90 px,
 PCK@5px, gross-miss rate (share of points off by more than 10 % of the image diagonal), epochs,
 training images/s, batched inference images/s (CPU), peak resident memory of the training
-process (and, in its result, of its largest DataLoader worker).
+process (and, in its result, of its largest DataLoader worker). Each run's result, kept in its
+folder as bench_result.json, is a row in bench/report.py's schema: with its "table", "label" and
+"alone" filled in and put in bench/results/, it appears in docs/benchmarks.md.
 
     python bench/accuracy.py --minutes 10 \\
         --common "data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json" \\
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import resource
 import shlex
 import subprocess
@@ -27,9 +30,10 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
+from report import new_result
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULT_FILE = "bench_result.json"  # a run's row, kept in its folder (for tables rebuilt from folders)
+RESULT_FILE = "bench_result.json"  # a run's row, kept in its folder: bench/report.py's schema
 HEADER = (
     "| configuration | mean px | median px | p90 px | PCK@5px | gross miss | epochs | train img/s | infer img/s"
     " | peak MB |\n|---|---|---|---|---|---|---|---|---|---|"
@@ -70,6 +74,7 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
         if r.get("train/images_per_s")
     ]
     return {
+        "seed": int(cfg.seed),
         "mean": metrics.get("test/epe_px"),
         "median": metrics.get("test/median_px"),
         "p90": metrics.get("test/p90_px"),
@@ -86,6 +91,27 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
         "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "run": str(out_dir),
     }
+
+
+def result_row(r: dict, common: str, config: str, minutes: float) -> dict:
+    """The run's numbers (``run_one``'s keys, which the other bench scripts read) as a row of
+    bench/report.py's schema, with the command that makes this row alone."""
+    path = next((o.split("=", 1)[1] for o in shlex.split(common + " " + config) if o.startswith("data.path=")), None)
+    command = f"python bench/accuracy.py --minutes {minutes:g} --common {shlex.quote(common)} {shlex.quote(config)}"
+    fields = new_result(
+        label=config or "default",
+        set=Path(path).name if path else "synthetic",
+        model=config or "default",
+        seeds=[r["seed"]],
+        mean_px=r["mean"],
+        p90_px=r["p90"],
+        median_px=r["median"],
+        train_images_per_s=r["train_ips"] if math.isfinite(r["train_ips"]) else None,
+        peak_mb=r["peak_mb"],
+        command=command,
+        protocol=f"{minutes:g} min",
+    )
+    return {**r, **fields}
 
 
 def row(label: str, r: dict) -> str:
@@ -109,7 +135,9 @@ def main() -> None:
 
     if args.one:  # child process: one configuration, JSON on the last line
         overrides = shlex.split(args.common) + shlex.split(args.configs[0])
-        result = json.dumps(run_one(overrides, args.minutes, args.out))
+        result = json.dumps(
+            result_row(run_one(overrides, args.minutes, args.out), args.common, args.configs[0], args.minutes)
+        )
         (args.out / RESULT_FILE).write_text(result)
         print(result)
         return

@@ -10,6 +10,7 @@ engine can approach).
 Each measurement runs in its own process, so its peak resident memory is its own; ``--frames``
 cuts the video to its first N frames (re-encoded losslessly beforehand, not timed) to show that
 memory does not grow with the length. The ONNX file is exported beforehand (not timed).
+``--results DIR`` also writes each measurement as a row of bench/report.py's schema (JSON).
 
     python bench/video_throughput.py <checkpoint.ckpt> ../shared/data/openfield/videos/m3v1mp4.mp4 \\
         --frames 500 0 --batch-size 32 --engine torch onnx
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -119,6 +121,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--engine", nargs="+", default=["torch"], choices=("torch", "one-pass", "onnx", "none"))
     parser.add_argument("--latency-frames", type=int, default=200, help="frames timed one at a time (0: none)")
+    parser.add_argument("--results", type=Path, help="write each measurement's row here (bench/report.py)")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -152,6 +155,28 @@ def main() -> None:
                     f"| {r['fps']:.0f} | {r['peak_mb']:.0f} | {latency} | {r['device']}, {r['threads']} threads |",
                     flush=True,
                 )
+                if args.results:
+                    write_result(args, engine, n, r)
+
+
+def write_result(args: argparse.Namespace, engine: str, frames: int, r: dict) -> None:
+    """One measurement as a row of bench/report.py's schema, in ``args.results``."""
+    from report import new_result
+
+    row = new_result(
+        label=engine,
+        set=args.video.name,
+        model=args.checkpoint.name,
+        video_fps=r["fps"],
+        latency_p50_ms=r["latency_ms"][0] if r["latency_ms"] else None,
+        latency_p99_ms=r["latency_ms"][1] if r["latency_ms"] else None,
+        peak_mb=r["peak_mb"],
+        device=f"{r['device']}, {r['threads']} threads",
+        command=shlex.join(["python", "bench/video_throughput.py", *sys.argv[1:]]),
+        protocol=f"{r['frames']} frames",
+    )
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"video-{engine}-{frames or 'all'}.json").write_text(json.dumps(row, indent=1) + "\n")
 
 
 if __name__ == "__main__":

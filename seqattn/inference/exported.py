@@ -54,7 +54,7 @@ class OnnxModel:
             raise ConfigError(f"--engine onnx: no ONNX file at {path} (write one: python -m seqattn.export <ckpt>)")
         options = onnxruntime.SessionOptions()
         # idle threads sleep instead of spinning: on a 2-core CPU spinning threads starve the decoding
-        # thread and stall single frames (docs/benchmarks.md, "Exported models")
+        # thread and stall single frames (docs/history.md, "exported models")
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads

@@ -161,7 +161,7 @@ class SequentialAttentionModel(nn.Module):
         self.refine = nn.ModuleList(GlimpseStep(width, heads, glimpse_size, from_pixels) for _ in range(steps))
         # features only: one thin conv over the letterbox (stride 2: a cell per step-0 input pixel) whose
         # cells are projected after sampling, plus the step-0 map there for context. A deeper CNN at
-        # this resolution cost 5x the rest of the model on a CPU (docs/benchmarks.md).
+        # this resolution cost 5x the rest of the model on a CPU (docs/history.md, the shared map, 2026-12-01).
         shared = not from_pixels and steps > 0
         self.hires = conv_bn_relu(3, width // 3, 2) if shared else None
         self.hires_proj = nn.Linear(width // 3, width) if shared else None
