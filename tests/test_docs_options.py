@@ -43,9 +43,9 @@ from omegaconf import OmegaConf
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
-# The records of measured runs name the options of the commit each ran at (a row of `model=simple`
-# from before it became `+experiment=query_decoder`): they are history, not instructions.
-RECORDS = {"benchmarks.md", "history.md"}
+# The history names the options of the commit each run ran at (a row of `model=simple` from
+# before it became `+experiment=query_decoder`): it is a record, not instructions.
+RECORDS = {"history.md"}
 DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name not in RECORDS)]
 
 FILE_FORMATS = ("dlc", "slp", "coco", "csv")  # the data groups that read your files

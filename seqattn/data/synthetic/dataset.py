@@ -6,7 +6,7 @@ and in every worker. The creature and its keypoints come from :mod:`seqattn.data
 the frame are missing (NaN). Left and right follow the creature's own chirality, as in real
 animals, so a horizontal flip must swap them.
 
-    python -m seqattn.data.synthetic.dataset demo.mp4 [frames]    # a video of the creature walking
+    python -m seqattn.data.synthetic demo.mp4 [frames]    # a video of the creature walking
 """
 
 from __future__ import annotations
@@ -130,16 +130,13 @@ class SyntheticSource(KeypointSource):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m seqattn.data.synthetic.dataset demo.mp4 [frames]``: the walking-creature demo video."""
+    """``python -m seqattn.data.synthetic demo.mp4 [frames]``: the walking-creature demo video."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        print("usage: python -m seqattn.data.synthetic.dataset <out.mp4> [frames]", file=sys.stderr)
+        print("usage: python -m seqattn.data.synthetic <out.mp4> [frames]", file=sys.stderr)
         sys.exit(2)
     render_video(args[0], frames=int(args[1]) if len(args) > 1 else 300)
     print(f"wrote {args[0]}")
 
-
-if __name__ == "__main__":
-    main()
