@@ -139,4 +139,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     render_video(args[0], frames=int(args[1]) if len(args) > 1 else 300)
     print(f"wrote {args[0]}")
-
