@@ -218,10 +218,9 @@ def check_keypoints(module: KeypointModule, ckpt: dict[str, Any], path: str | Pa
         )
 
 
-def load_compatible(module: KeypointModule, path: str | Path, key: str) -> dict[str, Any]:
-    """Load a checkpoint's weights into ``module`` (read weights-only), or a ConfigError naming the
-    file when its keypoints or its model differ from this run's; returns the checkpoint."""
-    ckpt = read_checkpoint(path, key)
+def load_compatible(module: KeypointModule, ckpt: dict[str, Any], path: str | Path, key: str) -> None:
+    """Load the weights of checkpoint ``ckpt`` (as read_checkpoint returns it, from ``path``) into
+    ``module``, or a ConfigError naming the file when its keypoints or its model differ from this run's."""
     check_keypoints(module, ckpt, path, key)
     try:
         module.load_state_dict(ckpt["state_dict"])
@@ -230,4 +229,3 @@ def load_compatible(module: KeypointModule, path: str | Path, key: str) -> dict[
             f"{key}: {path} holds another model ({str(exc).splitlines()[0]}); give the model settings"
             " it was trained with (checkpoints saved before step 0's image context: model.context_layers=0)"
         ) from None
-    return ckpt

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqattn.data.codec import INPUT_MEAN, INPUT_STD
 from seqattn.errors import ConfigError, UserError
 from seqattn.evaluation.calibration import FALLBACK_PCUTOFF, calibrate_tensor
 from seqattn.inference.batch import NO_CONFIDENCE_LIKELIHOOD, load_checkpoint
@@ -40,14 +41,14 @@ class Exportable(nn.Module):
     def __init__(self, module: KeypointModule) -> None:
         super().__init__()
         self.model = module.model.eval()
-        self.side = module.codec.side
+        self.codec = module.codec
         self.calibration = module.calibration
         self.keypoints = len(module.keypoint_names)
         self.flip_pairs = module.flip_pairs
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(images) if self.flip_pairs is None else flip_averaged(self.model, images, self.flip_pairs)
-        coords = out["coords"] * self.side - 0.5  # (B, K, 2) normalized -> letterbox pixels
+        coords = self.codec.norm_to_input_px(out["coords"])  # (B, K, 2) normalized -> letterbox pixels
         confidence = out.get("confidence")
         if confidence is None:  # a model without a confidence: every point kept, as predict.py writes
             return coords, torch.full(coords.shape[:2], NO_CONFIDENCE_LIKELIHOOD, dtype=coords.dtype)
@@ -64,7 +65,8 @@ def metadata(module: KeypointModule, checkpoint: Path) -> dict[str, Any]:
         "checkpoint": checkpoint.name,
         "checkpoint_epoch": module.checkpoint_epoch,
         "flip_averaged": module.flip_pairs is not None,
-        "inputs": "images (B, 3, S, S) float32 RGB, (value / 255 - 0.5) / 0.25, letterboxed with black padding",
+        "inputs": f"images (B, 3, S, S) float32 RGB, (value / 255 - {INPUT_MEAN}) / {INPUT_STD}, letterboxed with"
+        " black padding",
         "outputs": "coords (B, K, 2) letterbox pixels (pixel centres at integers); likelihood (B, K)",
     }
 

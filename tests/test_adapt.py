@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from seqattn.training.adapt import format_header, pose_alignment, resolve_auto
+from seqattn.errors import ConfigError
+from seqattn.training.adapt import Pinned, format_header, pose_alignment, resolve_auto
 from seqattn.training.choices import (
     DataStats,
     choose_glimpse_source,
@@ -129,3 +130,25 @@ def test_resolution_and_stopping_rule_are_chosen_and_printed(make_cfg):
     many = DataStats(**{**stat.__dict__, "num_keypoints": 40})
     flat, chosen = resolve_auto(make_cfg("model.steps=auto"), many)
     assert flat.model.steps == 0 and flat.model.hires_factor == 1 and "resolution" not in chosen["chosen"]
+
+
+STATS = DataStats(num_train=20, num_keypoints=4, long_side_px=64, object_span_px=30, pose_alignment=0.9)
+
+
+def test_a_continued_run_keeps_its_checkpoints_letterbox_and_model_and_says_so(make_cfg):
+    pinned = Pinned("run/checkpoints/last.ckpt", 48, {"steps": 2, "glimpse_source": "features", "hires_factor": 1})
+    overrides = ("input_size=auto", "model.steps=auto", "model.glimpse_source=auto")
+    cfg, adaptive = resolve_auto(make_cfg(*overrides), STATS, pinned)
+    assert (cfg.input_size, cfg.model.steps, cfg.model.glimpse_source, cfg.model.hires_factor) == (48, 2, "features", 1)
+    assert adaptive["chosen"]["input_size"]["reason"] == "from run/checkpoints/last.ckpt, which this run continues"
+    fresh, adaptive = resolve_auto(make_cfg(*overrides), STATS)
+    assert fresh.input_size != 48 and "continues" not in adaptive["chosen"]["input_size"]["reason"]
+    with pytest.raises(ConfigError, match="input_size=64 differs from run/checkpoints/last.ckpt's 48"):
+        resolve_auto(make_cfg("input_size=64"), STATS, pinned)
+
+
+def test_a_joblib_job_resolves_to_no_loader_workers(make_cfg):
+    cfg, adaptive = resolve_auto(make_cfg("data.num_workers=2"), STATS, in_joblib=True)
+    assert cfg.data.num_workers == 0 and "joblib" in adaptive["chosen"]["data.num_workers"]["reason"]
+    given = make_cfg("data.num_workers=2")
+    assert resolve_auto(given, STATS)[0].data.num_workers == 2 and given.data.num_workers == 2  # not patched

@@ -1,5 +1,6 @@
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -81,3 +82,20 @@ def test_a_wall_time_budget_says_so_when_it_ends(make_cfg):
     )
     assert not summary.stopped_early and "max_time" in summary.stop_reason, summary.stop_reason
     assert summary.test_metrics  # then tested as usual
+
+
+def test_a_continued_run_reads_its_checkpoint_once_before_trainer_fit(make_cfg, tmp_path, monkeypatch):
+    first = train(make_cfg("trainer.max_epochs=1", "test=false"))
+    last = Path(first.last_checkpoint).resolve()
+    loads = []
+    real_load = torch.load
+
+    def counting_load(f, *args, **kwargs):
+        if isinstance(f, str | Path) and Path(f).resolve() == last:
+            loads.append(f)
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counting_load)
+    summary = train(make_cfg("trainer.max_epochs=2", "test=false", f"ckpt_path={last}"))
+    assert summary.resumed_from == str(last) and summary.last_epoch == 1
+    assert len(loads) == 1  # by train (checks, letterbox, model settings, weights); Trainer.fit opens its own handle

@@ -185,8 +185,9 @@ def test_frames_are_not_read_while_no_term_is_on(videos, make_cfg, tmp_path):
     resolved, adaptive = resolve_auto(make_cfg(f"data.unlabelled={videos}"), stats)  # the default: both off
     assert resolved.data.unlabelled is None and "not read: no term is on" in adaptive["chosen"]["unlabelled"]["reason"]
     assert "not read" in format_header(adaptive)
-    with pytest.raises(DataError, match="nowhere.mp4 does not exist"):  # the path is still checked
-        resolve_auto(make_cfg(f"data.unlabelled={tmp_path / 'nowhere.mp4'}"), stats)
+    with pytest.raises(DataError, match="nowhere.mp4 does not exist"):  # the path is still checked, by train
+        train(make_cfg(f"data.unlabelled={tmp_path / 'nowhere.mp4'}"))
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_bad_video_is_one_line_before_anything_is_written(videos, tmp_path):

@@ -112,16 +112,24 @@ class KeypointCodec:
 
     # --- original pixels <-> input pixels (numpy, per sample) -----------------------------------
     @staticmethod
-    def to_input_px(points: np.ndarray, fr: Frame) -> np.ndarray:
+    def rescale_px(points: np.ndarray, factor: float | np.ndarray) -> np.ndarray:
+        """(..., 2) pixels -> the same points in the image resized by ``factor`` (per axis, or one
+        for both): edges scale, not centres. NaN stays NaN."""
+        return (np.asarray(points, np.float64) + 0.5) * factor - 0.5
+
+    @classmethod
+    def to_input_px(cls, points: np.ndarray, fr: Frame) -> np.ndarray:
         """(K, 2) original pixels -> (K, 2) input pixels. NaN stays NaN."""
-        out = np.empty_like(points, dtype=np.float64)
-        out[:, 0] = (points[:, 0] + 0.5) * fr.scale_x - 0.5 + fr.pad_x
-        out[:, 1] = (points[:, 1] + 0.5) * fr.scale_y - 0.5 + fr.pad_y
-        return out
+        return cls.rescale_px(points, np.array([fr.scale_x, fr.scale_y])) + np.array([fr.pad_x, fr.pad_y])
 
     # --- input pixels <-> normalized ------------------------------------------------------------
     def input_px_to_norm(self, points: np.ndarray) -> np.ndarray:
+        """(..., 2) letterbox pixels -> normalized units: pixel j's centre is (j + 0.5) / S."""
         return (np.asarray(points, dtype=np.float64) + 0.5) / self.side
+
+    def norm_to_input_px(self, norm: torch.Tensor) -> torch.Tensor:
+        """(..., 2) normalized units -> letterbox pixels (any device and dtype; differentiable)."""
+        return norm * self.side - 0.5
 
     def encode(self, points: np.ndarray, fr: Frame) -> np.ndarray:
         """(K, 2) original pixels -> (K, 2) normalized input coordinates."""
@@ -134,7 +142,7 @@ class KeypointCodec:
         """
         f = frames.to(norm.dtype)[:, None, :]  # (B, 1, 6)
         scale, pad = f[..., 0:2], f[..., 2:4]  # (B, 1, 2) each
-        input_px = norm * self.side - 0.5  # (B, K, 2)
+        input_px = self.norm_to_input_px(norm)  # (B, K, 2)
         return (input_px - pad + 0.5) / scale - 0.5
 
     @staticmethod
@@ -156,8 +164,8 @@ class KeypointCodec:
         return float(self.side)
 
 
-_MEAN, _STD = 0.5, 0.25
-PADDING = (0.0 - _MEAN) / _STD  # the letterbox's black padding, as the model sees it
+INPUT_MEAN, INPUT_STD = 0.5, 0.25  # the model's input: (value / 255 - INPUT_MEAN) / INPUT_STD
+PADDING = (0.0 - INPUT_MEAN) / INPUT_STD  # the letterbox's black padding, as the model sees it
 
 
 def image_to_uint8(image: np.ndarray) -> torch.Tensor:
@@ -172,7 +180,7 @@ def image_to_uint8(image: np.ndarray) -> torch.Tensor:
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """(..., 3, S, S) uint8 -> float32, roughly zero-mean unit-range: the model's input."""
-    return (images.float() / 255.0 - _MEAN) / _STD
+    return (images.float() / 255.0 - INPUT_MEAN) / INPUT_STD
 
 
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:

@@ -103,7 +103,7 @@ class KeypointDataModule(L.LightningDataModule):
         augment: Augment | None = None,
         pin_memory: bool = False,
         epoch_size: int = 1000,
-        unlabelled: Dataset | None = None,
+        video_frames: Dataset | None = None,  # frame pairs of data.unlabelled's videos (build_datamodule)
         unlabelled_batch_size: int = 4,
     ) -> None:
         super().__init__()
@@ -118,7 +118,7 @@ class KeypointDataModule(L.LightningDataModule):
         self.augment = augment
         self.pin_memory = pin_memory
         self.epoch_size = epoch_size
-        self.unlabelled, self.unlabelled_batch_size = unlabelled, unlabelled_batch_size
+        self.video_frames, self.unlabelled_batch_size = video_frames, unlabelled_batch_size
 
     @property
     def keypoint_names(self) -> list[str]:
@@ -150,12 +150,12 @@ class KeypointDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader | CombinedLoader:
         labelled = self._loader("train", shuffle=True)
-        if self.unlabelled is None:
+        if self.video_frames is None:
             return labelled
         # at least as many unlabelled batches as labelled ones: the epoch keeps the labelled length
         # (a plain shuffle, which Lightning turns into a DistributedSampler under DDP: a rank each)
         frames = DataLoader(
-            Repeated(self.unlabelled, len(labelled) * self.unlabelled_batch_size),
+            Repeated(self.video_frames, len(labelled) * self.unlabelled_batch_size),
             batch_size=self.unlabelled_batch_size,
             shuffle=True,
             drop_last=True,
@@ -200,7 +200,7 @@ def build_datamodule(
     data.pop("source")
     videos, frames, cache_mb = (data.pop(f"unlabelled{key}", None) for key in ("", "_frames", "_cache_mb"))
     if videos and augment:  # training: decode them now, before anything is trained
-        data["unlabelled"] = UnlabelledFrames(find_videos(videos), geometry.codec(), int(frames), float(cache_mb))
+        data["video_frames"] = UnlabelledFrames(find_videos(videos), geometry.codec(), int(frames), float(cache_mb))
     built = instantiate(augment_cfg, flip_pairs=source.flip_pairs) if augment and augment_cfg else None
     make = instantiate(data, _partial_=True)  # objects given at the call, not merged into the config
     return make(source=source, geometry=geometry, augment=built)

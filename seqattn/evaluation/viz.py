@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from seqattn.data.codec import KeypointCodec
 from seqattn.io.files import write_atomically
 
 TRUTH_RGB = (0, 255, 0)
@@ -74,14 +75,6 @@ def _resize(image: np.ndarray, size: int | None) -> tuple[np.ndarray, float]:
     return cv2.resize(image, new, interpolation=interp), factor
 
 
-def _scale_points(points: np.ndarray, factor: float) -> np.ndarray:
-    """(K, 2) pixels -> the same points in the image resized by ``factor``.
-
-    The codec's half-pixel rule: pixel i spans [i - 0.5, i + 0.5), so edges scale, not centres.
-    """
-    return (np.asarray(points, np.float64) + 0.5) * factor - 0.5
-
-
 def draw_errors(
     image: np.ndarray, pred: np.ndarray, truth: np.ndarray | None = None, size: int | None = None
 ) -> np.ndarray:
@@ -94,8 +87,8 @@ def draw_errors(
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     img, factor = _resize(np.ascontiguousarray(image[:, :, :3], dtype=np.uint8), size)
-    pred_d = _scale_points(pred, factor)
-    truth_d = _scale_points(truth, factor) if truth is not None else np.full_like(pred_d, np.nan)
+    pred_d = KeypointCodec.rescale_px(pred, factor)
+    truth_d = KeypointCodec.rescale_px(truth, factor) if truth is not None else np.full_like(pred_d, np.nan)
     side = max(img.shape[:2])
     thickness = max(1, round(side / 256))
     radius = max(2.0, side / 90)

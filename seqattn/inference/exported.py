@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from seqattn.data.codec import KeypointCodec
@@ -77,6 +76,5 @@ class OnnxModel:
 
     def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         coords, likelihood = self.session.run(OUTPUTS, {INPUTS[0]: images.float().contiguous().numpy()})
-        side = self.codec.side
-        norm = (coords.astype(np.float64) + 0.5) / side  # letterbox pixels -> the codec's normalized units
+        norm = self.codec.input_px_to_norm(coords)  # letterbox pixels -> the codec's normalized units
         return {"coords": torch.from_numpy(norm), "confidence": torch.from_numpy(likelihood)}

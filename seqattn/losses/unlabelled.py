@@ -16,14 +16,22 @@ normalized to the letterbox, (x + 0.5) / S with ``align_corners=False`` as every
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from seqattn.errors import ConfigError
+
+TERMS = ("consistency", "temporal")
+
+
+def terms_on(weights: Mapping[str, Any]) -> bool:
+    """Whether any term on frames without labels has a weight above 0 (``supervision.unlabelled``)."""
+    return any(float(weights.get(f"{name}_weight", 0) or 0) > 0 for name in TERMS)
 
 
 def random_warps(n: int, rotate_deg: float, scale: float, translate: float, device: torch.device) -> torch.Tensor:
@@ -99,7 +107,7 @@ class UnlabelledTerms(nn.Module):
 
     @property
     def active(self) -> bool:
-        return self.consistency_weight > 0 or self.temporal_weight > 0
+        return terms_on({"consistency_weight": self.consistency_weight, "temporal_weight": self.temporal_weight})
 
     def forward(self, model: nn.Module, images: torch.Tensor, following: torch.Tensor) -> dict[str, torch.Tensor]:
         if not self.active:

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from seqattn.data.codec import INPUT_MEAN, INPUT_STD
 from seqattn.errors import ConfigError
 
 # name -> (hub repository, transformers model class, its config arguments)
@@ -30,7 +31,6 @@ BACKBONES: dict[str, tuple[str, str, dict]] = {
 }  # fmt: skip
 NO_WEIGHTS = "none"
 _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-_INPUT_MEAN, _INPUT_STD = 0.5, 0.25  # how seqattn.data.codec.image_to_tensor scales images
 
 
 def _transformers():
@@ -105,6 +105,6 @@ class PretrainedBackbone(nn.Module):
         self.net.load_state_dict(state, strict=False)
 
     def pyramid(self, images: torch.Tensor) -> list[torch.Tensor]:
-        rgb = images * _INPUT_STD + _INPUT_MEAN  # back to [0, 1], then ImageNet's scaling
+        rgb = images * INPUT_STD + INPUT_MEAN  # back to [0, 1], then ImageNet's scaling
         out = self.net((rgb - self.mean) / self.std, output_hidden_states=True)
         return list(out.hidden_states[-4:])  # the four stages' outputs: strides 4, 8, 16, 32

@@ -16,8 +16,9 @@ the config (explicit values win) and what it chose and why; the rules are in
 Also reported (not changed): the images, K, the resolution in original pixels per input pixel,
 per pixel of the letterbox the glimpses look into and per sample of the finest glimpse, the epoch
 length, the batch size and the stopping rule. The choices go to the log, the run header and
-``run_info.json`` (``adaptive``). ``data.unlabelled`` is emptied (its paths checked) when every
-term on frames without labels is off: nothing would use them.
+``run_info.json`` (``adaptive``). A run continued from a checkpoint keeps its letterbox and model
+settings (``Pinned``); ``data.unlabelled`` resolves to null when every term on frames without
+labels is off (nothing would use them); ``data.num_workers`` to 0 in a joblib job.
 """
 
 from __future__ import annotations
@@ -25,14 +26,14 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from seqattn.data import Geometry, KeypointSource
-from seqattn.data.unlabelled import find_videos
+from seqattn.data import KeypointSource
 from seqattn.errors import ConfigError
+from seqattn.losses.unlabelled import terms_on
 from seqattn.models.backbones import NO_WEIGHTS
 from seqattn.training.choices import (
     GLIMPSE_SIZE,
@@ -104,31 +105,47 @@ def measure(source: KeypointSource) -> DataStats:
     )
 
 
-def pin_to_checkpoint(cfg: DictConfig, ckpt: dict, path: str) -> DictConfig:
-    """A copy of ``cfg`` whose letterbox and ``auto`` model settings are those ``ckpt`` was trained
-    with: a run continued from a checkpoint keeps them, even if the data has changed since.
-    A pretrained backbone is not fetched again (``model.backbone_weights=none``: the checkpoint's
-    weights replace it). An explicit ``input_size`` that differs is a ConfigError."""
-    cfg = copy.deepcopy(cfg)
-    hparams = ckpt["hyper_parameters"]
-    size, model = int(hparams["input_size"]), hparams.get("model") or {}
-    if str(cfg.input_size) != "auto" and int(cfg.input_size) != size:
-        raise ConfigError(f"input_size={cfg.input_size} differs from {path}'s {size}: leave it auto to continue it")
-    OmegaConf.update(cfg, "input_size", size, force_add=True)
+@dataclass(frozen=True)
+class Pinned:
+    """What a run continued from a checkpoint keeps: its letterbox and its model's resolved settings."""
+
+    path: str
+    input_size: int
+    model: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, ckpt: dict, path: str) -> Pinned:
+        hparams = ckpt["hyper_parameters"]
+        return cls(str(path), int(hparams["input_size"]), dict(hparams.get("model") or {}))
+
+
+def _pin(cfg: DictConfig, pinned: Pinned, choose) -> None:
+    """Choose the checkpoint's letterbox and ``auto`` model settings; an explicit ``input_size`` that
+    differs is a ConfigError. A pretrained backbone is not fetched again: the checkpoint's weights
+    replace it."""
+    why = f"from {pinned.path}, which this run continues"
+    if str(cfg.input_size) != "auto" and int(cfg.input_size) != pinned.input_size:
+        raise ConfigError(
+            f"input_size={cfg.input_size} differs from {pinned.path}'s {pinned.input_size}:"
+            " leave it auto to continue it"
+        )
+    choose("input_size", pinned.input_size, why)
     for key in ("steps", "glimpse_source", "glimpse_size"):
-        if str(cfg.model.get(key, "")) == "auto" and key in model:
-            OmegaConf.update(cfg, f"model.{key}", model[key], force_add=True)
-    if model:  # its letterbox factor (a checkpoint without one has its class's default)
-        OmegaConf.update(cfg, "model.hires_factor", Geometry.for_model(size, model).hires_factor, force_add=True)
-    if cfg.model.get("backbone"):  # the checkpoint holds the backbone's weights: none are fetched again
-        OmegaConf.update(cfg, "model.backbone_weights", NO_WEIGHTS, force_add=True)
-    return cfg
+        if str(cfg.model.get(key, "")) == "auto" and key in pinned.model:
+            choose(f"model.{key}", pinned.model[key], why)
+    if "hires_factor" in pinned.model:
+        choose("model.hires_factor", pinned.model["hires_factor"], why)
+    if cfg.model.get("backbone"):
+        choose("model.backbone_weights", NO_WEIGHTS, f"the backbone's weights are in {pinned.path}")
 
 
-def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[str, dict]]:
-    """A copy of ``cfg`` with every ``auto`` setting filled from the data's statistics (explicit values
-    win), and what was chosen and why: {"data": stats, "chosen": {setting: {"value", "reason"}}}.
-    Pure: ``cfg`` is not changed, nothing is built."""
+def resolve_auto(
+    cfg: DictConfig, stats: DataStats, pinned: Pinned | None = None, in_joblib: bool = False
+) -> tuple[DictConfig, dict[str, dict]]:
+    """A copy of ``cfg`` with every ``auto`` setting filled (explicit values win), and what was chosen
+    and why: {"data": stats, "chosen": {setting: {"value", "reason"}}}. From the data's statistics,
+    the settings of the checkpoint a run continues (``pinned``) and whether the job runs in a joblib
+    worker. Pure: ``cfg`` is not changed, nothing is read or built."""
     cfg = copy.deepcopy(cfg)
     chosen: dict[str, dict] = {}
 
@@ -136,13 +153,15 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
         OmegaConf.update(cfg, key, value, force_add=True)
         chosen[key] = {"value": value, "reason": reason}
 
+    if pinned is not None:
+        _pin(cfg, pinned, choose)
     model = cfg.model
     steps_auto = str(model.get("steps", "")) == "auto"
     if steps_auto:
         choose("model.steps", *choose_steps(stats.num_keypoints))
     if str(cfg.input_size) == "auto":
         choose("input_size", *choose_input_size(stats))
-    else:
+    elif "input_size" not in chosen:
         chosen["input_size"] = {"value": int(cfg.input_size), "reason": "set explicitly"}
     refines = str(model.get("steps", "")) != "0"
     if steps_auto and not refines and str(model.get("hires_factor", "1")) != "1":
@@ -184,23 +203,18 @@ def resolve_auto(cfg: DictConfig, stats: DataStats) -> tuple[DictConfig, dict[st
         "reason": f"{stats.num_train} training images" + (f", repeated {repeats:.1f}x" if repeats > 1 else ""),
     }
     chosen["data.batch_size"] = {"value": cfg.data.get("batch_size"), "reason": "as configured"}
+    if in_joblib and int(cfg.data.get("num_workers", 0)) > 0:
+        choose("data.num_workers", 0, "joblib launcher: the job itself is the worker (loky workers start no loaders)")
     if cfg.data.get("unlabelled"):
         chosen["unlabelled"] = {"value": "", "reason": unlabelled_terms(cfg, stats)}
-        if not unlabelled_terms_on(cfg):
-            find_videos(cfg.data.unlabelled)  # a wrong path still stops the run here, naming it
-            cfg.data.unlabelled = None  # nothing would use the frames: they are not decoded
+        if not terms_on((cfg.get("supervision") or {}).get("unlabelled") or {}):
+            choose("data.unlabelled", None, "no term on frames without labels is on: they are not decoded")
     early = (cfg.get("callbacks") or {}).get("early_stopping")
     if early is not None:
         if str(early.get("window", "")) == "auto":
             choose("callbacks.early_stopping.window", *choose_stopping_window(stats.num_val))
         chosen["stopping"] = {"value": "", "reason": stopping_rule(early)}
     return cfg, {"data": asdict(stats), "chosen": chosen}
-
-
-def unlabelled_terms_on(cfg: DictConfig) -> bool:
-    """Whether any term on frames without labels has a weight above 0."""
-    terms = (cfg.get("supervision") or {}).get("unlabelled") or {}
-    return any(float(terms.get(f"{name}_weight", 0)) > 0 for name in ("consistency", "temporal"))
 
 
 def unlabelled_terms(cfg: DictConfig, stats: DataStats) -> str:

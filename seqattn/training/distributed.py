@@ -23,7 +23,6 @@ from typing import Any
 import torch
 from lightning.pytorch.strategies.launchers import subprocess_script
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +43,6 @@ def in_joblib_job() -> bool:
     from hydra.core.hydra_config import HydraConfig
 
     return HydraConfig.initialized() and "joblib" in str(HydraConfig.get().launcher.get("_target_", ""))
-
-
-def no_loader_workers_in_joblib(cfg: DictConfig) -> None:
-    """Set ``data.num_workers=0`` inside joblib jobs: DataLoader worker processes started from
-    joblib's (loky) worker processes fail to receive the dataset, and the jobs already run side by
-    side, so the cores are busy anyway."""
-    if in_joblib_job() and cfg.data.get("num_workers", 0) > 0:
-        log.info(f"joblib launcher: data.num_workers={cfg.data.num_workers} -> 0 (the job itself is the worker)")
-        cfg.data.num_workers = 0
 
 
 # Lightning's names for the DDP strategy that re-runs the script, with the arguments they stand for.

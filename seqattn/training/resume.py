@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
+from omegaconf import DictConfig
 
 from seqattn.checkpoint import REMOVED_EXPERIMENTS, read_checkpoint, removed_option
 from seqattn.errors import ConfigError
@@ -107,21 +109,43 @@ def continue_from(resume: str | None, ckpt_path: str | None) -> tuple[str | None
     """(checkpoint to continue, the run folder it belongs to) for ``resume`` / ``ckpt_path``.
 
     ``resume=<run>`` means ``<run>/checkpoints/last.ckpt``. A ``ckpt_path`` outside a run folder's
-    ``checkpoints/`` gives no folder. Neither set: (None, None). The checkpoint is read (weights
-    only) here: a missing, truncated, foreign or unsafe file stops the run before anything is written.
-    """
+    ``checkpoints/`` gives no folder. Neither set: (None, None)."""
     if resume and ckpt_path:
         raise ConfigError("give resume=<run folder> or ckpt_path=<file.ckpt>, not both")
     if resume:
         run = Path(resume).resolve()
         if not (run / LAST_CHECKPOINT).is_file():
             raise ConfigError(f"resume: no {LAST_CHECKPOINT} in {resume} (give a run folder of train.py)")
-        read_checkpoint(run / LAST_CHECKPOINT, "resume")
         return str(run / LAST_CHECKPOINT), run
     if ckpt_path:
-        read_checkpoint(ckpt_path, "ckpt_path")
         return str(ckpt_path), run_folder_of(Path(ckpt_path))
     return None, None
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a run starts: the folder it writes to and the checkpoint it continues, read once."""
+
+    output_dir: Path
+    ckpt_path: str | None = None
+    ckpt: dict[str, Any] | None = None  # its contents, read weights-only and migrated
+    key: str = "ckpt_path"  # the setting that named the checkpoint, for errors
+    own_folder: bool = False  # the checkpoint lies in its run folder's checkpoints/, where the run goes on
+    requeued: bool = False  # a cluster's restart of this job
+
+
+def locate_start(cfg: DictConfig) -> Start:
+    """The checkpoint ``resume``, ``ckpt_path`` or a cluster's requeue continues, read here once: a
+    missing, truncated, foreign or unsafe file stops the run before anything is written."""
+    path, run = continue_from(cfg.get("resume"), cfg.get("ckpt_path"))
+    key = "resume" if cfg.get("resume") else "ckpt_path"
+    output_dir = run or Path(cfg.paths.output_dir)
+    requeued = False
+    if path is None and (path := requeued_checkpoint(output_dir)):
+        key, requeued = "requeued run", True
+        log.warning(f"restarted by the cluster after a requeue: continuing this job from {path}")
+    ckpt = read_checkpoint(path, key) if path else None
+    return Start(output_dir, path, ckpt, key, run is not None, requeued)
 
 
 def resume_argv(argv: list[str]) -> list[str]:
@@ -131,7 +155,9 @@ def resume_argv(argv: list[str]) -> list[str]:
     resume, ckpt_path = overrides.value(argv, "resume"), overrides.value(argv, "ckpt_path")
     if (resume or ckpt_path) and any(a in ("-m", "--multirun") for a in argv):
         raise ConfigError("resume / ckpt_path continue one run: run them without -m, one command per run folder")
-    _, run = continue_from(resume, ckpt_path)
+    path, run = continue_from(resume, ckpt_path)
+    if path is not None:  # before Hydra makes a folder: a file that cannot be continued stops here
+        read_checkpoint(path, "resume" if resume else "ckpt_path")
     if run is None:  # nothing to continue, or a checkpoint from elsewhere: a new run folder
         return argv
     replayed = [o for o in saved_overrides(run) if overrides.key(o) not in _NOT_REPLAYED]
