@@ -17,5 +17,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    seqattn.training.cli.check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
+    seqattn.training.cli.eval_argv(sys.argv[1:], Path(__file__).parent / "conf")
     main()

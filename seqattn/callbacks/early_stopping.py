@@ -20,6 +20,10 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, Timer
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
+from seqattn.errors import ConfigError
+
+_KEY = "callbacks.early_stopping"
+
 
 def budget_progress(trainer: L.Trainer) -> float:
     """Share of the training budget spent after the current epoch, in [0, 1]; 1 when unbounded."""
@@ -41,11 +45,16 @@ class EarlyStoppingReport(EarlyStopping):
     output names the epoch, the patience left and the best epoch."""
 
     def __init__(self, *args, window: int = 1, min_progress: float = 0.0, **kwargs) -> None:
+        patience, min_delta = kwargs.get("patience", 3), kwargs.get("min_delta", 0.0)
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ConfigError(f"{_KEY}.patience must be an integer >= 0, got {patience}")
+        if not min_delta >= 0:  # Lightning gives it the monitor's sign itself: a negative one counts regressions
+            raise ConfigError(f"{_KEY}.min_delta must be >= 0, got {min_delta}")
+        if int(window) < 1:
+            raise ConfigError(f"{_KEY}.window must be >= 1, got {window}")
+        if not 0.0 <= float(min_progress) <= 1.0:
+            raise ConfigError(f"{_KEY}.min_progress must be in [0, 1], got {min_progress}")
         super().__init__(*args, **kwargs)
-        if int(window) < 1 or not 0.0 <= float(min_progress) <= 1.0:
-            raise ValueError(
-                f"early stopping: window must be >= 1 and min_progress in [0, 1], got {window}, {min_progress}"
-            )
         self.window, self.min_progress = int(window), float(min_progress)
         self.values: list[float] = []  # every validation value seen, for the window
         self.best_epoch: int | None = None

@@ -14,11 +14,27 @@ import albumentations as A
 import numpy as np
 
 from seqattn.data.codec import KeypointCodec
+from seqattn.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 _FAR = -1e6  # where missing keypoints wait during a transform (albumentations has no NaN)
 SMALL_ROTATION = 25.0  # degrees: what rotate="auto" gives a fixed view (seqattn.training.adapt)
+_KEY = "data.augment"
+
+
+def _check(scale, translate: float, hflip: float, brightness_contrast: float, blur: float, noise: float) -> None:
+    """A ConfigError naming the first setting that means nothing (``rotate`` is checked with the config)."""
+    pair = scale if isinstance(scale, int | float | str) else list(scale)
+    numbers = isinstance(pair, list) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+    if not (numbers and len(pair) == 2 and 0 < pair[0] <= pair[1]):
+        raise ConfigError(f"{_KEY}.scale must be [min, max] with 0 < min <= max, got {pair}")
+    for name, value in (("translate", translate), ("brightness_contrast", brightness_contrast)):
+        if not value >= 0:
+            raise ConfigError(f"{_KEY}.{name} must be >= 0, got {value}")
+    for name, value in (("hflip", hflip), ("blur", blur), ("noise", noise)):  # probabilities
+        if not 0 <= value <= 1:
+            raise ConfigError(f"{_KEY}.{name} must be in [0, 1], got {value}")
 
 
 class KeypointAugment:
@@ -41,6 +57,7 @@ class KeypointAugment:
         blur: float = 0.1,
         noise: float = 0.0,
     ) -> None:
+        _check(scale, translate, hflip, brightness_contrast, blur, noise)
         if flip_pairs is None and hflip > 0:
             log.warning(
                 "horizontal flip off: no left/right keypoint pairs found in the names; "

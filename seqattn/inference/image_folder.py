@@ -11,11 +11,16 @@ File names that are not valid UTF-8 are predicted like any other; the CSV, the J
 overlay names show their odd bytes as ``\xff`` escapes. The CSV, JSON and overlays are written
 under temporary names and renamed together once all are complete. ``--batch-size`` is capped
 as for videos (seqattn.inference.video_predict.capped_batch_size).
+
+A file that cannot be read as an image (empty, not an image, truncated, too large) is skipped: the
+others are predicted, the JSON lists the skipped ones under ``skipped`` and one line names them;
+a folder in which no image can be read is a DataError.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from pathlib import Path
 
 import cv2
@@ -27,7 +32,7 @@ from seqattn.evaluation.viz import draw_errors
 from seqattn.inference.batch import likelihood_of, predict_images, scorer_name
 from seqattn.inference.tables import OutputSet, output_set, pose_table, printable
 from seqattn.inference.video_predict import capped_batch_size
-from seqattn.io.images import IMAGE_SUFFIXES, declared_size, read_image
+from seqattn.io.images import IMAGE_SUFFIXES, UnreadableImage, declared_size, read_image
 
 CSV_FILE = "predictions.csv"
 JSON_FILE = "predictions.json"
@@ -59,10 +64,12 @@ def predict_folder(
     files = list_images(images_dir)
     sizes = [declared_size(p) or (0, 0) for p in files]  # each batch also holds its original images
     batch_size = capped_batch_size(batch_size, module.codec.side, max(3 * w * h for w, h in sizes))
+    skipped: dict[Path, str] = {}  # unreadable file -> why
     with output_set() as written:
         xy, likelihood, sizes = _predict_all(
-            written, module, files, out_dir / "overlays" if overlays else None, batch_size
+            written, module, files, out_dir / "overlays" if overlays else None, batch_size, skipped
         )
+        files = [p for p in files if p not in skipped]
         has_conf = likelihood is not None
         if likelihood is None:
             likelihood = likelihood_of(None, xy.shape[:2], module.calibration)
@@ -93,21 +100,50 @@ def predict_folder(
                 }
                 for i, (p, (h, w)) in enumerate(zip(files, sizes, strict=True))
             ],
+            "skipped": [
+                {"image": printable(p.name), "path": printable(p), "reason": why} for p, why in skipped.items()
+            ],
         }
         json_path = written.write(out_dir / JSON_FILE, lambda p: p.write_text(json.dumps(report, indent=2) + "\n"))
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable image{'s' if len(skipped) > 1 else ''}: {_named(skipped)}")
     return {"csv": csv_path, "json": json_path}
 
 
+def _named(skipped: dict[Path, str]) -> str:
+    """``a.png (empty file), b.png (not an image, or truncated)``."""
+    return ", ".join(f"{printable(p.name)} ({why})" for p, why in skipped.items())
+
+
+def _read(path: Path, skipped: dict[Path, str]) -> np.ndarray | None:
+    """The image, or None with the reason recorded in ``skipped``."""
+    try:
+        return read_image(path)
+    except UnreadableImage as exc:
+        skipped[path] = exc.reason
+    except OSError as exc:  # no permission to read it, an I/O error
+        skipped[path] = exc.strerror or type(exc).__name__
+    return None
+
+
 def _predict_all(
-    written: OutputSet, module, files: list[Path], overlays: Path | None, batch_size: int
+    written: OutputSet, module, files: list[Path], overlays: Path | None, batch_size: int, skipped: dict[Path, str]
 ) -> tuple[np.ndarray, np.ndarray | None, list[tuple[int, int]]]:
     """coords (N, K, 2), likelihood (N, K) or None (a model without a confidence), (H, W) of each
-    image; overlays drawn into ``overlays`` (a folder) unless None."""
+    readable image; the others go into ``skipped``; overlays drawn into ``overlays`` (a folder) unless None."""
     coords, confidence, sizes = [], [], []
-    with tqdm(total=len(files), unit="img", desc="predict") as bar:
+    with ExitStack() as stack:
+        bar = None  # opened at the first readable image: a folder of unreadable files ends in one line
         for start in range(0, len(files), batch_size):
-            batch_files = files[start : start + batch_size]
-            images = [read_image(p) for p in batch_files]
+            read = [(p, _read(p, skipped)) for p in files[start : start + batch_size]]
+            batch_files = [p for p, img in read if img is not None]
+            images = [img for _, img in read if img is not None]
+            if images and bar is None:
+                bar = stack.enter_context(tqdm(total=len(files), initial=start, unit="img", desc="predict"))
+            if bar is not None:
+                bar.update(len(read))
+            if not images:
+                continue
             out = predict_images(module, images)
             coords.append(out["coords"])
             confidence.append(out["confidence"])
@@ -115,7 +151,8 @@ def _predict_all(
             if overlays is not None:
                 for p, img, xy in zip(batch_files, images, out["coords"], strict=True):
                     _overlay(written, overlays, p, img, xy)
-            bar.update(len(batch_files))
+    if not coords:
+        raise DataError(f"images: no image in {printable(files[0].parent)} could be read: {_named(skipped)}")
     xy = np.concatenate(coords)
     if any(c is None for c in confidence):
         return xy, None, sizes

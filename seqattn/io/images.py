@@ -26,25 +26,39 @@ _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
 # in a JPEG scan, FF is a marker unless followed by 00 (a stuffed byte), D0-D7 (restart) or FF (fill)
 _JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# what Pillow's format checks and header readers raise on a file that is not theirs, or too short
+_NO_HEADER = (SyntaxError, IndexError, TypeError, ValueError, EOFError, OSError, struct.error)
+
+
+class UnreadableImage(DataError):
+    """An image file that cannot be decoded; ``reason`` says why in a few words (no path)."""
+
+    def __init__(self, message: str, path: Path, reason: str) -> None:
+        super().__init__(message)
+        self.path, self.reason = path, reason
 
 
 def read_image(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
-    """Decode ``path`` to (H, W, 3) uint8 RGB; a missing, unreadable, truncated or too large
-    (more than ``max_pixels`` declared) file is a DataError.
+    """Decode ``path`` to (H, W, 3) uint8 RGB; a missing, empty, unreadable, truncated or too large
+    (more than ``max_pixels`` declared) file is an UnreadableImage (a DataError).
 
     16-bit images are scaled by their type's maximum; floating-point ones (TIFF) by 255 when
     their values lie in [0, 1], else from their minimum to their maximum (NaN becomes 0).
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"image file not found: {path}")
+        raise UnreadableImage(f"image file not found: {path}", path, "file not found")
     check_pixels(path, max_pixels)
     raw = path.read_bytes()
-    image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_UNCHANGED) if raw else None
+    if not raw:
+        raise UnreadableImage(f"image unreadable (empty file): {path}", path, "empty file")
+    image = cv2.imdecode(np.frombuffer(raw, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
-        raise DataError(f"image unreadable (not an image, or truncated): {path}")
+        reason = "not an image, or truncated"
+        raise UnreadableImage(f"image unreadable ({reason}): {path}", path, reason)
     if _truncated(raw):
-        raise DataError(f"image truncated (file ends before the image data does): {path}")
+        reason = "file ends before the image data does"
+        raise UnreadableImage(f"image truncated ({reason}): {path}", path, f"truncated: {reason}")
     if image.ndim == 3 and image.shape[2] >= 3:
         image = image[:, :, 2::-1]  # BGR(A) -> RGB
     return to_rgb_uint8(image)
@@ -73,12 +87,12 @@ def declared_size(path: Path) -> tuple[int, int] | None:
             prefix = fp.read(16)
             for fmt in Image.ID:
                 factory, accept = Image.OPEN[fmt]
-                if accept is not None and accept(prefix) is not True:
-                    continue
-                fp.seek(0)
-                try:
+                try:  # some checks read 4 bytes of the prefix whatever its length (an empty file)
+                    if accept is not None and accept(prefix) is not True:
+                        continue
+                    fp.seek(0)
                     return factory(fp, str(path)).size
-                except (SyntaxError, IndexError, TypeError, ValueError, EOFError, OSError, struct.error):
+                except _NO_HEADER:
                     continue
     except OSError:  # missing or unreadable: reported when the image is read, with its path
         pass
@@ -86,13 +100,15 @@ def declared_size(path: Path) -> tuple[int, int] | None:
 
 
 def check_pixels(path: Path, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
-    """A DataError when ``path`` declares more than ``max_pixels`` pixels (nothing is decoded)."""
+    """An UnreadableImage when ``path`` declares more than ``max_pixels`` pixels (nothing is decoded)."""
     size = declared_size(path)
     if size is not None and size[0] * size[1] > max_pixels:
         w, h = size
-        raise DataError(
+        raise UnreadableImage(
             f"image {path} declares {w}x{h} = {w * h} pixels, above the limit of {max_pixels}"
-            f" ({MAX_PIXELS_SETTING}: raise it to read such images)"
+            f" ({MAX_PIXELS_SETTING}: raise it to read such images)",
+            path,
+            f"declares {w}x{h} pixels, above the limit of {max_pixels}",
         )
 
 

@@ -140,6 +140,16 @@ class SequentialAttentionModel(nn.Module):
             raise ConfigError(f"model.channels needs at least 3 stages (strides 2..8), got {list(channels)}")
         if glimpse_source not in ("pixels", "features"):
             raise ConfigError(f"model.glimpse_source must be pixels or features, got {glimpse_source!r}")
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ConfigError(f"model.steps must be an integer >= 0, got {steps}")
+        if not 0 < glimpse_shrink <= 1:
+            raise ConfigError(f"model.glimpse_shrink must be in (0, 1], got {glimpse_shrink}")
+        if not glimpse_extent > 0:
+            raise ConfigError(f"model.glimpse_extent must be > 0, got {glimpse_extent}")
+        if steps > 0 and glimpse_size < 2:
+            raise ConfigError(f"model.glimpse_size must be >= 2 (a glimpse of (size/2)^2 cells), got {glimpse_size}")
+        if heads < 1 or width % heads:
+            raise ConfigError(f"model.width must be divisible by model.heads, got width {width}, heads {heads}")
         self.backbone = (
             ConvBackbone(tuple(channels)) if backbone is None else PretrainedBackbone(backbone, backbone_weights)
         )

@@ -1,5 +1,7 @@
 """The wrapper around a Hydra job (train.py, eval.py): problems the user can fix end in one line
-``error: ...`` and exit status 2; in a sweep a failed job is recorded and the others go on."""
+``error: ...`` and exit status 2; in a sweep a failed job is recorded and the others go on.
+A log file that cannot be written (Hydra's ``<run>/<job>.log`` on a full disk) prints no
+traceback of logging's own: the console shows every line still."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import math
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from seqattn.errors import UserError, exception_chain
@@ -28,6 +31,11 @@ def run_task(work: Callable[[], float], output_dir: Path) -> float:
 
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     started = time.perf_counter()
+    with quiet_log_files():
+        return _run(work, output_dir, multirun, started)
+
+
+def _run(work: Callable[[], float], output_dir: Path, multirun: bool, started: float) -> float:
     try:
         return work()
     except Exception as exc:  # noqa: BLE001 - user errors may arrive wrapped by hydra.instantiate
@@ -45,6 +53,33 @@ def run_task(work: Callable[[], float], output_dir: Path) -> float:
         if is_rank_zero():
             write_json(output_dir / "summary.json", {"error": message, "wall_time_s": time.perf_counter() - started})
         return math.inf
+
+
+@contextmanager
+def quiet_log_files() -> Iterator[None]:
+    """While inside: a log file handler whose write fails (a full disk, a quota) drops the line
+    instead of printing logging's "--- Logging error ---" and a traceback; on leaving, the handlers
+    are as they were. The console handler keeps every line, and a write of the run itself that fails
+    is the task's one-line error."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    handlers = [
+        h
+        for lg in loggers
+        if isinstance(lg, logging.Logger)
+        for h in lg.handlers
+        if isinstance(h, logging.FileHandler) and "handleError" not in vars(h)
+    ]
+    for handler in handlers:
+        handler.handleError = _drop  # the instance's own, in place of Handler.handleError
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            vars(handler).pop("handleError", None)
+
+
+def _drop(record: logging.LogRecord) -> None:
+    """A log line that could not be written to its file: dropped without a word."""
 
 
 def _discard_unused_run_dir(output_dir: Path) -> None:
