@@ -44,7 +44,7 @@ class EarlyStoppingReport(EarlyStopping):
     """EarlyStopping on a windowed mean, held off until ``min_progress`` of the budget; its verbose
     output names the epoch, the patience left and the best epoch."""
 
-    def __init__(self, *args, window: int = 1, min_progress: float = 0.0, **kwargs) -> None:
+    def __init__(self, *args, window: int = 1, min_progress: float = 0.8, **kwargs) -> None:
         patience, min_delta = kwargs.get("patience", 3), kwargs.get("min_delta", 0.0)
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ConfigError(f"{_KEY}.patience must be an integer >= 0, got {patience}")
