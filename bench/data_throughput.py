@@ -16,7 +16,8 @@ from omegaconf import OmegaConf
 
 from seqattn.data import Geometry, build_datamodule, build_source
 from seqattn.module import KeypointModule
-from seqattn.training.adapt import measure, resolve_auto
+from seqattn.training.adapt import resolve_auto
+from seqattn.training.data_stats import measure
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 BATCHES = 30

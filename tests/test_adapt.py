@@ -7,14 +7,9 @@ import numpy as np
 import pytest
 
 from seqattn.errors import ConfigError
-from seqattn.training.adapt import Pinned, format_header, pose_alignment, resolve_auto
-from seqattn.training.choices import (
-    DataStats,
-    choose_glimpse_source,
-    choose_input_size,
-    choose_rotation,
-    choose_steps,
-)
+from seqattn.training.adapt import Pinned, format_header, resolve_auto
+from seqattn.training.choices import choose_glimpse_source, choose_input_size, choose_rotation, choose_steps
+from seqattn.training.data_stats import DataStats, pose_alignment
 from seqattn.training.run_info import RUN_INFO_FILE
 from seqattn.training.train import train
 

@@ -19,7 +19,7 @@ from seqattn.io.video_info import DecodeReport
 from seqattn.losses.unlabelled import UnlabelledTerms, random_warps, warp_images, warp_points
 from seqattn.models.sequential import soft_argmax
 from seqattn.training.adapt import format_header, resolve_auto
-from seqattn.training.choices import DataStats
+from seqattn.training.data_stats import DataStats
 from seqattn.training.train import train
 
 FRAMES = 30

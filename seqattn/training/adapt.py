@@ -1,8 +1,8 @@
 """Resolve, then build: the data's statistics fill every ``auto`` setting once, each with its reason.
 
-``measure(source)`` reads the statistics; ``resolve_auto(cfg, stats)`` returns a resolved copy of
-the config (explicit values win) and what it chose and why; the rules are in
-``seqattn/training/choices.py``:
+``measure(source)`` (seqattn/training/data_stats.py) reads the statistics; ``resolve_auto(cfg,
+stats)`` returns a resolved copy of the config (explicit values win) and what it chose and why; the
+rules are in ``seqattn/training/choices.py``:
 
 - ``input_size``: 160 px, larger (up to 256) when the labelled objects would be under 24 input
   pixels, never past the images' own long side;
@@ -25,19 +25,15 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from seqattn.data import KeypointSource
 from seqattn.errors import ConfigError
 from seqattn.losses.unlabelled import terms_on
 from seqattn.models.backbones import NO_WEIGHTS
 from seqattn.training.choices import (
     GLIMPSE_SIZE,
-    DataStats,
     choose_glimpse_source,
     choose_input_size,
     choose_rotation,
@@ -47,62 +43,9 @@ from seqattn.training.choices import (
     glimpse_resolution,
     letterbox_resolution,
 )
+from seqattn.training.data_stats import DataStats
 
 log = logging.getLogger(__name__)
-
-SAMPLED_IMAGES = 64  # training images measured for the image size and object span
-
-
-def pose_alignment(keypoints: list[np.ndarray]) -> float:
-    """How consistently each keypoint lies in the same direction from its sample's centroid, up to
-    a left-right mirror (an animal walking either way in a side view is one view, which flips
-    cover): per keypoint the mean resultant length of those directions, after mirroring each
-    sample that way matches the mean better; median over keypoints labelled in at least 8 samples.
-    1: a fixed view (upright faces, side views); low: any heading (animals seen from above).
-    keypoints: per sample (K, 2) pixels, NaN where missing. NaN when too few labels."""
-    units = []
-    for pts in keypoints:
-        centred = pts - np.nanmean(pts, 0) if np.isfinite(pts).all(1).sum() >= 3 else np.full_like(pts, np.nan)
-        norm = np.linalg.norm(centred, axis=1, keepdims=True)
-        units.append(np.where(norm > 0, centred / np.where(norm > 0, norm, 1), np.nan))
-    if not units:
-        return math.nan
-    u = np.stack(units)  # (N, K, 2) unit directions, NaN where unknown
-    counted = np.isfinite(u).all(2).sum(0) >= 8  # (K,)
-    if not counted.any():
-        return math.nan
-    mirrored = u * np.array([-1.0, 1.0])
-    picked = u
-    for _ in range(5):  # choose each sample's reflection against the mean, then update the mean
-        mean = np.nanmean(picked, 0)  # (K, 2)
-        flip = np.nansum(mirrored * mean, (1, 2)) > np.nansum(u * mean, (1, 2))  # (N,)
-        picked = np.where(flip[:, None, None], mirrored, u)
-    lengths = np.linalg.norm(np.nanmean(picked, 0), axis=1)[counted]
-    return float(np.median(lengths))
-
-
-def measure(source: KeypointSource) -> DataStats:
-    """Image size and object span of up to SAMPLED_IMAGES training images, evenly spread."""
-    splits, pairs = source.splits(), source.flip_pairs
-    train = splits["train"]
-    picks = np.unique(np.linspace(0, len(train) - 1, num=min(SAMPLED_IMAGES, len(train))).round().astype(int))
-    sides, spans, keypoints = [], [], []
-    for i in picks:
-        sample = train[int(i)]
-        sides.append(max(sample.image.shape[:2]))
-        keypoints.append(sample.keypoints)
-        pts = sample.keypoints[np.isfinite(sample.keypoints).all(1)]
-        if len(pts) >= 2:
-            spans.append(float((pts.max(0) - pts.min(0)).max()))
-    return DataStats(
-        num_train=len(train),
-        num_val=len(splits["val"]),
-        num_keypoints=len(source.keypoint_names),
-        long_side_px=float(np.median(sides)),
-        object_span_px=float(np.median(spans)) if spans else math.nan,
-        pose_alignment=pose_alignment(keypoints),
-        flip_pairs=None if pairs is None else [[source.keypoint_names[i], source.keypoint_names[j]] for i, j in pairs],
-    )
 
 
 @dataclass(frozen=True)

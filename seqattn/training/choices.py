@@ -7,22 +7,10 @@ The measurements behind the constants are in docs/benchmarks.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from seqattn.data.augment import SMALL_ROTATION
 from seqattn.errors import ConfigError
-
-
-@dataclass
-class DataStats:
-    num_train: int
-    num_keypoints: int
-    long_side_px: float  # median over the sampled training images of max(width, height)
-    object_span_px: float  # median over them of the labelled keypoints' bounding-box long side (NaN: none)
-    pose_alignment: float  # how alike the animal's heading is across images, in [0, 1] (NaN: too few labels)
-    num_val: int = 0  # images in the validation split
-    flip_pairs: list[list[str]] | None = None  # names of the left/right pairs a flip swaps; None: unknown
-
+from seqattn.training.data_stats import DataStats
 
 BASE_INPUT = 160  # px: the default step-0 input side
 MIN_OBJECT_PX = 24  # median labelled span wanted at the network input

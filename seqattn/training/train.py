@@ -25,9 +25,10 @@ from seqattn.data import Geometry, KeypointSource, build_datamodule, build_sourc
 from seqattn.data.unlabelled import find_videos
 from seqattn.errors import ConfigError
 from seqattn.module import KeypointModule
-from seqattn.training.adapt import Pinned, measure, resolve_auto
+from seqattn.training.adapt import Pinned, resolve_auto
 from seqattn.training.checks import check_config
 from seqattn.training.components import build_callbacks, build_loggers
+from seqattn.training.data_stats import measure
 from seqattn.training.distributed import ddp_strategy, in_joblib_job
 from seqattn.training.fit import TrainerParts, run_in_folder
 from seqattn.training.resume import RngState, Start, locate_start
