@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# Defined here before helpers.py: still importable from conftest (new tests import them from helpers).
+# CONF, ROOT, TINY and tiny were defined here before helpers.py: still importable from conftest
+# (new tests import them from helpers).
 from helpers import (  # noqa: F401
     CONF,
     FRAMES,

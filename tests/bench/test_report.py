@@ -10,11 +10,7 @@ from pathlib import Path
 from helpers import ROOT
 
 SCRIPT = ROOT / "bench" / "report.py"
-
-
 PAGE = ROOT / "docs" / "benchmarks.md"
-
-
 RESULTS = ROOT / "bench" / "results"
 
 

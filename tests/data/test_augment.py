@@ -8,11 +8,7 @@ from seqattn.data.augment import KeypointAugment
 from seqattn.data.synthetic.dataset import KEYPOINT_NAMES, SyntheticSource
 
 S = 96
-
-
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255)]
-
-
 PAIRS = [(0, 1), (2, 3)]  # keypoint 0 <-> 1 and 2 <-> 3 swap on a flip
 
 

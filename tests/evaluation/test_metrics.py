@@ -27,14 +27,8 @@ def _update(metric: KeypointErrors, truth, offsets, visible, norm_dist, index, d
 # Three images x three keypoints. Visible errors: (3, 4) -> 5, (0, 1) -> 1, (6, 8) -> 10, (0, 0) -> 0.
 # Keypoint "c" is never labelled; hidden points carry huge offsets that must not count.
 TRUTH = [[[10, 10], [20, 20], [0, 0]], [[5, 5], [7, 7], [0, 0]], [[1, 1], [2, 2], [0, 0]]]
-
-
 OFFSETS = [[[3, 4], [0, 1], [99, 99]], [[500, 500], [6, 8], [99, 99]], [[0, 0], [-50, 50], [99, 99]]]
-
-
 VISIBLE = [[True, True, False], [False, True, False], [True, False, False]]
-
-
 NORM = [[0.05, 0.01, 9.0], [9.0, 0.1, 9.0], [0.0, 9.0, 9.0]]
 
 

@@ -1,5 +1,3 @@
-"""None"""
-
 import math
 
 import pytest

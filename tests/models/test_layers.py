@@ -1,5 +1,3 @@
-"""None"""
-
 import torch
 
 from seqattn.models.layers import sine_encoding

@@ -19,16 +19,11 @@ from seqattn.training.sweep import CSV_FILE
 
 pytestmark = pytest.mark.slow
 
-
 # 7 validation and test images: DistributedSampler pads each to 8 for 2 processes, and the metrics
 # must not count the repeated image. Three epochs at least: the hang of issue 11 came after the first.
 DDP = ["trainer=ddp", "trainer.max_epochs=3", "data.source.num_val=7", "data.source.num_test=7"]
-
-
 # What a user gets by default (progress bar, wandb offline), which TINY switches off for speed.
 DEFAULTS = ["trainer.enable_progress_bar=true", "logger=wandb"]
-
-
 # Early stopping after epoch 2: only an improvement by 1000 px counts, and the patience is 2.
 STOP_EARLY = [
     "trainer.max_epochs=8",
@@ -36,8 +31,6 @@ STOP_EARLY = [
     "callbacks.early_stopping.min_delta=1000",
     "callbacks.early_stopping.min_progress=0",
 ]
-
-
 HANG = 300  # seconds: a DDP test still running then has hung (they take 15-60 s)
 
 
