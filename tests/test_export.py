@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import compose_cfg
-from test_data_formats import shared_or_skip
+from helpers import shared_or_skip
 
 from seqattn.data.synthetic.video import render_video
 from seqattn.errors import ConfigError, DataError
@@ -20,15 +19,14 @@ from seqattn.inference.cli import main as predict_main
 from seqattn.inference.exported import METADATA_KEY, OnnxModel
 from seqattn.inference.tables import H5_KEY
 from seqattn.io.images import read_image
-from seqattn.training.train import train
 
 TOLERANCE_PX = 0.05  # exported against PyTorch, original pixels
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("export_model") / "run"
-    return Path(train(compose_cfg(out, "trainer.max_epochs=2", "test=false")).best_checkpoint)
+def checkpoint(checkpoint: str) -> Path:
+    """The session's tiny checkpoint (conftest), as the Path that export() takes."""
+    return Path(checkpoint)
 
 
 @pytest.fixture(scope="module")
