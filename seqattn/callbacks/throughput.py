@@ -10,10 +10,13 @@ from lightning.pytorch.callbacks import Callback, Timer
 
 
 def training_progress(trainer: L.Trainer) -> float:
-    """Fraction of the budget used, in [0, 1]: epochs of max_epochs, or wall time of max_time."""
+    """Fraction of the budget used, in [0, 1]: epochs of max_epochs, steps of max_steps (a fixed
+    number of training images, seqattn/training/budget.py) or wall time of max_time."""
     fractions = []
     if trainer.max_epochs and trainer.max_epochs > 0:
         fractions.append(trainer.current_epoch / trainer.max_epochs)
+    if trainer.max_steps and trainer.max_steps > 0:
+        fractions.append(trainer.global_step / trainer.max_steps)
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
     remaining = timer.time_remaining("train") if timer is not None else None
     if remaining is not None:

@@ -24,6 +24,7 @@ from seqattn.evaluation.report import format_summary, write_report
 from seqattn.io.files import remove_stale_partials, write_json
 from seqattn.module import KeypointModule
 from seqattn.training.adapt import format_header, measure, pin_to_checkpoint, resolve_auto
+from seqattn.training.budget import resolve_train_images
 from seqattn.training.checks import check_config
 from seqattn.training.components import build_callbacks, build_loggers, find_callback, finish_wandb
 from seqattn.training.distributed import (
@@ -68,6 +69,7 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     """
     started = time.perf_counter()
     check_config(cfg)
+    cfg, budget = resolve_train_images(cfg)  # a fixed amount of training: trainer.max_steps
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     # Everything that can reject the config, the data or a checkpoint runs before anything is written.
@@ -85,6 +87,7 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     if ckpt_path:  # a continued run keeps the letterbox and model its checkpoint was trained with
         cfg = pin_to_checkpoint(cfg, read_checkpoint(ckpt_path, ckpt_key), ckpt_path)
     cfg, adaptive = resolve_auto(cfg, measure(source))
+    adaptive["chosen"].update(budget)
     datamodule = build_datamodule(cfg.data, Geometry.for_model(cfg.input_size, cfg.model), source)
     module = KeypointModule(
         model=_plain(cfg.model),
