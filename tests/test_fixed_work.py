@@ -4,6 +4,7 @@ error twice with the same seed, another with another seed (docs/protocol.md)."""
 import pytest
 import torch
 from conftest import compose_cfg
+from train_helpers import read_csv
 
 from seqattn.errors import ConfigError
 from seqattn.training.budget import resolve_train_images
@@ -11,7 +12,8 @@ from seqattn.training.train import train
 
 # TINY: 24 training images in batches of 8, 3 steps an epoch; 60 images -> 8 steps (64 images),
 # two whole epochs and 2 steps of a third. DataLoader workers on: their seeding is part of it.
-FIXED = ["train_images=60", "data.num_workers=2"]
+# The last weights are tested: every step, the partial epoch's included, reaches the test metrics.
+FIXED = ["train_images=60", "data.num_workers=2", "test_ckpt=last"]
 
 
 def test_train_images_become_steps_before_anything_is_built(make_cfg):
@@ -47,6 +49,8 @@ def test_fixed_work_repeats_with_its_seed_and_not_with_another(tmp_path):
         runs[name] = train(compose_cfg(tmp_path / name, *FIXED, f"seed={seed}"))
     a, b, other = (runs[n] for n in ("a", "b", "other"))
     assert a.stop_reason == "reached trainer.max_steps=8"
+    validated = [r["epoch"] for r in read_csv(tmp_path / "a" / "history.csv") if r["val/epe_px"]]
+    assert validated == ["0", "1", "2"]  # the partial third epoch too (ValidateLastStep)
     last = torch.load(a.last_checkpoint, weights_only=False)
     assert last["global_step"] == 8  # images trained = 8 steps x 8, the partial third epoch included
     # the learning-rate schedule spans the fixed budget: at its final rate after the last step

@@ -6,8 +6,9 @@ seed. Images are counted in optimizer steps, whatever the epoch length (``data.e
 repeats a small set): one step is ``data.batch_size`` x ``trainer.accumulate_grad_batches`` x
 the processes (``trainer.devices`` x ``trainer.num_nodes``) labelled images, and the steps are
 rounded up, so a run trains at most one step's images more than asked. ``trainer.max_epochs``
-is lifted (-1): the steps end the run, and the learning-rate schedule and the early-stopping
-rule's ``min_progress`` run over them (``seqattn/optim.py``, ``seqattn/callbacks/early_stopping.py``).
+is lifted (-1): the steps end the run (the last, partial epoch validated,
+``seqattn/callbacks/last_step.py``), and the learning-rate schedule and the early-stopping rule's
+``min_progress`` run over them (``seqattn/optim.py``, ``seqattn/callbacks/early_stopping.py``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from seqattn.callbacks import AtomicCheckpointIO, MetricsHistory
+from seqattn.callbacks.last_step import ValidateLastStep
 from seqattn.callbacks.stop_together import StopTogether, explain_distributed_failure
 from seqattn.checkpoint import check_keypoints, load_compatible, read_checkpoint
 from seqattn.data import Geometry, KeypointDataModule, build_datamodule, build_source
@@ -114,9 +115,10 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
                 f"test_ckpt: {cfg.test_ckpt} was trained at input_size {size}, this run at {module.input_size}"
             )
     # Not optional: without RngState a resumed run draws other batches than an uninterrupted one;
-    # without StopTogether a SIGTERM under DDP can hang the run.
+    # without StopTogether a SIGTERM under DDP can hang the run; without ValidateLastStep the last,
+    # partial epoch of a step budget (train_images) is trained but never validated.
     stop = StopTogether(grace_s=float(cfg.get("stop_grace_s", 30)))
-    callbacks = [*build_callbacks(cfg.get("callbacks"), output_dir), RngState(), stop]
+    callbacks = [*build_callbacks(cfg.get("callbacks"), output_dir), RngState(), ValidateLastStep(), stop]
     loggers = build_loggers(cfg.get("logger"), output_dir)
     timeout_s = cfg.get("ddp_timeout_s")
     trainer: L.Trainer = instantiate(
