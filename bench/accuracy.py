@@ -1,17 +1,22 @@
 """Accuracy/speed benchmark: the protocol of ../shared/data/README.md on any data config.
 
 Each configuration (a quoted string of train.py overrides) trains in its own process under a
-wall-time budget (Lightning ``max_time``), stops early and picks its checkpoint on val, is
-tested on test in original pixels, and prints one markdown row: mean / median / p90 px,
-PCK@5px, gross-miss rate (share of points off by more than 10 % of the image diagonal), epochs,
-training images/s, batched inference images/s (CPU), peak resident memory of the training
-process (and, in its result, of its largest DataLoader worker). Each run's result, kept in its
-folder as bench_result.json, is a row in bench/report.py's schema: with its "table", "label" and
-"alone" filled in and put in bench/results/, it appears in docs/benchmarks.md.
+wall-time budget (``--minutes``, Lightning ``max_time``) or a fixed amount of training
+(``--images``: ``train_images``, the same steps on any machine; docs/protocol.md), stops early
+and picks its checkpoint on val, is tested on test in original pixels, and prints one markdown
+row: mean / median / p90 px, PCK@5px, gross-miss rate (share of points off by more than 10 % of
+the image diagonal), epochs, training images/s, batched inference images/s (CPU), peak resident
+memory of the training process (and, in its result, of its largest DataLoader worker).
 
     python bench/accuracy.py --minutes 10 \\
         --common "data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json" \\
         "model=sequential" "model=softargmax supervision.heatmap_weight=0"
+    python bench/accuracy.py --images 30000 --common "..." "seed=0"    # development comparisons
+
+Its result (``bench_result.json``, kept in the run's folder) also records the protocol, the images
+trained (optimizer steps x batch size) and the wall time, beside the error, not mixed into it; it
+is a row in bench/report.py's schema: with its "table", "label" and "alone" filled in and put in
+bench/results/, it appears in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -40,17 +45,21 @@ HEADER = (
 )
 
 
-def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
-    """Train + test in this process; return the row's numbers."""
+def run_one(overrides: list[str], minutes: float, out_dir: Path, images: int | None = None) -> dict:
+    """Train + test in this process under ``minutes`` of wall time, or ``images`` training images
+    when given; return the row's numbers."""
+    from seqattn.checkpoint import read_checkpoint
     from seqattn.inference import load_checkpoint
+    from seqattn.training.budget import images_per_step
     from seqattn.training.train import train
 
     budget = f"00:00:{int(minutes):02d}:{int(round((minutes % 1) * 60)):02d}"
+    limit = [f"train_images={images}"] if images else [f"+trainer.max_time={budget}"]
     extra = [
         f"paths.output_dir={out_dir}",
         "logger=csv",
         "trainer.max_epochs=-1",
-        f"+trainer.max_time={budget}",
+        *limit,
         "trainer.enable_progress_bar=false",
         "+callbacks.throughput._target_=seqattn.callbacks.ThroughputMonitor",
     ]
@@ -58,6 +67,7 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
         cfg = compose("train", overrides=[*overrides, *extra])
     summary = train(cfg)
     metrics = summary.test_metrics
+    steps = read_checkpoint(summary.last_checkpoint)["global_step"] if summary.last_checkpoint else 0
     model = load_checkpoint(summary.best_checkpoint).eval()
     size = model.codec.side
     batch = torch.randn(32, 3, size, size)
@@ -83,7 +93,10 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
         "epochs": summary.last_epoch + 1,
         "best_epoch": summary.best_epoch,
         "stopped_early": summary.stopped_early,
-        "budget_share": summary.wall_time_s / (60 * minutes),  # set-up and test included
+        "protocol": f"{images} images" if images else f"{minutes:g} min",
+        "images": steps * images_per_step(cfg),  # trained, to the last finished checkpoint
+        "wall_s": summary.wall_time_s,  # set-up and test included
+        "budget_share": None if images else summary.wall_time_s / (60 * minutes),
         "train_ips": rates[-1] if rates else float("nan"),
         "infer_ips": infer,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -93,11 +106,16 @@ def run_one(overrides: list[str], minutes: float, out_dir: Path) -> dict:
     }
 
 
-def result_row(r: dict, common: str, config: str, minutes: float) -> dict:
+def result_row(r: dict, common: str, config: str) -> dict:
     """The run's numbers (``run_one``'s keys, which the other bench scripts read) as a row of
     bench/report.py's schema, with the command that makes this row alone."""
     path = next((o.split("=", 1)[1] for o in shlex.split(common + " " + config) if o.startswith("data.path=")), None)
-    command = f"python bench/accuracy.py --minutes {minutes:g} --common {shlex.quote(common)} {shlex.quote(config)}"
+    budget = (
+        f"--images {r['protocol'].split()[0]}"
+        if r["protocol"].endswith("images")
+        else f"--minutes {r['protocol'].split()[0]}"
+    )
+    command = f"python bench/accuracy.py {budget} --common {shlex.quote(common)} {shlex.quote(config)}"
     fields = new_result(
         label=config or "default",
         set=Path(path).name if path else "synthetic",
@@ -109,7 +127,7 @@ def result_row(r: dict, common: str, config: str, minutes: float) -> dict:
         train_images_per_s=r["train_ips"] if math.isfinite(r["train_ips"]) else None,
         peak_mb=r["peak_mb"],
         command=command,
-        protocol=f"{minutes:g} min",
+        protocol=r["protocol"],
     )
     return {**r, **fields}
 
@@ -128,7 +146,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("configs", nargs="*", default=[""], help="one quoted string of overrides per configuration")
     parser.add_argument("--common", default="", help="overrides applied to every configuration")
-    parser.add_argument("--minutes", type=float, default=10.0, help="training wall-time budget per configuration")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, default=10.0, help="training wall-time budget per configuration")
+    budget.add_argument("--images", type=int, help="instead: training images per configuration (train_images)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench_runs", help="folder for the runs")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -136,23 +156,26 @@ def main() -> None:
     if args.one:  # child process: one configuration, JSON on the last line
         overrides = shlex.split(args.common) + shlex.split(args.configs[0])
         result = json.dumps(
-            result_row(run_one(overrides, args.minutes, args.out), args.common, args.configs[0], args.minutes)
+            result_row(run_one(overrides, args.minutes, args.out, args.images), args.common, args.configs[0])
         )
         (args.out / RESULT_FILE).write_text(result)
         print(result)
         return
 
-    print(f"budget {args.minutes:g} min per configuration; common: {args.common or '(none)'}")
+    protocol = f"{args.images} training images" if args.images else f"{args.minutes:g} min"
+    print(f"budget {protocol} per configuration; common: {args.common or '(none)'}")
     print(HEADER, flush=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for i, config in enumerate(args.configs):
-        result = run_row(args.common, config, args.minutes, args.out / f"{stamp}-{i}")
+        result = run_row(args.common, config, args.minutes, args.out / f"{stamp}-{i}", args.images)
         print(row(config or "(defaults)", result), flush=True)
 
 
-def run_row(common: str, config: str, minutes: float, out_dir: Path) -> dict:
-    """One configuration in a process of its own (its own peak memory); its numbers, or {"error": ...}."""
-    cmd = [sys.executable, __file__, "--one", "--minutes", str(minutes), "--out", str(out_dir), "--common", common]
+def run_row(common: str, config: str, minutes: float, out_dir: Path, images: int | None = None) -> dict:
+    """One configuration in a process of its own (its own peak memory); its numbers, or {"error": ...}.
+    ``images``: a fixed amount of training instead of ``minutes``."""
+    budget = ["--images", str(images)] if images else ["--minutes", str(minutes)]
+    cmd = [sys.executable, __file__, "--one", *budget, "--out", str(out_dir), "--common", common]
     proc = subprocess.run([*cmd, config], capture_output=True, text=True, cwd=ROOT)
     try:
         return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -10,20 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-# CONF, ROOT, TINY and tiny were defined here before helpers.py: still importable from conftest
-# (new tests import them from helpers).
-from helpers import (  # noqa: F401
-    CONF,
+from helpers import (
     FRAMES,
-    ROOT,
-    TINY,
     TINY_RUN,
     H,
     W,
     compose_cfg,
     encode,
-    tiny,
     write_coco,
     write_dlc,
     write_images,

@@ -4,7 +4,7 @@ constructor's default is the config's (a class built in code behaves as the conf
 import inspect
 
 import pytest
-from conftest import CONF
+from helpers import CONF
 from hydra import compose, initialize_config_dir
 from hydra.utils import get_method
 from omegaconf import OmegaConf

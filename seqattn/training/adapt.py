@@ -43,6 +43,7 @@ from seqattn.training.choices import (
     glimpse_resolution,
     letterbox_resolution,
 )
+from seqattn.training.budget import resolve_train_images
 from seqattn.training.data_stats import DataStats
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ def resolve_auto(
         OmegaConf.update(cfg, key, value, force_add=True)
         chosen[key] = {"value": value, "reason": reason}
 
+    cfg, budget = resolve_train_images(cfg)  # a fixed amount of training: trainer.max_steps
+    chosen.update(budget)
     if pinned is not None:
         _pin(cfg, pinned, choose)
     model = cfg.model

@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from seqattn.callbacks import AtomicCheckpointIO
+from seqattn.callbacks.last_step import ValidateLastStep
 from seqattn.callbacks.stop_together import StopTogether
 from seqattn.checkpoint import check_keypoints, load_compatible, read_checkpoint
 from seqattn.data import Geometry, KeypointSource, build_datamodule, build_source
@@ -112,11 +113,12 @@ def check_test_checkpoint(test_ckpt: str, module: KeypointModule) -> None:
 
 
 def build_trainer(cfg: DictConfig, output_dir: Path) -> TrainerParts:
-    """The Trainer with the configured callbacks and loggers, plus the two a run cannot do without:
-    RngState (a resumed run draws the batches of an uninterrupted one) and StopTogether (a SIGTERM
-    under DDP cannot hang the run)."""
+    """The Trainer with the configured callbacks and loggers, plus three a run cannot do without:
+    RngState (a resumed run draws the batches of an uninterrupted one), ValidateLastStep (the last,
+    partial epoch of a step budget is validated) and StopTogether (a SIGTERM under DDP cannot hang
+    the run)."""
     stop = StopTogether(grace_s=float(cfg.get("stop_grace_s", 30)))
-    callbacks = [*build_callbacks(cfg.get("callbacks"), output_dir), RngState(), stop]
+    callbacks = [*build_callbacks(cfg.get("callbacks"), output_dir), RngState(), ValidateLastStep(), stop]
     loggers = build_loggers(cfg.get("logger"), output_dir)
     timeout_s = cfg.get("ddp_timeout_s")
     trainer: L.Trainer = instantiate(

@@ -4,7 +4,7 @@ and no stop before a share of the budget."""
 import lightning as L
 import pytest
 import torch
-from conftest import compose_cfg
+from helpers import compose_cfg
 from torch.utils.data import DataLoader
 
 from seqattn.callbacks import EarlyStoppingReport

@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 import pytest
-from conftest import compose_cfg
+from helpers import compose_cfg
 
 from seqattn.data.augment import KeypointAugment
 from seqattn.data.synthetic.dataset import KEYPOINT_NAMES, SyntheticSource

@@ -6,8 +6,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import compose_cfg
-from helpers import SOURCE, eval_cfg
+from helpers import SOURCE, compose_cfg, eval_cfg
 
 from seqattn.data.synthetic.dataset import SyntheticSource
 from seqattn.errors import DataError

@@ -2,8 +2,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_cfg
-from helpers import epe_from_per_image
+from helpers import compose_cfg, epe_from_per_image
 
 from seqattn.errors import ConfigError
 from seqattn.models import SequentialAttentionModel
