@@ -32,6 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqattn.errors import ConfigError
 from seqattn.losses.unlabelled import terms_on
 from seqattn.models.backbones import NO_WEIGHTS
+from seqattn.training.budget import resolve_train_images
 from seqattn.training.choices import (
     GLIMPSE_SIZE,
     choose_glimpse_source,
@@ -43,7 +44,6 @@ from seqattn.training.choices import (
     glimpse_resolution,
     letterbox_resolution,
 )
-from seqattn.training.budget import resolve_train_images
 from seqattn.training.data_stats import DataStats
 
 log = logging.getLogger(__name__)

@@ -94,9 +94,14 @@ def test_accuracy_writes_its_run_as_a_row(monkeypatch):
     import accuracy
 
     numbers = {"seed": 1, "mean": 2.5, "median": 1.5, "p90": 4.0, "train_ips": float("nan"), "peak_mb": 1000.0}
+    numbers["protocol"] = "10 min"  # as run_one records it
     common = "data=dlc data.path=../shared/data/openfield data.split_file=../shared/data/openfield/splits.json"
-    row = accuracy.result_row(numbers, common, "seed=1", 10)
+    row = accuracy.result_row(numbers, common, "seed=1")
     assert set(report_module().SCHEMA) <= set(row) and row["mean"] == 2.5  # its own keys stay for the other scripts
     assert (row["set"], row["seeds"], row["mean_px"], row["train_images_per_s"]) == ("openfield", [1], 2.5, None)
     assert row["protocol"] == "10 min" and row["alone"] is None and row["date"]
     assert row["command"] == f"python bench/accuracy.py --minutes 10 --common '{common}' seed=1"
+    fixed = accuracy.result_row({**numbers, "protocol": "30000 images"}, common, "seed=1")
+    assert fixed["protocol"] == "30000 images" and fixed["command"].startswith(
+        "python bench/accuracy.py --images 30000 "
+    )

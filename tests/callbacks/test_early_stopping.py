@@ -124,6 +124,16 @@ def test_early_stopping_waits_for_its_share_of_the_budget(make_cfg):
     assert summary.stopped_early and summary.last_epoch == 4, summary.stop_reason
 
 
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"patience": -1}, "callbacks.early_stopping.patience must be an integer >= 0, got -1"),
+        ({"patience": 2.5}, "callbacks.early_stopping.patience must be an integer >= 0, got 2.5"),
+        ({"min_delta": -0.5}, "callbacks.early_stopping.min_delta must be >= 0, got -0.5"),
+        ({"window": 0}, "callbacks.early_stopping.window must be >= 1, got 0"),
+        ({"min_progress": 1.5}, "callbacks.early_stopping.min_progress must be in [0, 1], got 1.5"),
+    ],
+)
 def test_meaningless_settings_are_refused_by_name(kwargs, words):
     with pytest.raises(ConfigError) as raised:
         EarlyStoppingReport(**{"monitor": "val/epe_px", "mode": "min", **kwargs})

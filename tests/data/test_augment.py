@@ -109,6 +109,20 @@ def test_flips_are_off_when_no_left_right_pairs_are_known(caplog):
     assert KeypointAugment(rotate=25, flip_pairs=[], hflip=0.5).hflip == 0.5  # explicitly no sided keypoints
 
 
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"scale": (2, 1)}, "data.augment.scale must be [min, max] with 0 < min <= max, got [2, 1]"),
+        ({"scale": (0, 1)}, "data.augment.scale must be [min, max] with 0 < min <= max, got [0, 1]"),
+        ({"scale": (0.8, 1.0, 1.2)}, "data.augment.scale must be [min, max] with 0 < min <= max, got [0.8, 1.0, 1.2]"),
+        ({"scale": 1.2}, "data.augment.scale must be [min, max] with 0 < min <= max, got 1.2"),
+        ({"translate": -0.1}, "data.augment.translate must be >= 0, got -0.1"),
+        ({"hflip": 1.5}, "data.augment.hflip must be in [0, 1], got 1.5"),
+        ({"blur": -0.1}, "data.augment.blur must be in [0, 1], got -0.1"),
+        ({"noise": 2}, "data.augment.noise must be in [0, 1], got 2"),
+        ({"brightness_contrast": -0.2}, "data.augment.brightness_contrast must be >= 0, got -0.2"),
+    ],
+)
 def test_meaningless_settings_are_refused_by_name(kwargs, words):
     with pytest.raises(ConfigError) as raised:
         KeypointAugment(**{"rotate": 10.0, "flip_pairs": [], **kwargs})
