@@ -6,7 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-import seqattn.training.cli
+import seqattn.training.arguments
 import seqattn.training.evaluate
 import seqattn.training.train
 
@@ -17,5 +17,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    seqattn.training.cli.eval_argv(sys.argv[1:], Path(__file__).parent / "conf")
+    seqattn.training.arguments.eval_argv(sys.argv[1:], Path(__file__).parent / "conf")
     main()

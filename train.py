@@ -6,7 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-import seqattn.training.cli
+import seqattn.training.arguments
 import seqattn.training.train
 
 SCRIPT = Path(__file__).resolve()
@@ -18,5 +18,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    sys.argv[1:] = seqattn.training.cli.cli_argv(sys.argv[1:], SCRIPT.parent / "conf")
+    sys.argv[1:] = seqattn.training.arguments.cli_argv(sys.argv[1:], SCRIPT.parent / "conf")
     main()

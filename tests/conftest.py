@@ -23,8 +23,8 @@ from helpers import (
     write_plain,
 )
 
-from seqattn.data.synthetic.video import render_video
-from seqattn.inference.cli import main as predict_main
+from seqattn.data.synthetic.walk import render_video
+from seqattn.inference.predict import main as predict_main
 from seqattn.training.summary import RunSummary
 from seqattn.training.train import train
 

@@ -33,7 +33,7 @@ from omegaconf import DictConfig
 
 from seqattn.data.synthetic.creature import render_creature
 from seqattn.data.synthetic.dataset import SyntheticSource
-from seqattn.data.synthetic.video import walking_poses
+from seqattn.data.synthetic.walk import walking_poses
 from seqattn.inference.outliers import main as outliers_main
 from seqattn.inference.tables import H5_KEY
 from seqattn.training.data_stats import DataStats

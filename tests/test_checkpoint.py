@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 
 from seqattn.checkpoint import FORMAT, check_targets, module_from_checkpoint, read_checkpoint
 from seqattn.errors import ConfigError
-from seqattn.inference import cli
+from seqattn.inference import predict
 from seqattn.module import KeypointModule
 from seqattn.training.evaluate import evaluate
 from seqattn.training.resume import LAST_CHECKPOINT, resume_argv
@@ -64,7 +64,7 @@ def test_a_plain_data_checkpoint_may_rebuild_only_the_projects_own_classes(train
 
     Image.new("RGB", (40, 32)).save(images / "a.png")
     with pytest.raises(SystemExit) as stopped:
-        cli.main([str(forged), str(images)])
+        predict.main([str(forged), str(images)])
     assert stopped.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "'numpy.savetxt'" in err and "refused" in err

@@ -9,14 +9,14 @@ import pytest
 import torch
 from helpers import shared_or_skip
 
-from seqattn.data.synthetic.video import render_video
+from seqattn.data.synthetic.walk import render_video
 from seqattn.errors import ConfigError, DataError
 from seqattn.evaluation.calibration import calibrate
 from seqattn.export import export
 from seqattn.export import main as export_main
 from seqattn.inference.batch import load_checkpoint, predict_images
-from seqattn.inference.cli import main as predict_main
 from seqattn.inference.exported import METADATA_KEY, OnnxModel
+from seqattn.inference.predict import main as predict_main
 from seqattn.inference.tables import H5_KEY
 from seqattn.io.images import read_image
 

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from seqattn.data.base import KeypointSource, RawSplit
 from seqattn.data.codec import Frame, Geometry, KeypointCodec, image_to_uint8, normalize
-from seqattn.data.unlabelled import UnlabelledFrames, find_videos
+from seqattn.data.video_frames import UnlabelledFrames, find_videos
 from seqattn.errors import ConfigError
 
 # (S, S, C) uint8 image, (K, 2) input-pixel keypoints with NaN -> the same, transformed

@@ -23,7 +23,7 @@ from seqattn.callbacks.last_step import ValidateLastStep
 from seqattn.callbacks.stop_together import StopTogether
 from seqattn.checkpoint import check_keypoints, load_compatible, read_checkpoint
 from seqattn.data import Geometry, KeypointSource, build_datamodule, build_source
-from seqattn.data.unlabelled import find_videos
+from seqattn.data.video_frames import find_videos
 from seqattn.errors import ConfigError
 from seqattn.module import KeypointModule
 from seqattn.training.adapt import Pinned, resolve_auto

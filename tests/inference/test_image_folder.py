@@ -10,7 +10,7 @@ from helpers import SOURCE, compose_cfg, eval_cfg
 
 from seqattn.data.synthetic.dataset import SyntheticSource
 from seqattn.errors import DataError
-from seqattn.inference.cli import main as predict_main
+from seqattn.inference.predict import main as predict_main
 from seqattn.io.images import declared_size, read_image
 from seqattn.training.evaluate import evaluate
 from seqattn.training.train import train

@@ -12,9 +12,9 @@ from helpers import NAMES, ROOT, project_with_labels, read_table, refused
 
 from seqattn.data.formats.dlc import DLCSource
 from seqattn.errors import DataError
-from seqattn.inference.cli import main as predict_main
 from seqattn.inference.outliers import frame_scores, pick_frames
 from seqattn.inference.outliers import main as outliers_main
+from seqattn.inference.predict import main as predict_main
 from seqattn.training.task import find_user_error
 from seqattn.training.train import train
 

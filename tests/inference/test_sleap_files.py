@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import sleap_io as sio
 
-from seqattn.data.synthetic.video import render_video
-from seqattn.inference.cli import main as predict_main
+from seqattn.data.synthetic.walk import render_video
+from seqattn.inference.predict import main as predict_main
 from seqattn.inference.tables import H5_KEY
 
 

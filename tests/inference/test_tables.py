@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from helpers import FRAMES, read_table
 
-from seqattn.inference.cli import main as predict_main
+from seqattn.inference.predict import main as predict_main
 
 
 def test_movement_reads_the_video_tables(checkpoint, video, tmp_path):

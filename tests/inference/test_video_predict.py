@@ -12,7 +12,7 @@ import pytest
 from helpers import FRAMES, SHARED, H, W, encode, one_line_error, read_table, walk_images, write_video
 
 from seqattn.inference import load_checkpoint
-from seqattn.inference.cli import main as predict_main
+from seqattn.inference.predict import main as predict_main
 from seqattn.inference.video_predict import capped_batch_size
 from seqattn.io.video_info import probe
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import read_table, walk_images, write_video
 
-from seqattn.inference.cli import main as predict_main
+from seqattn.inference.predict import main as predict_main
 from seqattn.io.video_info import probe
 
 

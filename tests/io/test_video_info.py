@@ -2,7 +2,7 @@
 
 import pytest
 
-from seqattn.inference.cli import main as predict_main
+from seqattn.inference.predict import main as predict_main
 
 
 @pytest.mark.parametrize("content", [b"this is not a video\n" * 50, None], ids=["not-a-video", "truncated"])

@@ -8,7 +8,7 @@ import pytest
 from helpers import compose_cfg
 
 from seqattn.errors import ConfigError
-from seqattn.training.cli import check_run_dir
+from seqattn.training.arguments import check_run_dir
 from seqattn.training.lock import LOCK_FILE, RunLock
 from seqattn.training.train import train
 

@@ -19,7 +19,7 @@ import numpy as np
 from seqattn.data.base import KeypointSource, RawSample
 from seqattn.data.synthetic.creature import render_creature
 from seqattn.data.synthetic.names import KEYPOINT_NAMES, MAX_KEYPOINTS, dense_choice, keypoint_names
-from seqattn.data.synthetic.video import render_video
+from seqattn.data.synthetic.walk import render_video
 from seqattn.errors import ConfigError
 
 _SPLITS = {"train": 0, "val": 1, "test": 2}

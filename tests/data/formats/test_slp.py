@@ -9,7 +9,7 @@ from helpers import compose_cfg, shared_or_skip
 
 from seqattn.data.formats.slp import SLPSource
 from seqattn.data.synthetic.names import keypoint_names
-from seqattn.data.synthetic.video import render_video
+from seqattn.data.synthetic.walk import render_video
 from seqattn.errors import DataError
 from seqattn.io.video import decode_frames
 from seqattn.io.video_info import DecodeReport

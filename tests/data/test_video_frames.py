@@ -1,4 +1,4 @@
-"""seqattn.data.unlabelled: frame pairs drawn from videos for the label-free terms."""
+"""seqattn.data.video_frames: frame pairs drawn from videos for the label-free terms."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ import torch
 from helpers import ON, TINY, run_train
 
 from seqattn.data.codec import KeypointCodec, image_to_tensor, image_to_uint8
-from seqattn.data.unlabelled import UnlabelledFrames, find_videos, pack, spread_picks, unpack
+from seqattn.data.video_frames import UnlabelledFrames, find_videos, pack, spread_picks, unpack
 from seqattn.errors import DataError
 from seqattn.io.video import decode_frames
 from seqattn.io.video_info import DecodeReport

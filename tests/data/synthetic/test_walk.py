@@ -1,4 +1,4 @@
-"""seqattn.data.synthetic.video: the rendered demo walk."""
+"""seqattn.data.synthetic.walk: the rendered demo walk."""
 
 import numpy as np
 from helpers import FRAMES, H, W

@@ -1,4 +1,4 @@
-"""seqattn.training.cli: train.py's checks of its arguments, before Hydra writes anything."""
+"""seqattn.training.arguments: train.py's checks of its arguments, before Hydra writes anything."""
 
 import ctypes
 import os
@@ -10,8 +10,8 @@ import pytest
 from helpers import ROOT
 
 from seqattn.errors import ConfigError
-from seqattn.training import cli
-from seqattn.training.cli import check_run_dir
+from seqattn.training import arguments
+from seqattn.training.arguments import check_run_dir
 
 
 def test_a_run_folder_under_a_file_is_one_line(tmp_path):
@@ -77,7 +77,7 @@ def test_a_read_only_file_system_is_named(tmp_path, monkeypatch):
     class ReadOnly:
         f_flag = os.ST_RDONLY
 
-    monkeypatch.setattr(cli.os, "access", lambda path, mode: False)
-    monkeypatch.setattr(cli.os, "statvfs", lambda path: ReadOnly())
+    monkeypatch.setattr(arguments.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(arguments.os, "statvfs", lambda path: ReadOnly())
     with pytest.raises(ConfigError, match=f"^hydra.run.dir: cannot write to run folder {tmp_path}: read-only file"):
-        cli.check_run_dir([f"hydra.run.dir={tmp_path}"])
+        arguments.check_run_dir([f"hydra.run.dir={tmp_path}"])

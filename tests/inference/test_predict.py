@@ -1,4 +1,4 @@
-"""seqattn.inference.cli (predict.py): options checked in one line before the checkpoint is read."""
+"""seqattn.inference.predict (predict.py): options checked in one line before the checkpoint is read."""
 
 import os
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import encode, one_line_error
 
-from seqattn.inference.cli import main as predict_main
+from seqattn.inference.predict import main as predict_main
 
 
 @pytest.mark.parametrize(
