@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from seqattn.errors import ConfigError
 from seqattn.evaluation.report import num
 from seqattn.io.images import read_image
 from seqattn.module import KeypointModule
+from seqattn.training.resume import LAST_CHECKPOINT
 from seqattn.training.train import init_weights, train
 
 
@@ -127,9 +129,9 @@ def test_init_from_starts_from_the_weights_of_a_checkpoint(checkpoint, make_cfg)
     assert json.dumps(summary.best_score)  # plain numbers in the summary
 
 
-def test_a_continued_run_reads_its_checkpoint_once_before_trainer_fit(make_cfg, tmp_path, monkeypatch):
-    first = train(make_cfg("trainer.max_epochs=1", "test=false"))
-    last = Path(first.last_checkpoint).resolve()
+def test_a_continued_run_reads_its_checkpoint_once_before_trainer_fit(trained, make_cfg, tmp_path, monkeypatch):
+    last = (tmp_path / "last.ckpt").resolve()
+    shutil.copy(trained / LAST_CHECKPOINT, last)  # the session run's 3 epochs, outside its folder
     loads = []
     real_load = torch.load
 
@@ -139,6 +141,6 @@ def test_a_continued_run_reads_its_checkpoint_once_before_trainer_fit(make_cfg, 
         return real_load(f, *args, **kwargs)
 
     monkeypatch.setattr(torch, "load", counting_load)
-    summary = train(make_cfg("trainer.max_epochs=2", "test=false", f"ckpt_path={last}"))
-    assert summary.resumed_from == str(last) and summary.last_epoch == 1
+    summary = train(make_cfg("trainer.max_epochs=4", "test=false", f"ckpt_path={last}"))
+    assert summary.resumed_from == str(last) and summary.last_epoch == 3
     assert len(loads) == 1  # by train (checks, letterbox, model settings, weights); Trainer.fit opens its own handle
