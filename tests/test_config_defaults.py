@@ -24,7 +24,10 @@ def own_parameters(obj) -> dict[str, inspect.Parameter]:
     function = obj.__init__ if inspect.isclass(obj) else obj
     if not function.__module__.startswith("seqattn"):
         return {}
-    return dict(inspect.signature(function).parameters)
+    params = dict(inspect.signature(function).parameters)
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()) and hasattr(obj, "_build"):
+        params.update(inspect.signature(obj._build).parameters)  # a label reader's **common: _build's settings
+    return params
 
 
 def resolved_later(value) -> bool:

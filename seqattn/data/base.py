@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from seqattn.data.instances import InstanceLayout
 
 
 @dataclass
@@ -21,6 +24,27 @@ class RawSplit(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, index: int) -> RawSample: ...
+
+
+@dataclass
+class FrameLabels:
+    """Every labelled animal of one frame (labels with several animals in a frame)."""
+
+    keypoints: np.ndarray  # (N, K, 2) original pixels (pixel centre at integer), NaN = missing
+    tracks: list[str | None]  # (N,) each animal's identity along the video (a track name); None: unknown
+    name: str  # the frame's image key, as split files list it
+
+
+class FrameSplit(Protocol):
+    """A split of whole frames with all their animals: the detector's training images and the
+    full-frame evaluation. ``labels`` reads no image."""
+
+    def __len__(self) -> int: ...
+
+    def labels(self, index: int) -> FrameLabels: ...
+
+    def image(self, index: int) -> np.ndarray:  # (H, W, 3) uint8 RGB
+        ...
 
 
 log = logging.getLogger(__name__)
@@ -76,12 +100,21 @@ def find_flip_pairs(names: list[str]) -> list[tuple[int, int]]:
 
 
 class KeypointSource:
-    """A labelled dataset: named keypoints and train/val/test splits of raw samples."""
+    """A labelled dataset: named keypoints and train/val/test splits of raw samples.
+
+    A source of several animals in a frame also has ``layout`` (seqattn.data.instances: where each
+    animal's crop lies) and ``frames()``: its splits as whole frames; ``splits()`` then holds one
+    crop per animal.
+    """
 
     keypoint_names: list[str]
+    layout: InstanceLayout | None = None
 
     def splits(self) -> dict[str, RawSplit]:
         raise NotImplementedError
+
+    def frames(self) -> dict[str, FrameSplit]:
+        raise NotImplementedError(f"{type(self).__name__} holds one animal per image")
 
     @property
     def flip_pairs(self) -> list[tuple[int, int]] | None:

@@ -53,10 +53,13 @@ def assign_splits(
     ``dropped`` holds image keys skipped for having no labels; a split file may still list them.
     """
     by_image: dict[str, list[Entry]] = {}
+    aliases = {}  # another name of an image key -> the key
     for e in entries:
         by_image.setdefault(e.image_key, []).append(e)
+        if e.alias is not None:
+            aliases[e.alias] = e.image_key
     if split_file is not None:
-        listed = read_split_file(split_file)
+        listed = {s: [aliases.get(k, k) for k in keys] for s, keys in read_split_file(split_file).items()}
         seen: dict[str, str] = {}
         for split, keys in listed.items():
             unknown = [k for k in keys if k not in by_image and k not in dropped]

@@ -6,7 +6,6 @@ COCO keypoints are pixel indices (pixel centre at the integer), the codec's conv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import numpy as np
 from seqattn.data.formats.label_files import Entry, crop_box, image_path, read_json, resolve_image_root
 from seqattn.data.formats.labels import LabelledSource
 from seqattn.errors import ConfigError, DataError
-from seqattn.io.images import MAX_IMAGE_PIXELS, declared_size
+from seqattn.io.images import declared_size
 
 _ID = (int, float, str)  # what COCO ids may be: JSON numbers or strings
 
@@ -43,8 +42,9 @@ def _is_number(value: Any) -> bool:
 
 
 class COCOSource(LabelledSource):
-    """COCO keypoints labels. ``crop_to_bbox``: true, false, or "auto" (crop when an image holds
-    several annotated instances, since a whole-image sample would then be ambiguous)."""
+    """COCO keypoints labels. ``crop_to_bbox``: true (each annotation cropped to its box grown by
+    ``bbox_padding``), false, or "auto": images with several annotated animals become whole frames
+    and one crop per animal (seqattn.data.instances), others whole images."""
 
     def __init__(
         self,
@@ -53,12 +53,8 @@ class COCOSource(LabelledSource):
         crop_to_bbox: bool | str = "auto",
         bbox_padding: float = 0.25,
         category_id: int | None = None,
-        split_file: str | None = None,
-        split_fractions: Sequence[float] = (0.7, 0.1, 0.2),
-        split_seed: int = 0,
-        flip_pairs: Sequence[Sequence[str]] | None = None,
         allow_outside_root: bool = False,
-        max_image_pixels: int = MAX_IMAGE_PIXELS,
+        **common: Any,
     ) -> None:
         file = Path(path)
         if not file.is_file():
@@ -98,7 +94,7 @@ class COCOSource(LabelledSource):
             per_image[a["image_id"]] = per_image.get(a["image_id"], 0) + 1
         if crop_to_bbox not in (True, False, "auto"):
             raise ConfigError(f"data.source.crop_to_bbox must be true, false or auto, got {crop_to_bbox!r}")
-        crop = crop_to_bbox is True or (crop_to_bbox == "auto" and any(n > 1 for n in per_image.values()))
+        crop = crop_to_bbox is True
 
         entries = []
         root = resolve_image_root(file, [name for name, _ in by_id.values()], image_root)
@@ -128,4 +124,4 @@ class COCOSource(LabelledSource):
             entries.append(Entry(name=name, image_key=file_name, path=path, keypoints=points, crop=box))
         if not entries:
             raise DataError(f"{file}: no annotation of category '{category.get('name', category.get('id'))}'")
-        self._build(names, entries, split_file, split_fractions, split_seed, flip_pairs, max_image_pixels)
+        self._build(names, entries, str(file), **common)

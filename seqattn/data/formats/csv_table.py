@@ -7,15 +7,14 @@ it: ``snout_x, snout_y`` or ``snout, snout`` both name ``snout``. Without one th
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from seqattn.data.formats.label_files import Entry, image_path, parse_number, read_csv_rows, resolve_image_root
 from seqattn.data.formats.labels import LabelledSource
 from seqattn.errors import DataError
-from seqattn.io.images import MAX_IMAGE_PIXELS
 
 _AXIS_SUFFIX = re.compile(r"(?i)[_\-. ]?(x|y)$")
 
@@ -51,12 +50,8 @@ class CSVSource(LabelledSource):
         self,
         path: str,
         image_root: str | None = None,
-        split_file: str | None = None,
-        split_fractions: Sequence[float] = (0.7, 0.1, 0.2),
-        split_seed: int = 0,
-        flip_pairs: Sequence[Sequence[str]] | None = None,
         allow_outside_root: bool = False,
-        max_image_pixels: int = MAX_IMAGE_PIXELS,
+        **common: Any,
     ) -> None:
         file = Path(path)
         if not file.is_file():
@@ -91,9 +86,6 @@ class CSVSource(LabelledSource):
                 Entry(img, img, image_path(root, img, f"{file}: row {line}", allow_outside_root), pts)
                 for line, img, pts in entries
             ],
-            split_file,
-            split_fractions,
-            split_seed,
-            flip_pairs,
-            max_image_pixels,
+            str(file),
+            **common,
         )

@@ -10,8 +10,8 @@ the same columns); it is read, as the same rows, where a folder has no CSV.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +20,6 @@ from seqattn.data.formats.labels import LabelledSource
 from seqattn.errors import DataError
 from seqattn.io.files import printable
 from seqattn.io.hdf import H5_KEY, read_pose_table
-from seqattn.io.images import MAX_IMAGE_PIXELS
 
 LabelRow = tuple[int, str, np.ndarray]  # (row number in the CSV, image path, (K, 2) points)
 
@@ -200,14 +199,10 @@ class DLCSource(LabelledSource):
     def __init__(
         self,
         path: str,
-        split_file: str | None = None,
-        split_fractions: Sequence[float] = (0.7, 0.1, 0.2),
-        split_seed: int = 0,
         image_root: str | None = None,
-        flip_pairs: Sequence[Sequence[str]] | None = None,
         accept_machine_labels: bool = False,
         allow_outside_root: bool = False,
-        max_image_pixels: int = MAX_IMAGE_PIXELS,
+        **common: Any,
     ) -> None:
         names, entries = None, []
         for csv_path in find_dlc_files(Path(path)):
@@ -232,4 +227,4 @@ class DLCSource(LabelledSource):
             seen.add(e.name)
         if not entries:
             raise DataError(f"{path}: no labelled rows")
-        self._build(names, entries, split_file, split_fractions, split_seed, flip_pairs, max_image_pixels)
+        self._build(names, entries, str(path), **common)

@@ -37,6 +37,8 @@ class Entry:
     keypoints: np.ndarray  # (K, 2) original pixels (pixel centre at integer), NaN = not labelled
     crop: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 in the image, or the whole image
     frame: FrameReader | None = None  # reads the image when ``path`` is no image file (a video: SLEAP)
+    track: str | None = None  # the animal's identity along the video (SLEAP track, DeepLabCut individual)
+    alias: str | None = None  # another key split files may use for the image (the path sleap-io resolved)
 
     def read_image(self, max_pixels: int) -> np.ndarray:
         """The whole image, (H, W, 3) uint8 RGB (before any crop)."""

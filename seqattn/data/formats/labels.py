@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from seqattn.data.base import KeypointSource, RawSample, find_flip_pairs
+from seqattn.data.base import FrameLabels, KeypointSource, RawSample, find_flip_pairs
 from seqattn.data.formats.label_files import Entry
+from seqattn.data.instances import InstanceCrops, instance_frames, resolve_layout
 from seqattn.data.splits import assign_splits
 from seqattn.errors import ConfigError
 from seqattn.io.images import MAX_IMAGE_PIXELS
@@ -42,6 +43,27 @@ class LabelledImages:
             image = image[y0:y1, x0:x1]
             points = points - np.array([x0, y0], dtype=np.float64)
         return RawSample(image=image, keypoints=points, name=e.name)
+
+
+class LabelledFrames:
+    """A split of whole labelled frames (FrameSplit): the entries of each image key together."""
+
+    def __init__(self, entries: list[Entry], max_pixels: int = MAX_IMAGE_PIXELS) -> None:
+        groups: dict[str, list[Entry]] = {}
+        for e in entries:
+            groups.setdefault(e.image_key, []).append(e)
+        self.groups = list(groups.values())
+        self.max_pixels = max_pixels
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def labels(self, index: int) -> FrameLabels:
+        group = self.groups[index]
+        return FrameLabels(np.stack([e.keypoints for e in group]), [e.track for e in group], group[0].image_key)
+
+    def image(self, index: int) -> np.ndarray:
+        return self.groups[index][0].read_image(self.max_pixels)
 
 
 def check_images(entries: list[Entry], max_pixels: int = MAX_IMAGE_PIXELS) -> list[Entry]:
@@ -81,23 +103,40 @@ class LabelledSource(KeypointSource):
         self,
         names: list[str],
         entries: list[Entry],
-        split_file: str | Path | None,
-        split_fractions: Sequence[float],
-        split_seed: int,
-        flip_pairs: Sequence[Sequence[str]] | None,
+        where: str,
+        split_file: str | Path | None = None,
+        split_fractions: Sequence[float] = (0.7, 0.1, 0.2),
+        split_seed: int = 0,
+        flip_pairs: Sequence[Sequence[str]] | None = None,
         max_image_pixels: int = MAX_IMAGE_PIXELS,
+        anchor: str | None = "auto",
+        crop_size: int | str = "auto",
     ) -> None:
+        """Check, split and expose ``entries``; ``where`` names the labels in messages. Labels with
+        several animals in a frame (two entries of one image key) become whole frames (``frames``)
+        and one crop per animal (``splits``), laid out by seqattn.data.instances from every split's
+        labels (``anchor``, ``crop_size``)."""
         self.keypoint_names = list(names)
         self._flip_pairs = self._pairs_from_names(flip_pairs)
         kept = check_images(entries, max_image_pixels)
         kept_keys = {e.image_key for e in kept}
         dropped = {e.image_key for e in entries} - kept_keys
-        self._splits = {
-            s: LabelledImages(rows, max_image_pixels)
-            for s, rows in assign_splits(kept, dropped, split_file, split_fractions, split_seed).items()
-        }
+        groups = assign_splits(kept, dropped, split_file, split_fractions, split_seed)
+        if len(kept_keys) < len(kept) and all(e.crop is None for e in kept):  # an image with several animals
+            self._frames = {s: LabelledFrames(rows, max_image_pixels) for s, rows in groups.items()}
+            every = [f for split in self._frames.values() for f in instance_frames(split)]
+            self.layout = resolve_layout(every, self.keypoint_names, anchor, crop_size, where)
+            self._splits = {s: InstanceCrops(f, self.layout, self.keypoint_names) for s, f in self._frames.items()}
+            log.info(f"several animals in a frame: {self.layout.reason}")
+        else:
+            self._splits = {s: LabelledImages(rows, max_image_pixels) for s, rows in groups.items()}
         sizes = ", ".join(f"{s} {len(v)}" for s, v in self._splits.items())
         log.info(f"{len(names)} keypoints, samples: {sizes}")
+
+    def frames(self) -> dict[str, LabelledFrames]:
+        if self.layout is None:
+            return super().frames()
+        return self._frames
 
     def _pairs_from_names(self, pairs: Sequence[Sequence[str]] | None) -> list[tuple[int, int]] | None:
         if pairs is None:  # auto: found from names, or unknown (None) if none are found
@@ -116,5 +155,5 @@ class LabelledSource(KeypointSource):
     def flip_pairs(self) -> list[tuple[int, int]] | None:
         return self._flip_pairs
 
-    def splits(self) -> dict[str, LabelledImages]:
+    def splits(self) -> dict[str, LabelledImages | InstanceCrops]:
         return self._splits

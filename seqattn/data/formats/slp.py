@@ -1,38 +1,37 @@
 """SLEAP labels (``.slp``, and ``.pkg.slp`` packages with their frames inside), read by sleap-io.
 
-One sample per labelled frame: a frame's user-labelled instances (predicted ones are ignored).
-A frame with several instances gives one sample per instance, cropped to the box around its
-labelled points (at least ``MIN_BOX_PX`` a side) grown by ``bbox_padding``, as COCO's
-``crop_to_bbox`` does: the whole frame would hold the other animals' parts too. Frames come from
-image files, videos or the package itself; sleap-io decodes the last two.
+One sample per labelled frame: a frame's user-labelled instances (predicted ones are ignored),
+each with its track. Labels with several instances in a frame give whole frames and one crop per
+animal (seqattn.data.instances). Frames come from image files, videos or the package itself;
+sleap-io decodes the last two.
 
 Left/right pairs come from the skeleton's declared symmetries when it has any, else from the
 keypoint names (seqattn.data.base.find_flip_pairs). sleap-io's coordinates put pixel centres
 at integers, the codec's convention (older files are converted by sleap-io on load).
 
 Split files list image keys: the image path as the ``.slp`` stores it for image sequences, else
-``<video path>#<frame index>``.
+``<video path>#<frame index>`` with the video path as the ``.slp`` stores it (relative to the
+file, as SLEAP writes it: a split file moves between machines with its labels); the path sleap-io
+resolves on loading is accepted too.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from seqattn.data.formats.label_files import Entry, crop_box
+from seqattn.data.formats.label_files import Entry
 from seqattn.data.formats.labels import LabelledSource
 from seqattn.errors import ConfigError, DataError
-from seqattn.io.images import MAX_IMAGE_PIXELS, MAX_PIXELS_SETTING, declared_size, to_rgb_uint8
+from seqattn.io.images import MAX_PIXELS_SETTING, to_rgb_uint8
 
 # (process, labels file) -> its sleap_io.Labels with open videos. Keyed by process: a DataLoader
 # worker forked from the process that checked the images must not share its open file handles.
 _OPEN: dict[tuple[int, str], Any] = {}
-MIN_BOX_PX = 16  # an instance's crop is at least this wide and high (one labelled point has no extent)
 
 
 def load_labels(path: Path) -> Any:
@@ -94,31 +93,23 @@ def _skeleton(labels: Any, path: Path, name: str | None) -> Any:
     return skeletons[0]
 
 
-def _frame_source(video: Any, index: int, path: Path, video_index: int) -> tuple[str, Path, SLPFrame | None]:
-    """(image key, file, frame reader) of frame ``index``: an image file of a sequence, else a
-    frame that sleap-io decodes (a video, or an image inside the package)."""
+def _frame_source(
+    video: Any, index: int, path: Path, video_index: int
+) -> tuple[str, str | None, Path, SLPFrame | None]:
+    """(image key, the key as sleap-io resolved it or None, file, frame reader) of frame ``index``:
+    an image file of a sequence, else a frame that sleap-io decodes (a video, or an image inside
+    the package)."""
     if isinstance(video.filename, list):  # an image sequence: one file per frame
         stored = video.filename[index]
         file = Path(stored)
         if not file.is_absolute() and not file.is_file():
             file = path.parent / stored
-        return stored, file, None
+        return stored, None, file, None
     if not video.exists():
         raise DataError(f"{path}: video {video.filename} not found (move it back, or fix the path in SLEAP)")
-    return f"{video.filename}#{index}", Path(video.filename), SLPFrame(str(path), video_index, index)
-
-
-def _image_size(file: Path, frame: SLPFrame | None, video: Any, path: Path) -> tuple[int, int] | None:
-    return declared_size(file) if frame is None else _frame_size(video, path)
-
-
-def instance_box(points: np.ndarray, padding: float, width: int, height: int) -> tuple[int, int, int, int]:
-    """The crop around an instance's labelled points (pixel centres): their extent as pixel edges,
-    at least MIN_BOX_PX a side, grown by ``padding`` x its size per side, clipped to the image."""
-    lo, hi = np.nanmin(points, 0) - 0.5, np.nanmax(points, 0) + 0.5  # edges of the outermost pixels
-    grow = np.maximum(MIN_BOX_PX - (hi - lo), 0) / 2
-    lo, hi = lo - grow, hi + grow
-    return crop_box([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], padding, width, height)
+    stored = (video.backend_metadata or {}).get("filename") or video.filename
+    key, resolved = f"{stored}#{index}", f"{video.filename}#{index}"
+    return key, resolved if resolved != key else None, Path(video.filename), SLPFrame(str(path), video_index, index)
 
 
 class SLPSource(LabelledSource):
@@ -127,13 +118,8 @@ class SLPSource(LabelledSource):
     def __init__(
         self,
         path: str,
-        split_file: str | None = None,
-        split_fractions: Sequence[float] = (0.7, 0.1, 0.2),
-        split_seed: int = 0,
         skeleton: str | None = None,
-        bbox_padding: float = 0.25,
-        flip_pairs: Sequence[Sequence[str]] | None = None,
-        max_image_pixels: int = MAX_IMAGE_PIXELS,
+        **common: Any,
     ) -> None:
         file = Path(path)
         labels = load_labels(file)
@@ -145,17 +131,14 @@ class SLPSource(LabelledSource):
             instances = [inst for inst in lf.user_instances if inst.skeleton is chosen]
             if not instances:
                 continue
-            key, image, frame = _frame_source(lf.video, lf.frame_idx, file, video_index[id(lf.video)])
-            size = _image_size(image, frame, lf.video, file) if len(instances) > 1 else None
+            key, alias, image, frame = _frame_source(lf.video, lf.frame_idx, file, video_index[id(lf.video)])
             for i, inst in enumerate(instances):
                 points = np.asarray(inst.numpy(), dtype=np.float64)  # (K, 2), NaN: not labelled
-                box = None
-                if len(instances) > 1 and size is not None and np.isfinite(points).all(1).any():
-                    box = instance_box(points, bbox_padding, *size)
+                track = inst.track.name if inst.track is not None else None
                 name = f"{key}#{i}" if len(instances) > 1 else key
-                entries.append(Entry(name=name, image_key=key, path=image, keypoints=points, crop=box, frame=frame))
+                entries.append(Entry(name, key, image, points, frame=frame, track=track, alias=alias))
         if not entries:
             raise DataError(f"{file}: no frame with a user-labelled instance of skeleton {chosen.name!r}")
-        if flip_pairs is None and chosen.symmetries:  # the skeleton's own pairs before names
-            flip_pairs = [list(pair) for pair in chosen.symmetry_names]
-        self._build(names, entries, split_file, split_fractions, split_seed, flip_pairs, max_image_pixels)
+        if common.get("flip_pairs") is None and chosen.symmetries:  # the skeleton's own pairs before names
+            common["flip_pairs"] = [list(pair) for pair in chosen.symmetry_names]
+        self._build(names, entries, str(file), **common)

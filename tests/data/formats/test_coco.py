@@ -31,14 +31,14 @@ def test_coco_crops_instances_to_their_padded_box(tmp_path):
     (tmp_path / "c.json").write_text(
         json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "keypoints": NAMES}]})
     )
-    source = COCOSource(str(tmp_path / "c.json"), bbox_padding=0.1, split_fractions=(0.4, 0.3, 0.3))
+    source = COCOSource(str(tmp_path / "c.json"), crop_to_bbox=True, bbox_padding=0.1, split_fractions=(0.4, 0.3, 0.3))
     crops = [
         s
         for split in source.splits().values()
         for s in (split[i] for i in range(len(split)))
         if s.name.startswith(name)
     ]
-    assert len(crops) == 2  # two instances of one image: auto mode crops
+    assert len(crops) == 2  # two instances of one image, each cropped to its box
     crop = crops[0]
     left, top = max(0, int(np.floor(x0 - 0.1 * (x1 - x0)))), max(0, int(np.floor(y0 - 0.1 * (y1 - y0))))
     assert np.allclose(crop.keypoints, pts - [left, top], equal_nan=True)

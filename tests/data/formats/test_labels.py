@@ -11,6 +11,7 @@ from helpers import CONF, NAMES, all_samples, write_plain
 from seqattn.data.formats.coco import COCOSource
 from seqattn.data.formats.csv_table import CSVSource
 from seqattn.data.formats.dlc import DLCSource
+from seqattn.data.formats.labels import LabelledSource
 from seqattn.errors import DataError
 from seqattn.io.images import MAX_IMAGE_PIXELS
 
@@ -81,8 +82,11 @@ def test_pixel_limit_is_a_setting_that_reaches_every_read(project):
 def test_new_settings_default_like_the_code(fmt):
     from omegaconf import OmegaConf
 
-    source = OmegaConf.load(CONF / "data" / f"{fmt}.yaml").source
+    source = OmegaConf.merge(
+        OmegaConf.load(CONF / "data" / "_labelled.yaml"), OmegaConf.load(CONF / "data" / f"{fmt}.yaml")
+    ).source
     parameters = inspect.signature({"dlc": DLCSource, "csv": CSVSource, "coco": COCOSource}[fmt]).parameters
-    for setting in ("allow_outside_root", "max_image_pixels"):
-        assert source[setting] == parameters[setting].default
+    common = inspect.signature(LabelledSource._build).parameters
+    assert source.allow_outside_root == parameters["allow_outside_root"].default
+    assert source.max_image_pixels == common["max_image_pixels"].default
     assert source.max_image_pixels == MAX_IMAGE_PIXELS

@@ -97,11 +97,44 @@ def test_several_instances_crop_to_each_and_symmetries_come_from_the_skeleton(tm
     source = SLPSource(str(tmp_path / "two.slp"))  # the smallest split: one image each
     names = source.keypoint_names
     assert (names.index("snout"), names.index("tailtip")) in {tuple(sorted(p)) for p in source.flip_pairs}
+    side = source.layout.crop_px
     samples = all_samples(source)
-    assert len(samples) == 4  # frame 0 twice (cropped), frames 1 and 2 whole
+    assert len(samples) == 4  # frame 0's two animals, frames 1 and 2's one: every animal a crop
+    assert {s.image.shape[:2] for s in samples.values()} == {(side, side)}
     small = next(s for n, s in samples.items() if n.endswith("#0#1"))
-    assert small.image.shape[0] < 48 and small.image.shape[1] < 64  # the crop around the small one
-    assert np.nanmin(small.keypoints) >= 0 and np.nanmax(small.keypoints[:, 0]) < small.image.shape[1]
+    pts = small.keypoints[np.isfinite(small.keypoints).all(1)]
+    centre = (pts.min(0) + pts.max(0)) / 2  # the anchor (auto: its box centre) sits in the crop's middle
+    assert np.abs(centre - (side - 1) / 2).max() <= 1.0
+    frames = source.frames()
+    assert sum(len(f) for f in frames.values()) == 3 and source.layout.max_animals == 2
+
+
+def test_an_animal_with_one_labelled_point_is_skipped(tmp_path):
+    labels, truth = walk_labels(tmp_path, frames=3)
+    lf, skeleton = labels.labeled_frames[0], labels.skeletons[0]
+    lone = np.full_like(truth[0], np.nan)
+    lone[0] = truth[0][0]
+    lf.instances.append(sio.Instance.from_numpy(lone, skeleton))  # one labelled point: no extent
+    sio.save_slp(labels, str(tmp_path / "lone.slp"), verbose=False)
+    samples = all_samples(SLPSource(str(tmp_path / "lone.slp")))
+    assert not any(n.endswith("#0#1") for n in samples) and len(samples) == 3
+
+
+def test_split_files_name_frames_by_the_stored_path_or_the_resolved_one(tmp_path):
+    import json
+
+    labels, _ = walk_labels(tmp_path, frames=6)
+    labels.videos[0].replace_filename("walk.mp4", open=False)  # stored relative to the file, as SLEAP does
+    sio.save_slp(labels, str(tmp_path / "walk.slp"), verbose=False)
+    resolved = sio.load_slp(str(tmp_path / "walk.slp")).videos[0].filename
+    stored = "walk.mp4"
+    assert resolved != stored
+    for video in (stored, resolved):
+        keys = [f"{video}#{i}" for i in range(6)]
+        (tmp_path / "split.json").write_text(json.dumps({"train": keys[:4], "val": keys[4:5], "test": keys[5:]}))
+        source = SLPSource(str(tmp_path / "walk.slp"), split_file=str(tmp_path / "split.json"))
+        assert [len(source.splits()[s]) for s in ("train", "val", "test")] == [4, 1, 1]
+        assert source.splits()["test"][0].name == f"{stored}#5"  # named as the file stores it
 
 
 def test_dataloader_workers_read_the_same_frames(tmp_path):
@@ -115,20 +148,6 @@ def test_dataloader_workers_read_the_same_frames(tmp_path):
     loader = DataLoader(split, batch_size=None, num_workers=2, collate_fn=lambda sample: sample.image)
     for image, expected in zip(loader, direct, strict=True):
         np.testing.assert_array_equal(image, expected)
-
-
-def test_a_crop_around_one_labelled_point_keeps_a_usable_size(tmp_path):
-    labels, truth = walk_labels(tmp_path, frames=3)
-    lf, skeleton = labels.labeled_frames[0], labels.skeletons[0]
-    lone = np.full_like(truth[0], np.nan)
-    lone[0] = truth[0][0]
-    lf.instances.append(sio.Instance.from_numpy(lone, skeleton))  # one labelled point: no extent
-    sio.save_slp(labels, str(tmp_path / "lone.slp"), verbose=False)
-    samples = all_samples(SLPSource(str(tmp_path / "lone.slp"), bbox_padding=0.0))
-    crop = next(s for n, s in samples.items() if n.endswith("#0#1"))
-    assert min(crop.image.shape[:2]) >= 16  # MIN_BOX_PX
-    whole = next(s for n, s in samples.items() if n.endswith("#0#0"))
-    assert np.isfinite(whole.keypoints).all()  # with no padding the outermost points stay inside their crop
 
 
 def test_bad_files_are_named(tmp_path):
