@@ -15,6 +15,8 @@ from seqattn.evaluation.calibration import fit_calibration
 from seqattn.evaluation.metrics import METRIC_NAMES, BatchMeans, KeypointErrors, stage_metrics
 from seqattn.evaluation.point_errors import PointErrors
 from seqattn.losses import KeypointCriterion, UnlabelledTerms
+from seqattn.losses.anchors import AnchorFocalLoss
+from seqattn.models.detector import AnimalDetector, Instances
 from seqattn.models.flip import flip_averaged
 from seqattn.optim import optimizer_and_schedule
 
@@ -53,6 +55,7 @@ class KeypointModule(L.LightningModule):
         channels_last: bool = False,
         unlabelled: dict[str, Any] | None = None,
         flip_pairs: list[list[int]] | None = None,
+        detector: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -66,9 +69,15 @@ class KeypointModule(L.LightningModule):
         self.model = instantiate(model, num_keypoints=len(keypoint_names))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format  # NHWC: GPU bf16
         self.model.to(memory_format=self.memory_format)
+        # several animals in a frame: the detector of each animal's anchor, and the crop around it
+        self.detector = None if detector is None else AnimalDetector(detector["channels"], detector["width"])
+        self.instances = None if detector is None else Instances.of(detector)
+        if self.detector is not None:
+            self.detector.to(memory_format=self.memory_format)
+        anchors = None if detector is None else AnchorFocalLoss(detector["sigma"], detector["weight"])
         self.criterion = KeypointCriterion(
             instantiate(loss), step_weight_slope, heatmap_weight, heatmap_sigma, confidence_weight, confidence_scale,
-            unlabelled=UnlabelledTerms(**(unlabelled or {}), input_size=input_size, pad=PADDING),
+            unlabelled=UnlabelledTerms(**(unlabelled or {}), input_size=input_size, pad=PADDING), anchors=anchors,
         )  # fmt: skip
         self.metrics = torch.nn.ModuleDict(
             {f"{s}_errors": KeypointErrors(keypoint_names, tuple(pck_px)) for s in STAGES}
@@ -139,11 +148,16 @@ class KeypointModule(L.LightningModule):
         errors.reset()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        if "labelled" not in batch:  # no data.unlabelled
+        if "labelled" not in batch:  # no data.unlabelled, one animal per frame
             return self._step(batch, "train")
-        images, following = batch["unlabelled"]["image"], batch["unlabelled"]["next"]
-        terms = self.criterion.unlabelled(self, images, following)
-        self.log_dict({f"train/{k}": v for k, v in terms.items()}, on_step=False, on_epoch=True, batch_size=len(images))
+        terms = {}
+        if "unlabelled" in batch:
+            terms.update(self.criterion.unlabelled(self, batch["unlabelled"]["image"], batch["unlabelled"]["next"]))
+        if "frames" in batch:  # whole frames of several animals: the detector's term
+            frames = batch["frames"]["image"].contiguous(memory_format=self.memory_format)
+            terms["anchors"] = self.criterion.anchors(self.detector(frames), batch["frames"]["anchors"])
+        size = len(batch["labelled"]["image"])
+        self.log_dict({f"train/{k}": v for k, v in terms.items()}, on_step=False, on_epoch=True, batch_size=size)
         return self._step(batch["labelled"], "train") + sum(terms.values())
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,6 +19,10 @@ class RawSample:
     image: np.ndarray  # (H, W, 3) uint8, original resolution
     keypoints: np.ndarray  # (K, 2) float, original pixels (pixel centre at integer), NaN = missing
     name: str  # image path or id, as written in the labels
+
+
+# (S, S, C) uint8 image, (K, 2) input-pixel keypoints with NaN -> the same, transformed
+Augment = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class RawSplit(Protocol):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -14,13 +13,11 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 from torch.utils.data import DataLoader, Dataset
 
-from seqattn.data.base import KeypointSource, RawSplit
+from seqattn.data.base import Augment, KeypointSource, RawSplit
 from seqattn.data.codec import Frame, Geometry, KeypointCodec, image_to_uint8, normalize
+from seqattn.data.detector_frames import DetectorFrames
 from seqattn.data.video_frames import UnlabelledFrames, find_videos
 from seqattn.errors import ConfigError
-
-# (S, S, C) uint8 image, (K, 2) input-pixel keypoints with NaN -> the same, transformed
-Augment = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class KeypointSamples(Dataset):
@@ -105,6 +102,7 @@ class KeypointDataModule(L.LightningDataModule):
         epoch_size: int = 1000,
         video_frames: Dataset | None = None,  # frame pairs of data.unlabelled's videos (build_datamodule)
         unlabelled_batch_size: int = 4,
+        detector_frames: Dataset | None = None,  # whole training frames of several animals (build_datamodule)
     ) -> None:
         super().__init__()
         self.source = source
@@ -119,6 +117,7 @@ class KeypointDataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.epoch_size = epoch_size
         self.video_frames, self.unlabelled_batch_size = video_frames, unlabelled_batch_size
+        self.detector_frames = detector_frames
 
     @property
     def keypoint_names(self) -> list[str]:
@@ -148,22 +147,31 @@ class KeypointDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
         )
 
-    def train_dataloader(self) -> DataLoader | CombinedLoader:
-        labelled = self._loader("train", shuffle=True)
-        if self.video_frames is None:
-            return labelled
-        # at least as many unlabelled batches as labelled ones: the epoch keeps the labelled length
-        # (a plain shuffle, which Lightning turns into a DistributedSampler under DDP: a rank each)
-        frames = DataLoader(
-            Repeated(self.video_frames, len(labelled) * self.unlabelled_batch_size),
-            batch_size=self.unlabelled_batch_size,
+    def _beside(self, dataset: Dataset, batch_size: int, batches: int) -> DataLoader:
+        """A loader of ``dataset`` with at least ``batches`` batches, beside the labelled one (the
+        epoch keeps the labelled length; a plain shuffle, which Lightning turns into a
+        DistributedSampler under DDP: a rank each)."""
+        return DataLoader(
+            Repeated(dataset, batches * batch_size),
+            batch_size=batch_size,
             shuffle=True,
             drop_last=True,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,
         )
-        return CombinedLoader({"labelled": labelled, "unlabelled": frames}, mode="min_size")
+
+    def train_dataloader(self) -> DataLoader | CombinedLoader:
+        labelled = self._loader("train", shuffle=True)
+        loaders: dict[str, DataLoader] = {}
+        if self.video_frames is not None:
+            loaders["unlabelled"] = self._beside(self.video_frames, self.unlabelled_batch_size, len(labelled))
+        if self.detector_frames is not None:  # whole frames for the detector: a quarter of the batch
+            size = max(2, self.batch_size // 4)
+            loaders["frames"] = self._beside(self.detector_frames, size, len(labelled))
+        if not loaders:
+            return labelled
+        return CombinedLoader({"labelled": labelled, **loaders}, mode="min_size")
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)
@@ -190,10 +198,15 @@ def build_source(cfg: DictConfig) -> KeypointSource:
 
 
 def build_datamodule(
-    cfg: DictConfig, geometry: Geometry, source: KeypointSource | None = None, augment: bool = True
+    cfg: DictConfig,
+    geometry: Geometry,
+    source: KeypointSource | None = None,
+    augment: bool = True,
+    detector_size: int | None = None,
 ) -> KeypointDataModule:
     """The data module of ``cfg.data`` (resolved: no ``auto`` left) for ``geometry``'s letterbox;
-    ``source``: one built already (build_source); ``augment`` False: evaluation only, no augmentation."""
+    ``source``: one built already (build_source); ``augment`` False: evaluation only, no augmentation;
+    ``detector_size``: the detector's letterbox side, for a source of several animals in a frame."""
     data = _plain_data(cfg)
     source = source if source is not None else instantiate(data["source"])
     augment_cfg = data.pop("augment", None)
@@ -202,5 +215,12 @@ def build_datamodule(
     if videos and augment:  # training: decode them now, before anything is trained
         data["video_frames"] = UnlabelledFrames(find_videos(videos), geometry.codec(), int(frames), float(cache_mb))
     built = instantiate(augment_cfg, flip_pairs=source.flip_pairs) if augment and augment_cfg else None
+    if augment and detector_size and source.layout is not None:  # anchors need no left/right swap on a flip
+        turned = instantiate(augment_cfg, flip_pairs=[]) if augment_cfg else None
+        train = source.frames()["train"]
+        codec = Geometry(detector_size).codec()
+        data["detector_frames"] = DetectorFrames(
+            train, codec, source.layout, source.keypoint_names, turned, data["cache"]
+        )
     make = instantiate(data, _partial_=True)  # objects given at the call, not merged into the config
     return make(source=source, geometry=geometry, augment=built)

@@ -10,6 +10,8 @@ returns its weighted contribution, and names in ``reads`` the model outputs it t
 model does not give is left out. A new term is that file plus one entry in
 :class:`KeypointCriterion`'s constructor. Terms on frames without labels (they run the model
 themselves, on warped and consecutive frames) are ``unlabelled`` (seqattn/losses/unlabelled.py).
+The animal detector of labels with several animals in a frame has its own term on whole frames,
+``anchors`` (seqattn/losses/anchors.py), added to the loss by the module.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from seqattn.losses.anchors import AnchorFocalLoss
 from seqattn.losses.confidence import ConfidenceBCE
 from seqattn.losses.heatmap import GaussianHeatmapKL
 from seqattn.losses.hinge import MaskedPointLoss
@@ -44,11 +47,13 @@ class KeypointCriterion(nn.Module):
         confidence_weight: float = 0.0,
         confidence_scale: float = 0.02,
         unlabelled: UnlabelledTerms | None = None,
+        anchors: AnchorFocalLoss | None = None,
     ) -> None:
         super().__init__()
         self.coordinate_loss = coordinate_loss
         # the terms on frames without labels: (model, frames, next frames) -> named terms (data.unlabelled)
         self.unlabelled = unlabelled if unlabelled is not None else UnlabelledTerms()
+        self.anchors = anchors  # the detector's anchor maps (B, 1, h, w) + anchors (B, N, 2) -> a scalar
         self.step_weight_slope = step_weight_slope
         self.terms = nn.ModuleDict()  # name -> term, added to the loss in this order
         if heatmap_weight > 0:  # one peak per step-0 map, at the label

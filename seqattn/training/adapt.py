@@ -35,6 +35,7 @@ from seqattn.models.backbones import NO_WEIGHTS
 from seqattn.training.budget import resolve_train_images
 from seqattn.training.choices import (
     GLIMPSE_SIZE,
+    choose_detector_size,
     choose_glimpse_source,
     choose_input_size,
     choose_rotation,
@@ -155,12 +156,28 @@ def resolve_auto(
         chosen["unlabelled"] = {"value": "", "reason": unlabelled_terms(cfg, stats)}
         if not terms_on((cfg.get("supervision") or {}).get("unlabelled") or {}):
             choose("data.unlabelled", None, "no term on frames without labels is on: they are not decoded")
+    resolve_detector(cfg, stats, choose)
     early = (cfg.get("callbacks") or {}).get("early_stopping")
     if early is not None:
         if str(early.get("window", "")) == "auto":
             choose("callbacks.early_stopping.window", *choose_stopping_window(stats.num_val))
         chosen["stopping"] = {"value": "", "reason": stopping_rule(early)}
     return cfg, {"data": asdict(stats), "chosen": chosen}
+
+
+def resolve_detector(cfg: DictConfig, stats: DataStats, choose) -> None:
+    """``detector``: null for labels with one animal per frame; else the layout the labels gave
+    (anchor, crop, most animals in a frame) and ``detector.input_size`` when auto."""
+    if cfg.get("detector") is None:
+        return
+    layout = stats.layout
+    if layout is None:
+        choose("detector", None, "one animal in every labelled frame: no detector, frames are read whole")
+        return
+    for key in ("anchor", "crop_px", "max_animals"):
+        choose(f"detector.{key}", layout[key], layout["reason"] if key == "crop_px" else "from the labels")
+    if str(cfg.detector.get("input_size", "auto")) == "auto":
+        choose("detector.input_size", *choose_detector_size(stats.frame_long_side_px, int(layout["crop_px"])))
 
 
 def unlabelled_terms(cfg: DictConfig, stats: DataStats) -> str:

@@ -37,6 +37,20 @@ def choose_input_size(stats: DataStats) -> tuple[int, str]:
     return size, why
 
 
+DETECTOR_CROP_PX = 80  # the detector sees frames scaled so that an animal's crop spans this many pixels
+
+
+def choose_detector_size(frame_long_side: float, crop_px: int) -> tuple[int, str]:
+    """The detector's letterbox side: the whole frame scaled so that an animal's crop spans
+    DETECTOR_CROP_PX pixels, from 64 to 512, never past the frame's own long side."""
+    size = min(512, max(64, _round32(frame_long_side * DETECTOR_CROP_PX / crop_px)))
+    why = f"frames of {frame_long_side:.0f} px with {crop_px} px crops: a crop spans about {DETECTOR_CROP_PX} px"
+    native = max(64, _round32(frame_long_side))
+    if size > native:
+        size, why = native, f"the frames' long side is {frame_long_side:.0f} px: no upsampling past it"
+    return size, why
+
+
 def letterbox_resolution(long_side: float, input_size: int, hires_factor: int) -> str:
     """Original pixels per step-0 input pixel and per pixel of the letterbox the glimpses look into."""
     side = hires_factor * input_size

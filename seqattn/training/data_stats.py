@@ -20,6 +20,8 @@ class DataStats:
     pose_alignment: float  # how alike the animal's heading is across images, in [0, 1] (NaN: too few labels)
     num_val: int = 0  # images in the validation split
     flip_pairs: list[list[str]] | None = None  # names of the left/right pairs a flip swaps; None: unknown
+    layout: dict | None = None  # several animals in a frame: anchor, crop_px, max_animals, reason (data.instances)
+    frame_long_side_px: float = math.nan  # several animals: median long side of the whole frames
 
 
 SAMPLED_IMAGES = 64  # training images measured for the image size and object span
@@ -74,4 +76,16 @@ def measure(source: KeypointSource) -> DataStats:
         object_span_px=float(np.median(spans)) if spans else math.nan,
         pose_alignment=pose_alignment(keypoints),
         flip_pairs=None if pairs is None else [[source.keypoint_names[i], source.keypoint_names[j]] for i, j in pairs],
+        **_frames(source),
     )
+
+
+def _frames(source: KeypointSource) -> dict:
+    """The layout and whole-frame size of a source of several animals in a frame ({} otherwise)."""
+    if source.layout is None:
+        return {}
+    frames = source.frames()["train"]
+    picks = np.unique(np.linspace(0, len(frames) - 1, num=min(8, len(frames))).round().astype(int))
+    sides = [max(frames.image(int(i)).shape[:2]) for i in picks]
+    layout = {**source.layout.as_dict(), "reason": source.layout.reason}
+    return {"layout": layout, "frame_long_side_px": float(np.median(sides))}

@@ -54,7 +54,8 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
         find_videos(cfg.data.unlabelled)  # a wrong path stops the run here, naming it, even when unused
     pinned = Pinned.of(start.ckpt, start.ckpt_path) if start.ckpt is not None else None
     cfg, adaptive = resolve_auto(cfg, measure(source), pinned, in_joblib_job())
-    datamodule = build_datamodule(cfg.data, Geometry.for_model(cfg.input_size, cfg.model), source)
+    detector_size = cfg.detector.input_size if cfg.get("detector") else None
+    datamodule = build_datamodule(cfg.data, Geometry.for_model(cfg.input_size, cfg.model), source, True, detector_size)
     module = build_module(cfg, source, datamodule.keypoint_names)
     load_start_weights(cfg, module, start)
     check_test_checkpoint(cfg.test_ckpt, module)
@@ -79,6 +80,7 @@ def build_module(cfg: DictConfig, source: KeypointSource, keypoint_names: list[s
         keypoint_names=keypoint_names,
         channels_last=bool(cfg.get("channels_last", False)),
         flip_pairs=[list(p) for p in source.flip_pairs or []] if cfg.get("test_time_flip") is True else None,
+        detector=_plain(cfg.get("detector")),
         **(_plain(cfg.supervision) if cfg.get("supervision") else {}),
     )
 

@@ -1,0 +1,78 @@
+"""Whole frames with several animals: find each one, read its keypoints in a crop around it.
+
+The detector (seqattn.models.detector) sees the frame letterboxed at its own size and gives each
+animal's anchor; the pose model then predicts that animal in the ``crop_px`` square around its
+anchor (seqattn.data.instances, the rule training used), and the points go back to the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqattn.data.codec import KeypointCodec, image_to_tensor
+from seqattn.data.instances import crop_box, cut
+from seqattn.inference.batch import likelihood_of, predict_images
+from seqattn.models.detector import find_peaks
+from seqattn.module import KeypointModule
+
+
+@dataclass
+class Animals:
+    """The animals found in one frame, best instance score first."""
+
+    coords: np.ndarray  # (n, K, 2) original pixels (pixel centres at integers)
+    likelihood: np.ndarray  # (n, K) calibrated likelihood (seqattn.inference.batch.likelihood_of)
+    scores: np.ndarray  # (n,) the detector's score of each animal, in [0, 1]
+
+    @classmethod
+    def none(cls, num_keypoints: int) -> Animals:
+        return cls(np.zeros((0, num_keypoints, 2)), np.zeros((0, num_keypoints), np.float32), np.zeros(0, np.float32))
+
+
+def max_animals_of(module: KeypointModule, animals: int | None) -> int:
+    """How many animals a frame may hold: ``animals`` (predict.py --animals) or the labels' most."""
+    return int(animals) if animals else module.instances.max_animals
+
+
+@torch.inference_mode()
+def detect(module: KeypointModule, images: list[np.ndarray], max_animals: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per image (H, W, 3) uint8: anchors (n, 2) in original pixels and their scores (n,), at most
+    ``max_animals``, from the module's detector."""
+    codec = KeypointCodec(module.instances.input_size)
+    boxed = [codec.letterbox(image) for image in images]
+    batch = torch.stack([image_to_tensor(img) for img, _ in boxed]).to(module.device)
+    logits = module.detector(batch.contiguous(memory_format=module.memory_format))
+    centres, scores = find_peaks(logits, max_animals, module.instances.min_score)  # (B, N, 2), (B, N)
+    frames = torch.from_numpy(np.stack([fr.as_array() for _, fr in boxed]))
+    anchors = codec.decode(centres.cpu().double(), frames).numpy()  # (B, N, 2) original pixels
+    found = np.isfinite(anchors).all(-1)  # (B, N)
+    scores = scores.float().cpu().numpy()
+    return [(anchors[i][found[i]], scores[i][found[i]]) for i in range(len(images))]
+
+
+def predict_animals(module: KeypointModule, images: list[np.ndarray], animals: int | None = None) -> list[Animals]:
+    """Every animal of each whole frame (H, W, 3) uint8: detect, crop, predict, back to the frame."""
+    k = len(module.keypoint_names)
+    found = detect(module, images, max_animals_of(module, animals))
+    side = module.instances.crop_px
+    crops, origins, owner = [], [], []
+    for i, (anchors, _) in enumerate(found):
+        for anchor in anchors:
+            box = crop_box(anchor, side)
+            crops.append(cut(images[i], box))
+            origins.append(box[:2])
+            owner.append(i)
+    if not crops:
+        return [Animals.none(k) for _ in images]
+    out = predict_images(module, crops)
+    coords = out["coords"] + np.asarray(origins, dtype=np.float64)[:, None, :]  # (M, K, 2) frame pixels
+    likelihood = likelihood_of(out["confidence"], coords.shape[:2], module.calibration).astype(np.float32)
+    owner_of = np.asarray(owner)
+    result = []
+    for i, (_, scores) in enumerate(found):
+        mine = owner_of == i
+        result.append(Animals(coords[mine], likelihood[mine], scores.astype(np.float32)))
+    return result
