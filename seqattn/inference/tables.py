@@ -1,8 +1,9 @@
 """DeepLabCut pose tables, frame-indexed: ``.h5`` (pandas HDF, key df_with_missing) and ``.csv``;
 writing files so that a run that stops (an error, a full disk, Ctrl+C, SIGTERM) leaves none half done.
 
-Columns are the three levels scorer / bodyparts / coords with ``x, y, likelihood`` per keypoint;
-row i is frame i. DeepLabCut, pandas (``pd.read_hdf(path, "df_with_missing")``,
+Columns are the three levels scorer / bodyparts / coords with ``x, y, likelihood`` per keypoint
+(several animals: four, scorer / individuals / bodyparts / coords, as multi-animal DeepLabCut
+writes its predictions); row i is frame i. DeepLabCut, pandas (``pd.read_hdf(path, "df_with_missing")``,
 ``pd.read_csv(path, header=[0, 1, 2], index_col=0)``) and movement
 (``movement.io.load_poses.from_dlc_file``) read both. Every file is written under a temporary
 name beside its target (``.<name>.partial-<pid><suffix>``) and renamed when complete; an
@@ -32,16 +33,25 @@ __all__ = ["H5_KEY", "OutputSet", "atomic_path", "output_set", "pose_table", "pr
 
 
 def pose_table(
-    scorer: str, names: list[str], coords: np.ndarray, likelihood: np.ndarray, index: list[str] | None = None
+    scorer: str,
+    names: list[str],
+    coords: np.ndarray,
+    likelihood: np.ndarray,
+    index: list[str] | None = None,
+    individuals: list[str] | None = None,
 ) -> pd.DataFrame:
-    """coords (N, K, 2) original pixels (NaN: no prediction), likelihood (N, K) -> the DeepLabCut
-    table; rows are frames 0..N-1, or the names in ``index`` (image files)."""
-    n, k, _ = coords.shape
-    columns = pd.MultiIndex.from_product(
-        [[scorer], list(names), ["x", "y", "likelihood"]], names=["scorer", "bodyparts", "coords"]
-    )
-    values = np.concatenate([coords, likelihood[..., None]], axis=-1).reshape(n, 3 * k)  # (N, 3K)
-    rows = pd.RangeIndex(n) if index is None else pd.Index([printable(i) for i in index])
+    """coords (F, K, 2) original pixels (NaN: no prediction), likelihood (F, K) -> the DeepLabCut
+    table; rows are frames 0..F-1, or the names in ``index`` (image files). With ``individuals``
+    (N names): coords (F, N, K, 2), likelihood (F, N, K) -> multi-animal DeepLabCut's four levels
+    scorer / individuals / bodyparts / coords, one ``x, y, likelihood`` triple per animal and keypoint."""
+    levels, level_names = [[scorer], list(names), ["x", "y", "likelihood"]], ["scorer", "bodyparts", "coords"]
+    if individuals is not None:
+        levels.insert(1, list(individuals))
+        level_names.insert(1, "individuals")
+    columns = pd.MultiIndex.from_product(levels, names=level_names)
+    f = coords.shape[0]
+    values = np.concatenate([coords, likelihood[..., None]], axis=-1).reshape(f, len(columns))  # (F, [N] K 3)
+    rows = pd.RangeIndex(f) if index is None else pd.Index([printable(i) for i in index])
     return pd.DataFrame(values.astype(np.float64), index=rows, columns=columns)
 
 
