@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seqattn.data.formats.dlc import read_dlc_labels
+from seqattn.data.formats.dlc import read_dlc_rows
 from seqattn.errors import DataError
 from seqattn.evaluation.calibration import FALLBACK_PCUTOFF
 from seqattn.inference.tables import printable
@@ -39,8 +39,13 @@ def existing_labels(folder: Path) -> tuple[Path | None, list[str] | None, set[st
     found = sorted(folder.glob("CollectedData_*.csv"))
     if not found:
         return None, None, set()
-    names, samples = read_dlc_labels(found[0])
-    return found[0], names, {image for image, _ in samples}
+    labels = read_dlc_rows(found[0])
+    if labels.individuals is not None:
+        raise DataError(
+            f"{printable(found[0])}: a multi-animal label file (individuals {labels.individuals}); the outlier-frame"
+            " loop adds frames to single-animal projects only"
+        )
+    return found[0], labels.names, {row.image for row in labels.rows}
 
 
 def predictions_pcutoff(predictions: Path) -> float:

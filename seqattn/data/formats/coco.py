@@ -1,5 +1,8 @@
 """COCO keypoints JSON: ``images``, ``annotations`` ([x, y, v] * K; v = 0 is not labelled) and
-``categories[].keypoints`` (the names). One sample per annotation, optionally cropped to its box.
+``categories[].keypoints`` (the names). One sample per annotation, optionally cropped to its box;
+with ``crop_to_bbox: auto`` an image with several annotations is a frame of several animals (a
+crop around each animal's anchor, seqattn.data.instances), each tracked by its annotation's
+``track_id`` (or ``instance_id``) where it has one.
 
 COCO keypoints are pixel indices (pixel centre at the integer), the codec's convention.
 """
@@ -39,6 +42,14 @@ def _json_type(value: Any) -> str:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _track(annotation: dict, where: str) -> str | None:
+    """The animal's identity: the annotation's ``track_id``, else its ``instance_id``, else None."""
+    for key in ("track_id", "instance_id"):
+        if annotation.get(key) is not None:
+            return str(_require(annotation, key, where, _ID, "a number or a string"))
+    return None
 
 
 class COCOSource(LabelledSource):
@@ -121,7 +132,9 @@ class COCOSource(LabelledSource):
                 size = declared_size(path)
                 box = crop_box(bbox, bbox_padding, *size) if size else None
             name = f"{file_name}#{a.get('id', i)}" if crop or per_image[image_id] > 1 else file_name
-            entries.append(Entry(name=name, image_key=file_name, path=path, keypoints=points, crop=box))
+            entries.append(
+                Entry(name=name, image_key=file_name, path=path, keypoints=points, crop=box, track=_track(a, where))
+            )
         if not entries:
             raise DataError(f"{file}: no annotation of category '{category.get('name', category.get('id'))}'")
         self._build(names, entries, str(file), **common)

@@ -5,11 +5,18 @@ CSV layout: header rows ``scorer``, (``individuals`` for multi-animal projects),
 to the project root (the folder holding ``labeled-data/``). An empty cell is a missing label.
 DeepLabCut's primary label file is the ``.h5`` beside it (pandas HDF, key ``df_with_missing``,
 the same columns); it is read, as the same rows, where a folder has no CSV.
+
+Multi-animal files (an ``individuals`` row or level) give one entry per image and labelled
+individual, its track the individual's name; every individual has the same body parts, the
+keypoints. An image with several individuals is then a frame of several animals
+(seqattn.data.formats.labels). maDLC's "unique bodyparts" (individual ``single``: points of the
+scene, not of an animal) are refused: they would need a model of their own.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +28,30 @@ from seqattn.errors import DataError
 from seqattn.io.files import printable
 from seqattn.io.hdf import H5_KEY, read_pose_table
 
-LabelRow = tuple[int, str, np.ndarray]  # (row number in the CSV, image path, (K, 2) points)
+UNIQUE = "single"  # maDLC's individual holding the unique bodyparts
 
 
-def read_dlc_labels(path: Path) -> tuple[list[str], list[tuple[str, np.ndarray]]]:
-    """Parse one DeepLabCut label file (.csv or .h5) -> (keypoint names, [(image path, (K, 2) points)])."""
-    names, rows = read_dlc_rows(path)
-    return names, [(image, points) for _, image, points in rows]
+@dataclass
+class LabelRow:
+    """One labelled animal of one image: a row of a single-animal file, or one individual of a row."""
+
+    row: int  # row number in the CSV (1-based)
+    image: str  # the image path as written
+    points: np.ndarray  # (K, 2), NaN = not labelled
+    track: str | None = None  # the individual (multi-animal files)
 
 
-def read_dlc_rows(path: Path) -> tuple[list[str], list[LabelRow]]:
-    """Parse one DeepLabCut label file (.csv or .h5) -> (keypoint names, [(row, image path, (K, 2) points)])."""
+@dataclass
+class DLCLabels:
+    """One parsed DeepLabCut label file."""
+
+    names: list[str]  # the body parts, in the file's order: the keypoints
+    individuals: list[str] | None  # a multi-animal file's individuals, in its order; None: one animal
+    rows: list[LabelRow]  # multi-animal: a row per labelled individual (an image with none: one empty row)
+
+
+def read_dlc_rows(path: Path) -> DLCLabels:
+    """Parse one DeepLabCut label file (.csv or .h5)."""
     if path.suffix.lower() in (".h5", ".hdf5", ".hdf"):
         return parse_dlc_rows(path, dlc_h5_rows(path))
     return parse_dlc_rows(path, read_csv_rows(path))
@@ -43,7 +63,7 @@ def dlc_h5_rows(path: Path) -> list[list[str]]:
     Read by ``seqattn.io.hdf`` (h5py, no unpickling): a crafted file cannot run code."""
     table = read_pose_table(path, H5_KEY, what="DeepLabCut label file")
     if len(table.column_names) < 2:
-        raise DataError(f"{path}: columns are not DeepLabCut's scorer / bodyparts / coords levels")
+        raise DataError(f"{path}: columns are not DeepLabCut's scorer / (individuals /) bodyparts / coords levels")
     width = len(table.index_names)  # the image path: one string, or DeepLabCut 2.2+'s (labeled-data, video, file)
     rows = [
         [str(name)] + [""] * (width - 1) + [column[level] for column in table.columns]
@@ -55,7 +75,7 @@ def dlc_h5_rows(path: Path) -> list[list[str]]:
     return rows
 
 
-def parse_dlc_rows(path: Path, rows: list[list[str]]) -> tuple[list[str], list[LabelRow]]:
+def parse_dlc_rows(path: Path, rows: list[list[str]]) -> DLCLabels:
     """Parse the rows of a DeepLabCut CSV (``path`` names it in errors)."""
     header = {}
     for i, row in enumerate(rows[:4]):
@@ -67,29 +87,45 @@ def parse_dlc_rows(path: Path, rows: list[list[str]]) -> tuple[list[str], list[L
                 f"{path}: header row '{key}' missing (a DeepLabCut CSV starts with rows scorer, bodyparts, coords)"
             )
     coords, parts = rows[header["coords"]], rows[header["bodyparts"]]
-    individuals = rows[header["individuals"]] if "individuals" in header else None
+    who_row = rows[header["individuals"]] if "individuals" in header else None
     ncols = len(coords)
     first = next((c for c in range(1, ncols) if coords[c].strip() == "x"), None)
     if first is None:
         raise DataError(f"{path}: row {header['coords'] + 1} (coords) has no 'x' column")
 
-    names, columns = [], []  # columns[k] = (x column, y column)
+    def at(row: list[str] | None, c: int, short: str | None = "") -> str | None:
+        """A header cell; None where there is no such row, ``short`` beyond the row's end."""
+        return None if row is None else (row[c].strip() if c < len(row) else short)
+
+    columns: dict[str | None, list[tuple[str, int, int]]] = {}  # individual -> [(part, x column, y column)]
     for c in range(first, ncols):
         if coords[c].strip() != "x":
             continue
-        name = parts[c].strip() if c < len(parts) else ""
-        if individuals is not None and individuals[c].strip():
-            name = f"{individuals[c].strip()}_{name}"
-        if (
-            c + 1 >= ncols
-            or coords[c + 1].strip() != "y"
-            or (c + 1 < len(parts) and parts[c + 1].strip() != parts[c].strip())
-        ):
+        part, who = at(parts, c), at(who_row, c)
+        if who == "":
+            raise DataError(f"{path}: row {header['individuals'] + 1}, column {c + 1}: no individual for '{part}'")
+        label = _label(who, part)
+        y_of = (at(parts, c + 1, part), at(who_row, c + 1, who))  # the part and individual of the next column
+        if c + 1 >= ncols or coords[c + 1].strip() != "y" or y_of != (part, who):
             raise DataError(
-                f"{path}: row {header['coords'] + 1}, column {c + 2}: expected the y column of '{name}' after its x"
+                f"{path}: row {header['coords'] + 1}, column {c + 2}: expected the y column of '{label}' after its x"
             )
-        names.append(name)
-        columns.append((c, c + 1))
+        columns.setdefault(who, []).append((part, c, c + 1))
+    if UNIQUE in columns:
+        unique = [part for part, _, _ in columns[UNIQUE]]
+        raise DataError(
+            f"{path}: unique bodyparts {unique} (individual '{UNIQUE}') belong to the scene, not to an animal, and"
+            " are not trained; remove them from the labels, or label them as body parts of an individual"
+        )
+    individuals = list(columns)
+    names = [part for part, _, _ in columns[individuals[0]]]
+    for who in individuals[1:]:
+        theirs = [part for part, _, _ in columns[who]]
+        if theirs != names:
+            raise DataError(
+                f"{path}: individual '{who}' has the body parts {theirs}, '{individuals[0]}' has {names};"
+                " every individual needs the same ones, in the same order"
+            )
     if len(set(names)) != len(names):
         raise DataError(f"{path}: keypoint names repeat: {names}")
 
@@ -103,19 +139,29 @@ def parse_dlc_rows(path: Path, rows: list[list[str]]) -> tuple[list[str], list[L
         image = "/".join(cell.strip() for cell in row[:first] if cell.strip())
         if not image:
             raise DataError(f"{path}: row {r + 1} has no image path")
-        points = np.array(
-            [
+        found = []
+        for who, cols in columns.items():
+            points = np.array(
                 [
-                    parse_number(row[cx], f"{path}: row {r + 1}, column {cx + 1} ({n} x)"),
-                    parse_number(row[cy], f"{path}: row {r + 1}, column {cy + 1} ({n} y)"),
-                ]
-                for n, (cx, cy) in zip(names, columns, strict=True)
-            ],
-            dtype=np.float64,
-        ).reshape(len(names), 2)
-        points[~np.isfinite(points).all(1)] = np.nan  # half a label is no label
-        samples.append((r + 1, image, points))
-    return names, samples
+                    [
+                        parse_number(row[cx], f"{path}: row {r + 1}, column {cx + 1} ({_label(who, n)} x)"),
+                        parse_number(row[cy], f"{path}: row {r + 1}, column {cy + 1} ({_label(who, n)} y)"),
+                    ]
+                    for n, cx, cy in cols
+                ],
+                dtype=np.float64,
+            ).reshape(len(names), 2)
+            points[~np.isfinite(points).all(1)] = np.nan  # half a label is no label
+            found.append(LabelRow(r + 1, image, points, who))
+        if who_row is not None:  # an individual with no labelled point is not in this image
+            labelled = [f for f in found if np.isfinite(f.points).any()]
+            found = labelled or [LabelRow(r + 1, image, found[0].points)]  # none: check_images skips the image
+        samples += found
+    return DLCLabels(names, None if who_row is None else individuals, samples)
+
+
+def _label(who: str | None, part: str) -> str:
+    return part if who is None else f"{who} {part}"
 
 
 MACHINE_LABELS = "machine_labels.json"  # written by seqattn.inference.outliers beside the frames it adds
@@ -204,27 +250,40 @@ class DLCSource(LabelledSource):
         allow_outside_root: bool = False,
         **common: Any,
     ) -> None:
-        names, entries = None, []
+        first: DLCLabels | None = None
+        entries = []
         for csv_path in find_dlc_files(Path(path)):
-            these, rows = read_dlc_rows(csv_path)
-            samples = [(img, pts) for _, img, pts in rows]
+            labels = read_dlc_rows(csv_path)
+            samples = [(row.image, row.points) for row in labels.rows]
             if not accept_machine_labels:
                 refuse_unreviewed(csv_path.parent, samples)
-            if names is not None and these != names:
-                raise DataError(f"{csv_path}: keypoint names {these} differ from the first CSV's {names}")
-            names = these
-            if not samples:
+            if first is not None and labels.names != first.names:
+                raise DataError(f"{csv_path}: keypoint names {labels.names} differ from the first CSV's {first.names}")
+            if first is not None and labels.individuals != first.individuals:
+                raise DataError(
+                    f"{csv_path}: individuals {labels.individuals or 'none (one animal)'} differ from the first"
+                    f" file's {first.individuals or 'none (one animal)'}"
+                )
+            first = first or labels
+            if not labels.rows:
                 continue
-            root = resolve_image_root(csv_path, [img for img, _ in samples], image_root)
+            several = labels.individuals is not None and len(labels.individuals) > 1
+            root = resolve_image_root(csv_path, [row.image for row in labels.rows], image_root)
             entries += [
-                Entry(img, img, image_path(root, img, f"{csv_path}: row {r}", allow_outside_root), pts)
-                for r, img, pts in rows
+                Entry(
+                    f"{row.image}#{row.track}" if several and row.track is not None else row.image,
+                    row.image,
+                    image_path(root, row.image, f"{csv_path}: row {row.row}", allow_outside_root),
+                    row.points,
+                    track=row.track,
+                )
+                for row in labels.rows
             ]
         seen = set()
         for e in entries:
             if e.name in seen:
                 raise DataError(f"{path}: image {e.name} is labelled twice")
             seen.add(e.name)
-        if not entries:
+        if first is None or not entries:
             raise DataError(f"{path}: no labelled rows")
-        self._build(names, entries, str(path), **common)
+        self._build(first.names, entries, str(path), **common)

@@ -84,3 +84,44 @@ def test_coco_fields_of_the_wrong_type_are_one_line(project, damage):
     (root / "bad.json").write_text(json.dumps(data))
     with pytest.raises(DataError, match=r"bad\.json: .*" + message):
         COCOSource(str(root / "bad.json"), crop_to_bbox=True)
+
+
+def two_animal_coco(root, n: int = 6) -> tuple[str, list[str]]:
+    """A COCO file of ``n`` images with two animals each (tracked by ``track_id`` in one half of the
+    images, by ``instance_id`` in the other) -> (its path, image names)."""
+    shape = np.array([[0.0, 0.0], [4.0, 2.0], [2.0, 6.0], [6.0, 8.0]])
+    images, anns = [], []
+    for i, (name, _, _) in enumerate(write_images(root, n)):
+        images.append({"id": i, "file_name": name})
+        for j, points in enumerate((shape + [5 + i, 5], shape * 1.5 + [28, 30 - i])):
+            kps = [v for x, y in points for v in (x, y, 2)]
+            key = "track_id" if i % 2 else "instance_id"
+            anns.append({"id": 10 * i + j, "image_id": i, "category_id": 1, "keypoints": kps, key: 7 + 2 * j})
+    (root / "two.json").write_text(
+        json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1, "keypoints": NAMES}]})
+    )
+    return str(root / "two.json"), [image["file_name"] for image in images]
+
+
+def test_coco_images_with_several_annotations_are_frames_of_tracked_animals(tmp_path):
+    path, names = two_animal_coco(tmp_path)
+    source = COCOSource(path)  # crop_to_bbox: auto
+    assert source.layout is not None and source.layout.max_animals == 2
+    frames = source.frames()
+    assert sum(len(f) for f in frames.values()) == len(names)
+    tracks = [f.labels(i).tracks for f in frames.values() for i in range(len(f))]
+    assert tracks == [["7", "9"]] * len(names)
+    crops = [split[i] for split in source.splits().values() for i in range(len(split))]
+    assert len(crops) == 2 * len(names)
+    assert {c.name.rsplit("#", 1)[1] for c in crops} == {"7", "9"}
+
+
+def test_coco_crops_centre_on_the_anchor_part(tmp_path):
+    path, _ = two_animal_coco(tmp_path)
+    source = COCOSource(path, anchor="neck")
+    side = source.layout.crop_px
+    crops = [split[i] for split in source.splits().values() for i in range(len(split))]
+    assert len(crops) == 12 and source.layout.anchor == "neck"
+    for crop in crops:  # the neck's point maps to the crop's centre pixel
+        assert np.abs(crop.keypoints[NAMES.index("neck")] - (side - 1) / 2).max() <= 1.0
+        assert np.abs(crop.keypoints[NAMES.index("snout")] - (side - 1) / 2).max() > 1.0
