@@ -1,5 +1,5 @@
-"""``python -m seqattn.data.synthetic demo.mp4 [frames]``: the walking-creature demo video."""
+"""``python -m seqattn.data.synthetic demo.mp4 [frames] [--animals N]``: the walking-creature demo video."""
 
-from seqattn.data.synthetic.dataset import main
+from seqattn.data.synthetic.walk import main
 
 main()

@@ -4,6 +4,10 @@ The creature has a random pose (head turn, leg swing, tail bend), rotation, size
 over a textured noisy background with distractor shapes; everything comes from the rng given, so
 the same rng state gives the same image. Left and right follow the creature's own chirality, as
 in real animals, so a horizontal flip must swap them.
+
+``render_creature`` is one image: ``background``, then ``sample_creature`` (the shape, colour and
+keypoints, no pixels) and ``paint_creature``, then ``finish`` (blur, noise), all from one rng in
+that order. Scenes of several creatures (seqattn.data.synthetic.scene) use the same pieces.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from seqattn.data.synthetic.names import HEAD, LEG, OUTLINE, SPINE, TAIL
+from seqattn.data.synthetic.names import DENSE_NAMES, HEAD, LEG, OUTLINE, SPINE, TAIL
 
 _SHIFT = 4  # cv2 fixed-point bits: draw at 1/16 pixel precision
 
@@ -96,26 +100,52 @@ class Pose:
     bend: float  # tail bend, radians in [-0.9, 0.9]
 
 
-def render_creature(
-    rng: np.random.Generator, width: int, height: int, pose: Pose | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Render one image; returns (H, W, 3) uint8 and all MAX_KEYPOINTS keypoints (104, 2) in pixels:
-    the 10 named ones, then the dense landmarks of DENSE_NAMES. ``pose`` replaces the drawn pose
-    (the rng is drawn from all the same, so the appearance stays that of the same rng)."""
-    img = _background(rng, width, height)
-    size = min(width, height)
-    _distractors(rng, img, size)
+@dataclass
+class Creature:
+    """One creature's drawn shape and colour, in image pixels: what ``paint_creature`` draws."""
 
+    length: float  # body length L
+    theta: float  # body direction, radians
+    centre: np.ndarray  # (2,)
+    body_centre: np.ndarray  # (2,) the body ellipse's centre
+    neck: np.ndarray  # (2,)
+    head_dir: np.ndarray  # (2,) unit vector
+    snout: np.ndarray  # (2,)
+    ears: list[np.ndarray]  # 2 x (2,): left, right
+    paws: list[tuple[np.ndarray, np.ndarray]]  # 4 x (hip, paw), each (2,): fore left, fore right, hind ...
+    tailbase: np.ndarray  # (2,)
+    tail_mid: np.ndarray  # (2,)
+    tailtip: np.ndarray  # (2,)
+    body: tuple[int, int, int]  # RGB
+    body_width: float  # half-width of the body, units of L
+    points: np.ndarray  # (MAX_KEYPOINTS, 2): the 10 named keypoints, then DENSE_NAMES
+
+
+def sample_creature(
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    size: float,
+    pose: Pose | None = None,
+    centre: np.ndarray | None = None,
+    dense: bool = True,
+) -> Creature:
+    """Draw one creature from ``rng`` (no pixels): its body length is 0.3 to 0.55 x ``size``, its
+    centre anywhere in the middle 80% of the ``width`` x ``height`` frame. ``pose`` replaces the
+    drawn pose, ``centre`` (2,) the drawn centre; the rng is drawn from all the same, so the
+    appearance stays that of the same rng state. ``dense`` False: the dense landmarks are NaN
+    (not computed: faster)."""
     length = rng.uniform(0.3, 0.55) * size  # body length L in pixels
     theta = rng.uniform(0, 2 * math.pi)
-    centre = np.array([rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height])
+    drawn = np.array([rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height])
+    at_centre = drawn if centre is None else np.asarray(centre, dtype=np.float64)
     if pose is not None:
-        theta, centre = pose.theta, np.asarray(pose.centre, dtype=np.float64)
+        theta, at_centre = pose.theta, np.asarray(pose.centre, dtype=np.float64)
     fwd = np.array([math.cos(theta), math.sin(theta)])
     left = np.array([fwd[1], -fwd[0]])  # the creature's left, fixed chirality
 
     def at(u: float, v: float) -> np.ndarray:  # body frame (units of L) -> image pixels
-        return centre + length * (u * fwd + v * left)
+        return at_centre + length * (u * fwd + v * left)
 
     def heading(angle: float) -> np.ndarray:  # unit vector rotated from the body axis
         c, s = math.cos(angle), math.sin(angle)
@@ -138,32 +168,68 @@ def render_creature(
         bend = pose.bend
     tail_mid = tailbase + 0.3 * length * heading(math.pi + bend / 2)
     tailtip = tail_mid + 0.3 * length * heading(math.pi + bend)
+    r, g, b = (int(c) for c in rng.integers(40, 230, 3))
+    body = (r, g, b)
+    body_width = rng.uniform(0.14, 0.2)
+    named = np.stack([snout, ears[0], ears[1], neck, paws[0][1], paws[1][1], paws[2][1], paws[3][1], tailbase, tailtip])
+    if dense:
+        landmarks = _dense_points(at, neck, head_dir, head_side, length, paws, tailbase, tail_mid, tailtip, body_width)
+    else:
+        landmarks = np.full((len(DENSE_NAMES), 2), np.nan)
+    points = np.concatenate([named, landmarks])
+    return Creature(
+        length=length, theta=theta, centre=at_centre, body_centre=at(-0.07, 0.0), neck=neck, head_dir=head_dir,
+        snout=snout, ears=ears, paws=paws, tailbase=tailbase, tail_mid=tail_mid, tailtip=tailtip, body=body,
+        body_width=body_width, points=points,
+    )  # fmt: skip
 
-    body = tuple(int(c) for c in rng.integers(40, 230, 3))
-    dark = tuple(int(0.55 * c) for c in body)
-    light = tuple(int(min(255, 1.3 * c + 30)) for c in body)
-    aa = cv2.LINE_AA
+
+def paint_creature(img: np.ndarray, c: Creature) -> None:
+    """Draw ``c`` onto ``img`` (H, W, 3) uint8, in place, over whatever is there."""
+    dark = tuple(int(0.55 * v) for v in c.body)
+    light = tuple(int(min(255, 1.3 * v + 30)) for v in c.body)
+    aa, length = cv2.LINE_AA, c.length
     thick = max(1, int(0.05 * length))
-    cv2.line(img, _pt(tailbase), _pt(tail_mid), dark, thick, aa, _SHIFT)
-    cv2.line(img, _pt(tail_mid), _pt(tailtip), dark, max(1, thick // 2), aa, _SHIFT)
-    for hip, paw in paws:
+    cv2.line(img, _pt(c.tailbase), _pt(c.tail_mid), dark, thick, aa, _SHIFT)
+    cv2.line(img, _pt(c.tail_mid), _pt(c.tailtip), dark, max(1, thick // 2), aa, _SHIFT)
+    for hip, paw in c.paws:
         cv2.line(img, _pt(hip), _pt(paw), dark, thick, aa, _SHIFT)
         cv2.circle(img, _pt(paw), _rad(0.05 * length), light, -1, aa, _SHIFT)
-    body_width = rng.uniform(0.14, 0.2)
-    body_axes = (_rad(0.4 * length), _rad(body_width * length))
-    cv2.ellipse(img, _pt(at(-0.07, 0.0)), body_axes, math.degrees(theta), 0, 360, body, -1, aa, _SHIFT)
-    head_centre = neck + 0.2 * length * head_dir
-    head_angle = math.degrees(math.atan2(head_dir[1], head_dir[0]))
+    body_axes = (_rad(0.4 * length), _rad(c.body_width * length))
+    cv2.ellipse(img, _pt(c.body_centre), body_axes, math.degrees(c.theta), 0, 360, c.body, -1, aa, _SHIFT)
+    head_centre = c.neck + 0.2 * length * c.head_dir
+    head_angle = math.degrees(math.atan2(c.head_dir[1], c.head_dir[0]))
     cv2.ellipse(
         img, _pt(head_centre), (_rad(0.18 * length), _rad(0.1 * length)), head_angle, 0, 360, light, -1, aa, _SHIFT
     )
-    for ear in ears:
+    for ear in c.ears:
         cv2.circle(img, _pt(ear), _rad(0.06 * length), dark, -1, aa, _SHIFT)
-    cv2.circle(img, _pt(snout), _rad(0.025 * length), (20, 20, 20), -1, aa, _SHIFT)
+    cv2.circle(img, _pt(c.snout), _rad(0.025 * length), (20, 20, 20), -1, aa, _SHIFT)
 
+
+def background(rng: np.random.Generator, width: int, height: int, size: float) -> np.ndarray:
+    """The (H, W, 3) uint8 scene without creatures: texture, gradient, grain and distractor shapes
+    about as large as a creature of ``size``."""
+    img = _background(rng, width, height)
+    _distractors(rng, img, size)
+    return img
+
+
+def finish(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    """The camera: a slight blur and sensor noise over the painted (H, W, 3) uint8 scene."""
     img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.3, 1.0))
     noisy = img.astype(np.float32) + rng.normal(0, rng.uniform(2, 12), img.shape)
-    img = np.clip(noisy, 0, 255).astype(np.uint8)
-    named = np.stack([snout, ears[0], ears[1], neck, paws[0][1], paws[1][1], paws[2][1], paws[3][1], tailbase, tailtip])
-    dense = _dense_points(at, neck, head_dir, head_side, length, paws, tailbase, tail_mid, tailtip, body_width)
-    return img, np.concatenate([named, dense])
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def render_creature(
+    rng: np.random.Generator, width: int, height: int, pose: Pose | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Render one image; returns (H, W, 3) uint8 and all MAX_KEYPOINTS keypoints (104, 2) in pixels:
+    the 10 named ones, then the dense landmarks of DENSE_NAMES. ``pose`` replaces the drawn pose
+    (the rng is drawn from all the same, so the appearance stays that of the same rng)."""
+    size = min(width, height)
+    img = background(rng, width, height, size)
+    creature = sample_creature(rng, width, height, size, pose)
+    paint_creature(img, creature)
+    return finish(rng, img), creature.points

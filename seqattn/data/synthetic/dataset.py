@@ -6,23 +6,30 @@ and in every worker. The creature and its keypoints come from :mod:`seqattn.data
 the frame are missing (NaN). Left and right follow the creature's own chirality, as in real
 animals, so a horizontal flip must swap them.
 
-    python -m seqattn.data.synthetic demo.mp4 [frames]    # a video of the creature walking
+With ``animals`` >= 2 every frame holds that many creatures (:mod:`seqattn.data.synthetic.scene`):
+``frames()`` gives the whole frames, ``layout`` where each animal's crop lies
+(:mod:`seqattn.data.instances`, from ``anchor`` and ``crop_size``) and ``splits()`` one crop per
+animal, as the label files with several animals in a frame do.
+
+    python -m seqattn.data.synthetic demo.mp4 [frames] [--animals N]    # a video of creatures walking
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from seqattn.data.base import KeypointSource, RawSample
+from seqattn.data.instances import InstanceCrops, instance_frames, resolve_layout
 from seqattn.data.synthetic.creature import render_creature
-from seqattn.data.synthetic.names import KEYPOINT_NAMES, MAX_KEYPOINTS, dense_choice, keypoint_names
-from seqattn.data.synthetic.walk import render_video
+from seqattn.data.synthetic.names import KEYPOINT_NAMES, MAX_KEYPOINTS, keypoint_columns, keypoint_names
+from seqattn.data.synthetic.scene import SPLIT_IDS, SyntheticFrames, mask_outside
 from seqattn.errors import ConfigError
 
-_SPLITS = {"train": 0, "val": 1, "test": 2}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,7 @@ class SyntheticSplit:
         self.size, self.split, self.seed = size, split, seed
         self.width, self.height, self.num_keypoints = width, height, num_keypoints
         self.variation = variation
-        named = min(num_keypoints, len(KEYPOINT_NAMES))
-        self.columns = list(range(named)) + [len(KEYPOINT_NAMES) + i for i in dense_choice(num_keypoints - named)]
+        self.columns = keypoint_columns(num_keypoints)
 
     def __len__(self) -> int:
         return self.size
@@ -61,8 +67,9 @@ class SyntheticSplit:
         if not 0 <= index < self.size:
             raise IndexError(index)
         v = self.variation
-        rng = np.random.default_rng([self.seed, _SPLITS[self.split], index])
-        extra = np.random.default_rng([self.seed, _SPLITS[self.split], index, 1])  # variations only: same base samples
+        rng = np.random.default_rng([self.seed, SPLIT_IDS[self.split], index])
+        # variations only: the same base samples with or without them
+        extra = np.random.default_rng([self.seed, SPLIT_IDS[self.split], index, 1])
         lo, hi = v.size_range
         factor = math.exp(extra.uniform(math.log(lo), math.log(hi))) if hi > lo else lo
         width, height = max(16, round(self.width * factor)), max(16, round(self.height * factor))
@@ -77,9 +84,7 @@ class SyntheticSplit:
             image, points = render_creature(rng, width, height)
         if v.grey:
             image = np.repeat(image.mean(2, keepdims=True).round().astype(np.uint8), 3, axis=2)
-        points = points[self.columns].copy()
-        outside = (points < -0.5).any(1) | (points[:, 0] >= width - 0.5) | (points[:, 1] >= height - 0.5)
-        points[outside] = np.nan
+        points = mask_outside(points[self.columns], width, height)
         if v.missing > 0:
             points[extra.random(len(points)) < v.missing] = np.nan
         return RawSample(image=image, keypoints=points, name=f"synthetic/{self.split}/{index:06d}")
@@ -88,7 +93,12 @@ class SyntheticSplit:
 class SyntheticSource(KeypointSource):
     """The embedded default dataset: rendered creatures with up to 10 named keypoints, or up to 104
     with dense landmarks (``num_keypoints`` = 17, 68, 100, ...: many-keypoint skeletons).
-    ``grey``, ``centred``, ``size_range`` and ``missing`` vary it (see :class:`Variation`)."""
+    ``grey``, ``centred``, ``size_range`` and ``missing`` vary it (see :class:`Variation`).
+
+    ``animals`` >= 2: frames of ``width`` x ``height`` with that many creatures each, drawn
+    1/sqrt(animals) as large (seqattn.data.synthetic.scene); ``frames()`` then gives them whole,
+    ``layout`` the crop around each (``anchor``, ``crop_size``: seqattn.data.instances) and
+    ``splits()`` those crops. With one animal ``anchor`` and ``crop_size`` are unused."""
 
     def __init__(
         self,
@@ -103,6 +113,9 @@ class SyntheticSource(KeypointSource):
         centred: bool = False,
         size_range: tuple[float, float] = (1.0, 1.0),
         missing: float = 0.0,
+        animals: int = 1,
+        anchor: str | None = "auto",
+        crop_size: int | str = "auto",
     ) -> None:
         if not 1 <= num_keypoints <= MAX_KEYPOINTS:
             raise ConfigError(f"data.source.num_keypoints must be in 1..{MAX_KEYPOINTS}, got {num_keypoints}")
@@ -118,24 +131,32 @@ class SyntheticSource(KeypointSource):
             )
         if not 0 <= missing < 1:
             raise ConfigError(f"data.source.missing must be in [0, 1), got {missing}")
+        if isinstance(animals, bool) or int(animals) != animals or animals < 1:
+            raise ConfigError(f"data.source.animals must be a whole number >= 1, got {animals!r}")
+        if animals > 1 and centred:
+            raise ConfigError("data.source.centred crops one creature: it cannot go with data.source.animals > 1")
         self.keypoint_names = keypoint_names(num_keypoints)
         variation = Variation(bool(grey), bool(centred), (lo, hi), float(missing))
         sizes = {"train": num_train, "val": num_val, "test": num_test}
-        self._splits = {
-            name: SyntheticSplit(n, name, seed, width, height, num_keypoints, variation) for name, n in sizes.items()
+        if animals == 1:
+            self._splits: dict[str, SyntheticSplit | InstanceCrops] = {
+                name: SyntheticSplit(n, name, seed, width, height, num_keypoints, variation)
+                for name, n in sizes.items()
+            }
+            return
+        self._frames = {
+            name: SyntheticFrames(n, name, seed, width, height, num_keypoints, int(animals), variation)
+            for name, n in sizes.items()
         }
+        every = [f for split in self._frames.values() for f in instance_frames(split)]
+        self.layout = resolve_layout(every, self.keypoint_names, anchor, crop_size, "the synthetic creatures")
+        self._splits = {name: InstanceCrops(f, self.layout, self.keypoint_names) for name, f in self._frames.items()}
+        log.info(f"{animals} synthetic creatures in a frame: {self.layout.reason}")
 
-    def splits(self) -> dict[str, SyntheticSplit]:
+    def frames(self) -> dict[str, SyntheticFrames]:
+        if self.layout is None:
+            return super().frames()
+        return self._frames
+
+    def splits(self) -> dict[str, SyntheticSplit | InstanceCrops]:
         return self._splits
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m seqattn.data.synthetic demo.mp4 [frames]``: the walking-creature demo video."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if not args:
-        print("usage: python -m seqattn.data.synthetic <out.mp4> [frames]", file=sys.stderr)
-        sys.exit(2)
-    render_video(args[0], frames=int(args[1]) if len(args) > 1 else 300)
-    print(f"wrote {args[0]}")

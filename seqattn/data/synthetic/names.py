@@ -75,3 +75,9 @@ def _spread_rank(u: int, n: int) -> int:
     """Bit-reversal order of unit u among n: any prefix of the order is spread over all parts."""
     bits = max(1, (n - 1).bit_length())
     return int(f"{u:0{bits}b}"[::-1], 2)
+
+
+def keypoint_columns(num_keypoints: int) -> list[int]:
+    """Indices into the renderer's (MAX_KEYPOINTS, 2) points of ``keypoint_names(num_keypoints)``."""
+    named = min(num_keypoints, len(KEYPOINT_NAMES))
+    return list(range(named)) + [len(KEYPOINT_NAMES) + i for i in dense_choice(num_keypoints - named)]
