@@ -38,25 +38,34 @@ def max_animals_of(module: KeypointModule, animals: int | None) -> int:
 
 
 @torch.inference_mode()
-def detect(module: KeypointModule, images: list[np.ndarray], max_animals: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per image (H, W, 3) uint8: anchors (n, 2) in original pixels and their scores (n,), at most
-    ``max_animals``, from the module's detector."""
+def detect_letterboxed(
+    module: KeypointModule, batch: torch.Tensor, frames: np.ndarray, max_animals: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Anchors (n, 2) in original pixels and their scores (n,), at most ``max_animals`` per frame,
+    of frames letterboxed at the detector's size: ``batch`` (B, 3, D, D) normalized, ``frames``
+    (B, 6) their letterboxes (seqattn.data.codec.Frame.as_array)."""
     codec = KeypointCodec(module.instances.input_size)
-    boxed = [codec.letterbox(image) for image in images]
-    batch = torch.stack([image_to_tensor(img) for img, _ in boxed]).to(module.device)
-    logits = module.detector(batch.contiguous(memory_format=module.memory_format))
+    logits = module.detector(batch.to(module.device).contiguous(memory_format=module.memory_format))
     centres, scores = find_peaks(logits, max_animals, module.instances.min_score)  # (B, N, 2), (B, N)
-    frames = torch.from_numpy(np.stack([fr.as_array() for _, fr in boxed]))
-    anchors = codec.decode(centres.cpu().double(), frames).numpy()  # (B, N, 2) original pixels
+    anchors = codec.decode(centres.cpu().double(), torch.from_numpy(frames)).numpy()  # (B, N, 2) original px
     found = np.isfinite(anchors).all(-1)  # (B, N)
     scores = scores.float().cpu().numpy()
-    return [(anchors[i][found[i]], scores[i][found[i]]) for i in range(len(images))]
+    return [(anchors[i][found[i]], scores[i][found[i]]) for i in range(len(batch))]
 
 
-def predict_animals(module: KeypointModule, images: list[np.ndarray], animals: int | None = None) -> list[Animals]:
-    """Every animal of each whole frame (H, W, 3) uint8: detect, crop, predict, back to the frame."""
+def detect(module: KeypointModule, images: list[np.ndarray], max_animals: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``detect_letterboxed`` of whole frames (H, W, 3) uint8."""
+    codec = KeypointCodec(module.instances.input_size)
+    boxed = [codec.letterbox(image) for image in images]
+    batch = torch.stack([image_to_tensor(img) for img, _ in boxed])
+    return detect_letterboxed(module, batch, np.stack([fr.as_array() for _, fr in boxed]), max_animals)
+
+
+def read_animals(
+    module: KeypointModule, images: list[np.ndarray], found: list[tuple[np.ndarray, np.ndarray]]
+) -> list[Animals]:
+    """Each found animal's keypoints, read in the crop around its anchor, in frame pixels."""
     k = len(module.keypoint_names)
-    found = detect(module, images, max_animals_of(module, animals))
     side = module.instances.crop_px
     crops, origins, owner = [], [], []
     for i, (anchors, _) in enumerate(found):
@@ -71,8 +80,12 @@ def predict_animals(module: KeypointModule, images: list[np.ndarray], animals: i
     coords = out["coords"] + np.asarray(origins, dtype=np.float64)[:, None, :]  # (M, K, 2) frame pixels
     likelihood = likelihood_of(out["confidence"], coords.shape[:2], module.calibration).astype(np.float32)
     owner_of = np.asarray(owner)
-    result = []
-    for i, (_, scores) in enumerate(found):
-        mine = owner_of == i
-        result.append(Animals(coords[mine], likelihood[mine], scores.astype(np.float32)))
-    return result
+    return [
+        Animals(coords[owner_of == i], likelihood[owner_of == i], scores.astype(np.float32))
+        for i, (_, scores) in enumerate(found)
+    ]
+
+
+def predict_animals(module: KeypointModule, images: list[np.ndarray], animals: int | None = None) -> list[Animals]:
+    """Every animal of each whole frame (H, W, 3) uint8: detect, crop, predict, back to the frame."""
+    return read_animals(module, images, detect(module, images, max_animals_of(module, animals)))

@@ -19,6 +19,7 @@ from torch import nn
 from seqattn.models.layers import ConvBackbone, conv_bn_relu
 
 PEAK_SCORE = 0.3  # a local maximum of the anchor map counts as an animal from this score on
+SAME_PEAK_CELLS = 1.5  # maxima closer than this (cells) are one animal
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def find_peaks(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Anchors from anchor logits (B, 1, h, w): the ``max_animals`` highest local maxima (3 x 3)
     scoring at least ``min_score``, each refined to the score-weighted centre of its 3 x 3 cells.
+    A maximum within ``SAME_PEAK_CELLS`` of a higher one is the same animal (a peak between two
+    cells is a maximum in both).
 
     Returns ``centres`` (B, N, 2) normalized (cell centres at (i + 0.5) / n) and ``scores`` (B, N),
     N = max_animals, best first; NaN centres and score 0 where fewer animals are found.
@@ -74,17 +77,30 @@ def find_peaks(
     b, _, h, w = logits.shape
     heat = logits.float().sigmoid()
     peaks = heat * (F.max_pool2d(heat, 3, 1, 1) == heat)  # (B, 1, h, w): local maxima keep their score
-    n = min(max_animals, h * w)
-    scores, flat = peaks.flatten(1).topk(n, dim=1)  # (B, N)
+    m = min(4 * max_animals, h * w)  # candidates, before the same animal's twins are dropped
+    scores, flat = peaks.flatten(1).topk(m, dim=1)  # (B, M), best first
     ys, xs = (flat // w).float(), (flat % w).float()
     # sub-cell refinement: the score-weighted mean offset over each peak's 3 x 3 neighbourhood
     patches = F.unfold(F.pad(heat, (1, 1, 1, 1)), 3).view(b, 9, h * w)  # (B, 9, h*w)
-    around = patches.gather(2, flat[:, None, :].expand(b, 9, n))  # (B, 9, N)
+    around = patches.gather(2, flat[:, None, :].expand(b, 9, m))  # (B, 9, M)
     offset = torch.tensor([-1.0, 0.0, 1.0], device=logits.device)
     dy, dx = offset.repeat_interleave(3), offset.repeat(3)  # row-major 3 x 3
     weight = around / around.sum(1, keepdim=True).clamp_min(1e-12)
     xs, ys = xs + (weight * dx[None, :, None]).sum(1), ys + (weight * dy[None, :, None]).sum(1)
-    centres = torch.stack([(xs + 0.5) / w, (ys + 0.5) / h], dim=-1)  # (B, N, 2)
-    found = scores >= min_score
+    cells = torch.stack([xs, ys], dim=-1)  # (B, M, 2)
+    keep = scores >= min_score  # (B, M)
+    near = torch.cdist(cells, cells) < SAME_PEAK_CELLS  # (B, M, M)
+    for i in range(m):  # greedy, best first: a kept peak removes the lower ones near it
+        later = near[:, i] & (torch.arange(m, device=logits.device) > i)  # (B, M)
+        keep = keep & ~(later & keep[:, i : i + 1])
+    order = torch.sort((~keep).float(), dim=1, stable=True).indices[:, :max_animals]  # kept first, by score
+    n = order.shape[1]
+    found = keep.gather(1, order)  # (B, n)
+    cells, scores = cells.gather(1, order[..., None].expand(b, n, 2)), scores.gather(1, order)
+    centres = (cells + 0.5) / cells.new_tensor([w, h])  # (B, n, 2) normalized
     centres = torch.where(found[..., None], centres, torch.full_like(centres, float("nan")))
-    return centres, torch.where(found, scores, torch.zeros_like(scores))
+    scores = torch.where(found, scores, torch.zeros_like(scores))
+    if n < max_animals:  # a map of fewer cells than animals asked for
+        centres = F.pad(centres, (0, 0, 0, max_animals - n), value=float("nan"))
+        scores = F.pad(scores, (0, max_animals - n))
+    return centres, scores

@@ -49,12 +49,14 @@ def write_test_results(
     metrics: dict[str, float],
     checkpoint: str | None,
     checkpoint_epoch: int | None,
+    full_frame: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write the three test result files into ``output_dir`` after ``Trainer.test``; returns their paths.
 
     module: the tested module, holding the per-point errors (``last_errors["test"]``) and the
     metric's PCK radii and threshold; dataset: the test split (image names by index); metrics:
-    ``Trainer.test``'s result, as logged.
+    ``Trainer.test``'s result, as logged; full_frame: labels with several animals, the whole
+    pipeline on the test split's frames (seqattn.training.full_frame_test).
     """
     points: PointErrors = module.last_errors["test"]
     errors: KeypointErrors = module.metrics["test_errors"]
@@ -70,6 +72,7 @@ def write_test_results(
         "units": "original-image pixels",
         "metrics": {k: float(v) for k, v in sorted(metrics.items())},
         "per_keypoint": per_keypoint,
+        **({"full_frame": full_frame} if full_frame is not None else {}),
     }
     json_path = output_dir / METRICS_FILE
     write_json(json_path, _json_safe(summary))
