@@ -59,6 +59,27 @@ def checkpoint(tiny_run) -> str:
     return tiny_run[0].best_checkpoint
 
 
+# Several animals: two synthetic creatures a frame, ten keypoints, frames of 96 x 72.
+ANIMALS = [
+    "data.source.animals=2",
+    "data.source.num_keypoints=10",
+    "data.source.width=96",
+    "data.source.height=72",
+    "data.source.num_train=16",
+    "detector.channels=[8,8,16]",
+    "detector.width=8",
+    "trainer.max_epochs=2",
+]
+
+
+@pytest.fixture(scope="session")
+def animals_run(tmp_path_factory) -> tuple[RunSummary, Path]:
+    """(summary, run folder) of one tiny run on frames of two animals (detector and pose model),
+    trained once per session. Read-only."""
+    out = tmp_path_factory.mktemp("animals_run") / "run"
+    return train(compose_cfg(out, *ANIMALS)), out
+
+
 # ---------------------------------------------------------------- data written once per session
 
 
