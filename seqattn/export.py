@@ -76,6 +76,11 @@ def export(checkpoint: Path, fmt: str = "onnx", out: Path | None = None) -> Path
     if fmt not in ("onnx", "torchscript"):
         raise ConfigError(f"--format must be onnx or torchscript, got {fmt!r}")
     module = load_checkpoint(checkpoint, key="checkpoint").eval()
+    if module.detector is not None:
+        raise ConfigError(
+            f"{checkpoint}: a model of several animals (detector and pose model) is not exported yet;"
+            " predict.py runs it with the torch engine"
+        )
     out = out or checkpoint.with_suffix(".onnx" if fmt == "onnx" else ".pt")
     wrapped = Exportable(module).eval()
     example = torch.zeros(2, 3, module.codec.side, module.codec.side)

@@ -105,17 +105,22 @@ def predict_folder(
             ],
         }
         json_path = written.write(out_dir / JSON_FILE, lambda p: p.write_text(json.dumps(report, indent=2) + "\n"))
-    if skipped:
-        print(f"skipped {len(skipped)} unreadable image{'s' if len(skipped) > 1 else ''}: {_named(skipped)}")
+    report_skipped(skipped)
     return {"csv": csv_path, "json": json_path}
 
 
-def _named(skipped: dict[Path, str]) -> str:
+def report_skipped(skipped: dict[Path, str]) -> None:
+    """One line naming the unreadable files, if any."""
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable image{'s' if len(skipped) > 1 else ''}: {named(skipped)}")
+
+
+def named(skipped: dict[Path, str]) -> str:
     """``a.png (empty file), b.png (not an image, or truncated)``."""
     return ", ".join(f"{printable(p.name)} ({why})" for p, why in skipped.items())
 
 
-def _read(path: Path, skipped: dict[Path, str]) -> np.ndarray | None:
+def read_or_skip(path: Path, skipped: dict[Path, str]) -> np.ndarray | None:
     """The image, or None with the reason recorded in ``skipped``."""
     try:
         return read_image(path)
@@ -135,7 +140,7 @@ def _predict_all(
     with ExitStack() as stack:
         bar = None  # opened at the first readable image: a folder of unreadable files ends in one line
         for start in range(0, len(files), batch_size):
-            read = [(p, _read(p, skipped)) for p in files[start : start + batch_size]]
+            read = [(p, read_or_skip(p, skipped)) for p in files[start : start + batch_size]]
             batch_files = [p for p, img in read if img is not None]
             images = [img for _, img in read if img is not None]
             if images and bar is None:
@@ -152,7 +157,7 @@ def _predict_all(
                 for p, img, xy in zip(batch_files, images, out["coords"], strict=True):
                     _overlay(written, overlays, p, img, xy)
     if not coords:
-        raise DataError(f"images: no image in {printable(files[0].parent)} could be read: {_named(skipped)}")
+        raise DataError(f"images: no image in {printable(files[0].parent)} could be read: {named(skipped)}")
     xy = np.concatenate(coords)
     if any(c is None for c in confidence):
         return xy, None, sizes

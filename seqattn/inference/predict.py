@@ -20,6 +20,7 @@ from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.evaluation.calibration import FALLBACK_PCUTOFF
 from seqattn.inference.batch import load_checkpoint, ready_for_inference
 from seqattn.inference.exported import OnnxModel
+from seqattn.inference.folder_animals import predict_folder_animals
 from seqattn.inference.image_folder import list_images, predict_folder
 from seqattn.inference.options import check_options, check_out_folder, parse_args, parse_skeleton
 from seqattn.inference.video_animals import predict_video_animals
@@ -63,6 +64,9 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
             out = args.out or source / "predictions"
             check_out_folder(out, "--out (default <images>/predictions)")
             module = load_model(args)
+            check_animals(module, args)
+            if getattr(module, "instances", None) is not None:  # several animals an image
+                return predict_folder_animals(module, args.checkpoint, source, out, args.batch_size, args.animals)
             return predict_folder(module, args.checkpoint, source, out, args.batch_size, args.overlays)
     else:
         raise DataError(f"input: no video or folder at {printable(source)}")

@@ -54,6 +54,7 @@ class LabelledFrames:
             groups.setdefault(e.image_key, []).append(e)
         self.groups = list(groups.values())
         self.max_pixels = max_pixels
+        self._last: tuple[int, np.ndarray] | None = None  # the last frame read: its animals' crops follow it
 
     def __len__(self) -> int:
         return len(self.groups)
@@ -63,7 +64,9 @@ class LabelledFrames:
         return FrameLabels(np.stack([e.keypoints for e in group]), [e.track for e in group], group[0].image_key)
 
     def image(self, index: int) -> np.ndarray:
-        return self.groups[index][0].read_image(self.max_pixels)
+        if self._last is None or self._last[0] != index:
+            self._last = (index, self.groups[index][0].read_image(self.max_pixels))
+        return self._last[1]
 
 
 def check_images(entries: list[Entry], max_pixels: int = MAX_IMAGE_PIXELS) -> list[Entry]:
