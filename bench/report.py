@@ -111,6 +111,12 @@ COLUMNS: dict[str, list[Column]] = {
         Column("engine", "label"), Column("frames/s end to end", "video_fps", 0),
         Column("one frame p50 ms", "latency_p50_ms", 1), Column("one frame p99 ms", "latency_p99_ms", 1), PEAK,
     ],
+    "animals": [
+        Column("set", "set"), Column("model", "label"), Column("matched mean px", "mean_px"),
+        Column("matched p90 px", "p90_px"), Column("recall", "recall", 3), Column("precision", "precision", 3),
+        Column("OKS mAP", "oks_map", 3), Column("switches (video, test frames)", "video_switches", 0),
+        RATE, Column("video frames/s", "video_fps", 0), Column("predict peak MB", "peak_mb", 0),
+    ],
     "data": [
         Column("pipeline", "label"), Column("setup s", "setup_s", 1), Column("images/s", "loader_images_per_s", 0),
         Column("x model", "times_model", 1),
