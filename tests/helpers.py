@@ -109,10 +109,12 @@ def outcome(summary: RunSummary) -> tuple:
     return summary.best_score, summary.best_epoch, summary.last_epoch, summary.test_metrics
 
 
-def stats(long_side: float, span: float, k: int = 4) -> DataStats:
+def stats(long_side: float, span: float, k: int = 4, **fields) -> DataStats:
     """What the adaptive defaults read of a training set: 100 images of ``long_side`` px, objects
-    spanning ``span`` px, ``k`` keypoints."""
-    return DataStats(num_train=100, num_keypoints=k, long_side_px=long_side, object_span_px=span, pose_alignment=0.9)
+    spanning ``span`` px, ``k`` keypoints, a fixed view (pose alignment 0.9, position unknown);
+    ``fields``: any other DataStats field (``position_spread``, ``layout``, ...)."""
+    base = {"num_train": 100, "num_keypoints": k, "long_side_px": long_side, "object_span_px": span}
+    return DataStats(**{**base, "pose_alignment": 0.9, **fields})
 
 
 # The label-free terms on, over 12 frame pairs (data.unlabelled: a folder of videos).

@@ -7,7 +7,9 @@ rules are in ``seqattn/training/choices.py``:
 - ``input_size``: 160 px, larger (up to 256) when the labelled objects would be under 24 input
   pixels, never past the images' own long side;
 - ``model.hires_factor``: 1 when ``model.steps`` resolves to 0 (nothing glimpses);
-- ``data.augment.rotate``: up to 180 degrees when the labels show the animal at any heading, else 25;
+- ``data.augment.rotate``: up to 180 degrees with several animals in a frame, when the animal's
+  centre ranges over much of the image's height (a floor seen from above, whatever headings the
+  training frames show) or when the labels show it at any heading; else 25;
 - ``model.steps``, ``model.glimpse_source``, ``model.glimpse_size``: by the number of keypoints;
 - ``callbacks.early_stopping.window``: how many epochs' validation values the stopping rule
   averages, from the size of the validation split;
@@ -214,10 +216,11 @@ def stopping_rule(early: DictConfig) -> str:
 
 def format_header(adaptive: dict) -> str:
     d = adaptive["data"]
+    x, y = d.get("position_spread", (float("nan"),) * 2)
     lines = [
         f"data: {d['num_train']} training and {d['num_val']} validation images, K = {d['num_keypoints']},"
         f" long side {d['long_side_px']:.0f} px, labelled span {d['object_span_px']:.0f} px (medians),"
-        f" pose alignment {d['pose_alignment']:.2f}"
+        f" pose alignment {d['pose_alignment']:.2f}, centre spread {x:.2f} of the width, {y:.2f} of the height"
     ]
     width = max(map(len, adaptive["chosen"]), default=0) + 1
     for key, c in adaptive["chosen"].items():

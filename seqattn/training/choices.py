@@ -79,18 +79,44 @@ def glimpse_resolution(long_side: float, model: dict) -> str:
 
 SPREAD_HEADINGS = 0.8  # pose alignment below this: any heading (uniform headings give 2 / pi = 0.64)
 FULL_ROTATION = 180.0  # degrees; otherwise the augmentation's own small default (SMALL_ROTATION)
+# An animal whose centre ranges over ARENA_SPREAD of the image's height (10th to 90th percentile,
+# DataStats.position_spread) and over ARENA_SPANS of its own size (travel_spans) walks on a floor
+# seen from above. In a side view the height is gravity's axis: an animal on a floor keeps its
+# height in the image (a runway spreads along the width only, a treadmill or a head-fixed rig not
+# at all); faces and crops fill much of the image and stay near the middle (synthetic crops around
+# the creature: 0.36 of the height but 0.5 of its size). Measured: openfield (a mouse from above,
+# along one wall) 0.72 of the height, 3.1 of its size (0.12 of the width); mirror-mouse (a fixed rig
+# with a mirror) 0.07, 0.08. The width is reported, not used: a side view's floor runs along it, so
+# an animal moving only left-right reads as a side view (a top-view clip of that kind keeps the
+# pose-alignment rule: set data.augment.rotate=180); a camera turned on its side breaks the premise.
+ARENA_SPREAD = 0.4
+ARENA_SPANS = 2.0
 
 
 def choose_rotation(stats: DataStats) -> tuple[float, str]:
+    """Several animals in a frame, or one moving over the height of the frame (a floor seen from
+    above): any heading, whatever headings the training frames happen to show. Else by the pose
+    alignment: any heading when the labelled headings vary, else small tilts."""
+    if stats.layout is not None:
+        return FULL_ROTATION, (
+            "several animals in a frame: crops around animals filmed from above or moving freely, which"
+            " turn whichever way the training frames show them: any heading"
+        )
+    spread_x, spread_y = stats.position_spread
+    ranges = f"the animal's centre ranges over {spread_y:.0%} of the image height, {stats.travel_spans:.1f}x its size"
+    if spread_y >= ARENA_SPREAD and stats.travel_spans >= ARENA_SPANS:  # False when NaN
+        return FULL_ROTATION, (
+            f"{ranges} (10th-90th percentile, >= {ARENA_SPREAD:.0%} and {ARENA_SPANS:g}x; {spread_x:.0%} of"
+            " the width): an arena seen from above, where it turns whichever way the training frames"
+            " show it: any heading"
+        )
+    stays = f"{ranges} (< {ARENA_SPREAD:.0%} or {ARENA_SPANS:g}x), " if math.isfinite(spread_y) else ""
     a = stats.pose_alignment
     if math.isfinite(a) and a < SPREAD_HEADINGS:
         return FULL_ROTATION, f"headings vary (pose alignment {a:.2f} < {SPREAD_HEADINGS}): any rotation is a real pose"
-    why = (
-        f"pose alignment {a:.2f} >= {SPREAD_HEADINGS}: a fixed view, small tilts only"
-        if math.isfinite(a)
-        else ("too few labels to measure headings: small tilts only")
-    )
-    return SMALL_ROTATION, why
+    if math.isfinite(a):
+        return SMALL_ROTATION, f"{stays}pose alignment {a:.2f} >= {SPREAD_HEADINGS}: a fixed view, small tilts only"
+    return SMALL_ROTATION, f"{stays}too few labels to measure headings: small tilts only"
 
 
 GLIMPSE_SIZE = {"pixels": 16, "features": 8}

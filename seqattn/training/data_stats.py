@@ -1,5 +1,6 @@
 """What the resolver learns from the labels before anything is built: image size, object span,
-how alike the animal's heading is across images, the splits' sizes and the left/right pairs."""
+how alike the animal's heading is across images, how far its place in the frame varies, the
+splits' sizes and the left/right pairs."""
 
 from __future__ import annotations
 
@@ -22,9 +23,13 @@ class DataStats:
     flip_pairs: list[list[str]] | None = None  # names of the left/right pairs a flip swaps; None: unknown
     layout: dict | None = None  # several animals in a frame: anchor, crop_px, max_animals, reason (data.instances)
     frame_long_side_px: float = math.nan  # several animals: median long side of the whole frames
+    # where the animal is in the frame across images (x, y), shares of the width and height (NaN: unknown)
+    position_spread: tuple[float, float] = (math.nan, math.nan)
+    travel_spans: float = math.nan  # position_spread's y in the animal's own size (NaN: unknown)
 
 
 SAMPLED_IMAGES = 64  # training images measured for the image size and object span
+FRAMES_READ = 8  # several animals: whole frames read for their size (their labels: SAMPLED_IMAGES frames)
 
 
 def pose_alignment(keypoints: list[np.ndarray]) -> float:
@@ -55,19 +60,45 @@ def pose_alignment(keypoints: list[np.ndarray]) -> float:
     return float(np.median(lengths))
 
 
+def position(animals: list[tuple[np.ndarray, tuple[int, ...]]]) -> dict[str, object]:
+    """Where the animal is in the frame across images. ``position_spread``: the range from the 10th
+    to the 90th percentile of its centre (the centre of its labelled points' box), as shares of its
+    image's width and height (x, y); ``travel_spans``: that range down the height in the animal's
+    own size (the median long side of its labelled points' box, as a share of the height).
+    animals: per animal its (K, 2) points (NaN where missing) and its image's shape. {} (the
+    DataStats defaults, NaN) with fewer than 8 animals with 2 labelled points."""
+    centres, spans = [], []
+    for points, shape in animals:
+        pts = points[np.isfinite(points).all(1)]
+        if len(pts) >= 2:
+            size = np.array([shape[1], shape[0]], dtype=np.float64)  # width, height
+            centres.append((pts.min(0) + pts.max(0)) / 2 / size)
+            spans.append(float((pts.max(0) - pts.min(0)).max()) / size[1])
+    if len(centres) < 8:
+        return {}
+    low, high = np.percentile(np.array(centres), [10, 90], axis=0)
+    span = float(np.median(spans))
+    travel = float(high[1] - low[1]) / span if span > 0 else math.nan
+    return {"position_spread": (float(high[0] - low[0]), float(high[1] - low[1])), "travel_spans": travel}
+
+
 def measure(source: KeypointSource) -> DataStats:
-    """Image size and object span of up to SAMPLED_IMAGES training images, evenly spread."""
+    """Image size, object span, pose alignment and position spread of up to SAMPLED_IMAGES training
+    images, evenly spread (several animals in a frame: the position spread over whole frames)."""
     splits, pairs = source.splits(), source.flip_pairs
     train = splits["train"]
     picks = np.unique(np.linspace(0, len(train) - 1, num=min(SAMPLED_IMAGES, len(train))).round().astype(int))
-    sides, spans, keypoints = [], [], []
+    sides, spans, keypoints, animals = [], [], [], []
     for i in picks:
         sample = train[int(i)]
         sides.append(max(sample.image.shape[:2]))
         keypoints.append(sample.keypoints)
+        animals.append((sample.keypoints, sample.image.shape))
         pts = sample.keypoints[np.isfinite(sample.keypoints).all(1)]
         if len(pts) >= 2:
             spans.append(float((pts.max(0) - pts.min(0)).max()))
+    # several animals: splits() holds crops centred on each animal; where it is comes from whole frames
+    found = {**position(animals), **_frames(source)}
     return DataStats(
         num_train=len(train),
         num_val=len(splits["val"]),
@@ -76,16 +107,21 @@ def measure(source: KeypointSource) -> DataStats:
         object_span_px=float(np.median(spans)) if spans else math.nan,
         pose_alignment=pose_alignment(keypoints),
         flip_pairs=None if pairs is None else [[source.keypoint_names[i], source.keypoint_names[j]] for i, j in pairs],
-        **_frames(source),
+        **found,
     )
 
 
 def _frames(source: KeypointSource) -> dict:
-    """The layout and whole-frame size of a source of several animals in a frame ({} otherwise)."""
+    """The layout, whole-frame size and where every animal is (``position``) over the whole frames of a
+    source of several animals in a frame ({} otherwise). Frames are taken to share one size: the
+    median height and width of FRAMES_READ of them."""
     if source.layout is None:
         return {}
     frames = source.frames()["train"]
-    picks = np.unique(np.linspace(0, len(frames) - 1, num=min(8, len(frames))).round().astype(int))
-    sides = [max(frames.image(int(i)).shape[:2]) for i in picks]
+    read = np.unique(np.linspace(0, len(frames) - 1, num=min(FRAMES_READ, len(frames))).round().astype(int))
+    shapes = np.array([frames.image(int(i)).shape[:2] for i in read])
+    picks = np.unique(np.linspace(0, len(frames) - 1, num=min(SAMPLED_IMAGES, len(frames))).round().astype(int))
+    shape = tuple(np.median(shapes, 0))
+    animals = [(p, shape) for i in picks for p in frames.labels(int(i)).keypoints]
     layout = {**source.layout.as_dict(), "reason": source.layout.reason}
-    return {"layout": layout, "frame_long_side_px": float(np.median(sides))}
+    return {"layout": layout, "frame_long_side_px": float(np.median(shapes.max(1))), **position(animals)}

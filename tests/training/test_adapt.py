@@ -66,6 +66,7 @@ def test_auto_settings_are_resolved_printed_and_recorded(make_cfg, caplog):
     assert chosen["data.augment.rotate"]["value"] == 180 and "headings vary" in chosen["data.augment.rotate"]["reason"]
     assert info["config"]["data"]["augment"]["rotate"] == 180
     assert "input_size" in caplog.text and "K = 40 > 8" in caplog.text  # the run header
+    assert "centre spread" in caplog.text and "of the height" in caplog.text
 
 
 def test_explicit_values_win(make_cfg):

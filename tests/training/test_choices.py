@@ -1,5 +1,5 @@
 """seqattn.training.choices: the defaults derived from the data: input size, glimpses, steps, the
-stopping window and the test-time flip."""
+rotation range, the stopping window and the test-time flip."""
 
 import json
 import math
@@ -13,6 +13,7 @@ from seqattn.inference.batch import load_checkpoint, predict_images, ready_for_i
 from seqattn.training.choices import (
     choose_glimpse_source,
     choose_input_size,
+    choose_rotation,
     choose_steps,
     choose_stopping_window,
 )
@@ -81,3 +82,25 @@ def test_crops_around_animals_are_not_upsampled_past_their_size():
     size, reason = choose_input_size(crops, hires_factor=2)
     assert size == 96 and "crops of 168 px" in reason  # a 192 px letterbox: the crop rounded up to 32
     assert choose_input_size(stats(168, 100), hires_factor=2)[0] == 160  # one animal a frame: as before
+
+
+@pytest.mark.parametrize(
+    ("fields", "degrees", "why"),
+    [
+        ({"layout": {"anchor": None, "crop_px": 96, "max_animals": 2}}, 180, "several animals in a frame"),
+        # one heading (alignment 0.99) but ranging over the height: an arena from above
+        ({"pose_alignment": 0.99, "position_spread": (0.12, 0.72), "travel_spans": 3.1}, 180, "arena seen from above"),
+        ({"pose_alignment": 0.99, "position_spread": (0.6, 0.4), "travel_spans": 2.0}, 180, "arena seen from above"),
+        # a runway seen from the side: far along the width, not the height
+        ({"pose_alignment": 0.99, "position_spread": (0.8, 0.1), "travel_spans": 0.4}, 25, "a fixed view"),
+        # a large animal or a face: far over the frame, but under twice its own size
+        ({"pose_alignment": 0.99, "position_spread": (0.4, 0.45), "travel_spans": 1.2}, 25, "a fixed view"),
+        ({"pose_alignment": 0.96, "position_spread": (0.04, 0.07), "travel_spans": 0.08}, 25, "a fixed view"),
+        ({"pose_alignment": 0.6, "position_spread": (0.04, 0.07), "travel_spans": 0.08}, 180, "headings vary"),
+        ({"pose_alignment": 0.95}, 25, "a fixed view"),  # position unknown: the pose alignment alone
+        ({"pose_alignment": math.nan}, 25, "too few labels"),
+    ],
+)
+def test_rotation_reads_the_view_before_the_headings(fields, degrees, why):
+    got, reason = choose_rotation(stats(640, 111, **fields))
+    assert got == degrees and why in reason
