@@ -117,6 +117,11 @@ COLUMNS: dict[str, list[Column]] = {
         Column("OKS mAP", "oks_map", 3), Column("switches (video, test frames)", "video_switches", 0),
         RATE, Column("video frames/s", "video_fps", 0), Column("predict peak MB", "peak_mb", 0),
     ],
+    "precision": [
+        Column("checkpoint", "label"), Column("fp32 img/s", "fp32_images_per_s", 0),
+        Column("bf16 img/s", "bf16_images_per_s", 0), Column("speed-up", "speedup", 2, " x"),
+        Column("mean px moved", "mean_px_moved", 3), Column("max px moved", "max_px_moved", 3),
+    ],
     "data": [
         Column("pipeline", "label"), Column("setup s", "setup_s", 1), Column("images/s", "loader_images_per_s", 0),
         Column("x model", "times_model", 1),

@@ -15,6 +15,7 @@ import torch
 from seqattn.data.codec import KeypointCodec, image_to_tensor
 from seqattn.data.instances import crop_box, cut
 from seqattn.inference.batch import likelihood_of, predict_images
+from seqattn.inference.precision import inference_precision
 from seqattn.models.detector import find_peaks
 from seqattn.module import KeypointModule
 
@@ -45,7 +46,8 @@ def detect_letterboxed(
     of frames letterboxed at the detector's size: ``batch`` (B, 3, D, D) normalized, ``frames``
     (B, 6) their letterboxes (seqattn.data.codec.Frame.as_array)."""
     codec = KeypointCodec(module.instances.input_size)
-    logits = module.detector(batch.to(module.device).contiguous(memory_format=module.memory_format))
+    with inference_precision(module):
+        logits = module.detector(batch.to(module.device).contiguous(memory_format=module.memory_format))
     centres, scores = find_peaks(logits, max_animals, module.instances.min_score)  # (B, N, 2), (B, N)
     anchors = codec.decode(centres.cpu().double(), torch.from_numpy(frames)).numpy()  # (B, N, 2) original px
     found = np.isfinite(anchors).all(-1)  # (B, N)

@@ -11,6 +11,7 @@ import torch
 
 from seqattn.errors import ConfigError
 from seqattn.inference.filters import FILTERS
+from seqattn.inference.precision import PRECISIONS
 from seqattn.inference.sleap_files import FORMATS
 from seqattn.io.files import nearest_existing, printable
 
@@ -58,6 +59,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=FORMATS,
         default=["dlc"],
         help="videos: dlc (<stem>.h5 and .csv), slp (<stem>.predictions.slp for SLEAP), nwb (<stem>.nwb); one or more",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto: bf16 where the chip computes it natively (AVX-512 BF16, AMX, Arm BF16, CUDA), else fp32",
     )
     parser.add_argument(
         "--animals",
@@ -124,6 +131,8 @@ def check_options(args: argparse.Namespace) -> None:
     check_device(args.device)
     if args.engine == "onnx" and args.device not in ("auto", "cpu"):
         raise ConfigError(f"--engine onnx runs on the CPU; --device {args.device} is for the torch engine")
+    if args.engine == "onnx" and args.precision == "bf16":
+        raise ConfigError("--precision bf16 is for the torch engine: the ONNX engine runs float32")
     if args.engine == "onnx" and args.one_pass:
         raise ConfigError("--one-pass is for the torch engine: an exported file passes as its checkpoint did")
     if args.out is not None:

@@ -47,7 +47,10 @@ def load_model(args: argparse.Namespace) -> KeypointModule | OnnxModel:
     """The checkpoint on its device, or the exported ONNX file (``--engine onnx``)."""
     if args.engine == "onnx":
         return OnnxModel(args.checkpoint)
-    return ready_for_inference(load_checkpoint(args.checkpoint, key="checkpoint"), args.device, not args.one_pass)
+    module = load_checkpoint(args.checkpoint, key="checkpoint")
+    module = ready_for_inference(module, args.device, not args.one_pass, args.precision)
+    print(f"precision: {module.precision} ({module.precision_reason})")
+    return module
 
 
 def run(args: argparse.Namespace) -> dict[str, Path]:

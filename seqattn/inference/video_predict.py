@@ -33,6 +33,7 @@ from seqattn.inference.batch import likelihood_of, scorer_name
 from seqattn.inference.filters import filter_track
 from seqattn.inference.jitter import temporal_jitter
 from seqattn.inference.labeled_video import LabeledVideoWriter
+from seqattn.inference.precision import inference_precision
 from seqattn.inference.sleap_files import prediction_labels, write_nwb, write_slp
 from seqattn.inference.tables import OutputSet, output_set, pose_table, printable, write_pose_files
 from seqattn.io.video import decode_frames, read_ahead
@@ -161,7 +162,8 @@ def _predict_frames(
         xy = np.full((len(batch), len(names), 2), np.nan)  # (B, K, 2); NaN rows for the others
         conf = np.full((len(batch), len(names)), np.nan)
         if mask.any():
-            out = module.predict(torch.stack([t for _, t, _ in batch if t is not None]).to(device))
+            with inference_precision(module):
+                out = module.predict(torch.stack([t for _, t, _ in batch if t is not None]).to(device))
             frames = torch.from_numpy(np.stack([fr for _, _, fr in batch if fr is not None]))  # (b, 6) float64
             decoded = codec.decode(out["coords"].cpu().double(), frames).numpy()  # original pixels
             c = out.get("confidence")
