@@ -194,6 +194,13 @@ class SequentialAttentionModel(nn.Module):
         low = F.avg_pool2d(images, m) if m > 1 else images  # (B, 3, S, S): exact m x m block means
         fmap = self.step0_features(low)  # (B, D, S/4, S/4)
         heat = self.heat(fmap)  # (B, K, S/4, S/4)
+        with torch.autocast(images.device.type, enabled=False):  # the refinement in float32 (below)
+            return self._refine(images.float(), fmap.float(), heat)
+
+    def _refine(self, images: torch.Tensor, fmap: torch.Tensor, heat: torch.Tensor) -> dict:
+        """Step 0's estimate and the glimpse-and-correct steps, in float32 whatever autocast says:
+        their corrections are sub-pixel, and step 0 holds most of the cost (bf16 against float32:
+        docs/benchmarks.md#precision)."""
         coords = soft_argmax(heat)  # (B, K, 2)
         steps = [coords]
         b, k, _ = coords.shape
