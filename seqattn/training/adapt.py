@@ -109,7 +109,7 @@ def resolve_auto(
     if steps_auto:
         choose("model.steps", *choose_steps(stats.num_keypoints))
     if str(cfg.input_size) == "auto":
-        choose("input_size", *choose_input_size(stats, int(model.get("hires_factor", 1))))
+        choose("input_size", *choose_input_size(stats))
     elif "input_size" not in chosen:
         chosen["input_size"] = {"value": int(cfg.input_size), "reason": "set explicitly"}
     refines = str(model.get("steps", "")) != "0"

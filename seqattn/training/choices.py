@@ -21,10 +21,9 @@ def _round32(x: float) -> int:
     return int(math.ceil(x / 32) * 32)
 
 
-def choose_input_size(stats: DataStats, hires_factor: int = 1) -> tuple[int, str]:
+def choose_input_size(stats: DataStats) -> tuple[int, str]:
     """The step-0 input side: BASE_INPUT, larger for small objects, never past the images' long
-    side; for crops around animals (labels with several animals in a frame) the letterbox
-    (``hires_factor`` x the side) no larger than the crop either."""
+    side (for labels with several animals in a frame: the crop's)."""
     long_side, span = stats.long_side_px, stats.object_span_px
     size, why = BASE_INPUT, f"the default {BASE_INPUT} px"
     at_base = span * BASE_INPUT / long_side if math.isfinite(span) else math.inf
@@ -37,10 +36,6 @@ def choose_input_size(stats: DataStats, hires_factor: int = 1) -> tuple[int, str
     native = max(SMALLEST_INPUT, _round32(long_side))
     if size > native:
         size, why = native, f"the images' long side is {long_side:.0f} px: no upsampling past it"
-    if stats.layout is not None and hires_factor * size > _round32(stats.layout["crop_px"]):
-        crop = stats.layout["crop_px"]
-        size = max(SMALLEST_INPUT, _round32(crop / hires_factor))
-        why = f"crops of {crop} px: the {hires_factor} x {size} px letterbox no larger than the crop (rounded to 32)"
     return size, why
 
 

@@ -76,14 +76,6 @@ def test_asking_for_it_without_flips_is_refused_before_anything_is_written(make_
     assert not (tmp_path / "run").exists()
 
 
-def test_crops_around_animals_are_not_upsampled_past_their_size():
-    crops = stats(168, 100)
-    crops.layout = {"anchor": None, "crop_px": 168, "max_animals": 2}
-    size, reason = choose_input_size(crops, hires_factor=2)
-    assert size == 96 and "crops of 168 px" in reason  # a 192 px letterbox: the crop rounded up to 32
-    assert choose_input_size(stats(168, 100), hires_factor=2)[0] == 160  # one animal a frame: as before
-
-
 @pytest.mark.parametrize(
     ("fields", "degrees", "why"),
     [
