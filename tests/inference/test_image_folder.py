@@ -28,7 +28,10 @@ def test_predict_writes_deeplabcut_csv_in_original_pixels(tiny_run, tmp_path):
     cv2.imwrite(str(images / "grey.jpg"), cv2.cvtColor(raw[1].image, cv2.COLOR_RGB2GRAY))
     (images / "notes.txt").write_text("not an image")
 
-    paths = predict_main([summary.best_checkpoint, str(images), "--batch-size", "2", "--overlays"])
+    # float32 as the test's own predictions (--precision auto may pick bf16: tests/inference/test_precision.py)
+    paths = predict_main(
+        [summary.best_checkpoint, str(images), "--batch-size", "2", "--overlays", "--precision", "fp32"]
+    )
     out = images / "predictions"
 
     with paths["csv"].open(newline="") as f:
