@@ -18,16 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from seqattn.data.codec import KeypointCodec, image_to_tensor
-from seqattn.errors import DataError
 from seqattn.inference.animals import TrackedPoses, write_tracked_outputs, write_tracked_video
 from seqattn.inference.batch import scorer_name
 from seqattn.inference.full_frame import Animals, detect_letterboxed, max_animals_of, read_animals
 from seqattn.inference.tables import output_set, printable
 from seqattn.inference.tracking import track
-from seqattn.io.video import decode_frames, read_ahead
+from seqattn.inference.video_predict import run_in_batches
+from seqattn.io.video import decode_frames
 from seqattn.io.video_info import DecodeReport, probe
 from seqattn.module import KeypointModule
 
@@ -91,19 +90,7 @@ def predict_video_animals(
             times.append(f.time_s)
 
     started = time.perf_counter()
-    batch: list = []
-    with tqdm(total=info.frames_expected or None, unit="frame", desc=printable(video.name), dynamic_ncols=True) as bar:
-        for item in read_ahead(map(prepare, decode_frames(video, report, codec.fitted_size)), 2 * batch_size):
-            batch.append(item)
-            if len(batch) == batch_size:
-                run(batch)
-                bar.update(len(batch))
-                batch = []
-        if batch:
-            run(batch)
-            bar.update(len(batch))
-    if report.decoded == 0:
-        raise DataError(f"{printable(video)}: no frame could be decoded ({report.frames} read)")
+    run_in_batches(map(prepare, decode_frames(video, report, codec.fitted_size)), batch_size, run, video, info, report)
     seconds = time.perf_counter() - started
     poses, tracks = tracked_poses(found, animals, names)
     log.info(f"{printable(video.name)}: {tracks.summary()}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -179,10 +180,22 @@ def _predict_frames(
                 writer.write(f.image, points, lik)
 
     started = time.perf_counter()
+    frames = decode_frames(video, report, codec.fitted_size, keep_full=writer is not None)  # full frames to draw on
+    run_in_batches(map(prepare, frames), batch_size, run, video, info, report)
+    xy = np.concatenate(coords) if coords else np.zeros((0, len(names), 2))
+    lik = np.concatenate(confidence) if confidence else np.zeros((0, len(names)))
+    return report, xy, lik, times, time.perf_counter() - started
+
+
+def run_in_batches(
+    items: Iterable, batch_size: int, run: Callable[[list], None], video: Path, info: VideoInfo, report: DecodeReport
+) -> None:
+    """Pass ``items`` (a video's prepared frames, decoded ahead in a thread: at most two batches
+    wait) to ``run`` in batches of ``batch_size``, with a progress bar; a DataError naming the
+    video if no frame decoded."""
     batch: list = []
     with tqdm(total=info.frames_expected or None, unit="frame", desc=printable(video.name), dynamic_ncols=True) as bar:
-        frames = decode_frames(video, report, codec.fitted_size, keep_full=writer is not None)  # full frames to draw on
-        for item in read_ahead(map(prepare, frames), queue_size=2 * batch_size):
+        for item in read_ahead(items, queue_size=2 * batch_size):
             batch.append(item)
             if len(batch) == batch_size:
                 run(batch)
@@ -193,9 +206,6 @@ def _predict_frames(
             bar.update(len(batch))
     if report.decoded == 0:
         raise DataError(f"{printable(video)}: no frame could be decoded ({report.frames} read)")
-    xy = np.concatenate(coords) if coords else np.zeros((0, len(names), 2))
-    lik = np.concatenate(confidence) if confidence else np.zeros((0, len(names)))
-    return report, xy, lik, times, time.perf_counter() - started
 
 
 def _missing_frames(video: Path, info: VideoInfo, report: DecodeReport) -> int:
