@@ -168,7 +168,7 @@ def test(
         test_split = datamodule.datasets["test"]
         full = None
         if module.detector is not None:  # several animals: the whole pipeline on the test split's frames
-            full = full_frame_test(module, datamodule.source.frames()["test"], str(module.device))
+            full = full_frame_test(module, datamodule.source.frames()["test"], str(module.device), output_dir / "viz")
             summary.test_metrics.update({f"full_frame/{k}": v for k, v in full.items() if isinstance(v, float)})
         write_test_results(
             output_dir, module, test_split, summary.test_metrics, test_path, module.checkpoint_epoch, full

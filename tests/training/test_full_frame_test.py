@@ -22,6 +22,7 @@ def test_the_run_resolves_the_layout_and_writes_full_frame_metrics(animals_run):
     assert full["num_true"] == 2 * 8  # two animals in each of the eight test frames
     assert full["num_frames"] == 8
     assert "full_frame/oks_map" in summary.test_metrics
+    assert (run / "viz" / "test_full_frame_worst.png").stat().st_size > 0  # the worst frames, drawn
     module = load_checkpoint(summary.best_checkpoint)
     assert module.detector is not None and module.instances.max_animals == 2
     info = json.loads((run / "run_info.json").read_text())
@@ -61,3 +62,19 @@ def test_the_detector_learns_from_whole_frames(tmp_path):
         opt.step()
         first = first if first is not None else loss.item()
     assert loss.item() < 0.8 * first
+
+
+def test_drawn_pairs_put_each_prediction_beside_its_matched_animal():
+    import numpy as np
+
+    from seqattn.inference.full_frame import Animals
+    from seqattn.training.full_frame_test import paired
+
+    truth = np.array([[[10.0, 10.0], [20.0, 10.0]], [[50.0, 50.0], [60.0, 50.0]], [[90.0, 5.0], [95.0, 5.0]]])
+    pred = truth[[1, 0]] + 1.0  # two of the three found, in the other order, 1 px off
+    pred = np.concatenate([pred, [[[200.0, 200.0], [210.0, 200.0]]]])  # and one that is no animal
+    p, t = paired(Animals(pred, np.ones((3, 2), np.float32), np.ones(3, np.float32)), truth)
+    assert p.shape == t.shape == (8, 2)
+    both = np.isfinite(p).all(1) & np.isfinite(t).all(1)
+    assert both.sum() == 4 and np.allclose(p[both] - t[both], 1.0)  # matched: an error line each
+    assert np.isnan(t[4:6]).all() and np.isnan(p[6:8]).all()  # the stray prediction, the missed animal
