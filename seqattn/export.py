@@ -3,7 +3,9 @@
 Writes a file that runs without the training stack (seqattn.inference.exported says what goes in
 and comes out): ``<checkpoint stem>.onnx`` for onnxruntime, TensorRT and other ONNX runtimes, or
 ``<checkpoint stem>.pt`` for ``torch.jit.load``. The batch size is free; the image side is the
-checkpoint's letterbox. The file is written under a temporary name and renamed when complete.
+checkpoint's letterbox. A model of several animals also writes its detector,
+``<stem>.detector.onnx`` beside it (ONNX only), named in the main file's metadata. Files are
+written under temporary names and renamed when all are complete.
 A bad option or checkpoint is one line ``error: ...`` and exit status 2.
 """
 
@@ -15,7 +17,8 @@ import logging
 import sys
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from seqattn.data.codec import INPUT_MEAN, INPUT_STD
 from seqattn.errors import ConfigError, UserError
 from seqattn.evaluation.calibration import FALLBACK_PCUTOFF, calibrate_tensor
 from seqattn.inference.batch import NO_CONFIDENCE_LIKELIHOOD, load_checkpoint
-from seqattn.inference.exported import INPUTS, METADATA_KEY, OUTPUTS
+from seqattn.inference.exported import DETECTOR_OUTPUTS, INPUTS, METADATA_KEY, OUTPUTS
 from seqattn.io.files import atomic_path, printable
 from seqattn.models.flip import flip_averaged
 from seqattn.module import KeypointModule
@@ -55,6 +58,17 @@ class Exportable(nn.Module):
         return coords, calibrate_tensor(confidence, self.calibration).clamp(0, 1)
 
 
+class DetectorExportable(nn.Module):
+    """A checkpoint's animal detector: letterboxed frames -> anchor logits."""
+
+    def __init__(self, module: KeypointModule) -> None:
+        super().__init__()
+        self.detector = module.detector.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.detector(images)
+
+
 def metadata(module: KeypointModule, checkpoint: Path) -> dict[str, Any]:
     """What a user of the exported file needs beside it (stored inside it)."""
     return {
@@ -76,17 +90,29 @@ def export(checkpoint: Path, fmt: str = "onnx", out: Path | None = None) -> Path
     if fmt not in ("onnx", "torchscript"):
         raise ConfigError(f"--format must be onnx or torchscript, got {fmt!r}")
     module = load_checkpoint(checkpoint, key="checkpoint").eval()
-    if module.detector is not None:
-        raise ConfigError(
-            f"{checkpoint}: a model of several animals (detector and pose model) is not exported yet;"
-            " predict.py runs it with the torch engine"
-        )
+    if module.detector is not None and fmt != "onnx":
+        raise ConfigError(f"{checkpoint}: a model of several animals exports to ONNX only (--format onnx)")
     out = out or checkpoint.with_suffix(".onnx" if fmt == "onnx" else ".pt")
     wrapped = Exportable(module).eval()
     example = torch.zeros(2, 3, module.codec.side, module.codec.side)
-    meta = json.dumps(metadata(module, checkpoint))
+    described = metadata(module, checkpoint)
+    detector_out = None if module.detector is None else out.with_name(f"{out.stem}.detector.onnx")
+    if detector_out is not None:
+        described["detector"] = {"file": detector_out.name, **asdict(module.instances)}
+    meta = json.dumps(described)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad(), atomic_path(out) as tmp:
+    second = atomic_path(detector_out) if detector_out is not None else nullcontext()
+    with torch.no_grad(), atomic_path(out) as tmp, second as detector_tmp:
+        if detector_out is not None:  # the detector's anchor logits (B, 1, D/4, D/4) of frames (B, 3, D, D)
+            side = module.instances.input_size
+            frames = torch.zeros(2, 3, side, side)
+            _onnx(
+                DetectorExportable(module),
+                frames,
+                detector_tmp,
+                json.dumps({"detector_of": out.name}),
+                DETECTOR_OUTPUTS,
+            )
         if fmt == "onnx":
             _onnx(wrapped, example, tmp, meta)
         else:
@@ -97,7 +123,7 @@ def export(checkpoint: Path, fmt: str = "onnx", out: Path | None = None) -> Path
     return out
 
 
-def _onnx(wrapped: Exportable, example: torch.Tensor, path: Path, meta: str) -> None:
+def _onnx(wrapped: nn.Module, example: torch.Tensor, path: Path, meta: str, outputs: list[str] = OUTPUTS) -> None:
     try:
         import onnx
     except ImportError:
@@ -108,7 +134,7 @@ def _onnx(wrapped: Exportable, example: torch.Tensor, path: Path, meta: str) -> 
             wrapped,
             (example,),
             input_names=INPUTS,
-            output_names=OUTPUTS,
+            output_names=outputs,
             dynamic_shapes={"images": {0: batch}},
             opset_version=OPSET,
             dynamo=True,

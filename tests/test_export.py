@@ -115,3 +115,28 @@ def test_bad_files_are_one_line_errors(checkpoint, onnx_file, tmp_path, capsys):
         OnnxModel(checkpoint)  # a checkpoint given to the ONNX engine
     with pytest.raises(ConfigError, match="no ONNX file"):
         OnnxModel(tmp_path / "nothing.onnx")
+
+
+def test_a_model_of_several_animals_exports_both_stages_and_finds_the_same_animals(animals_run, tmp_path):
+    from seqattn.data.codec import KeypointCodec, image_to_tensor
+    from seqattn.data.synthetic.dataset import SyntheticSource
+    from seqattn.inference.batch import ready_for_inference
+    from seqattn.inference.full_frame import predict_animals
+
+    checkpoint = Path(animals_run[0].best_checkpoint)
+    with pytest.raises(ConfigError, match="several animals exports to ONNX only"):
+        export(checkpoint, "torchscript", tmp_path / "m.pt")
+    path = export(checkpoint, "onnx", tmp_path / "m.onnx")
+    assert (tmp_path / "m.detector.onnx").is_file()
+    engine = OnnxModel(path)
+    module = ready_for_inference(load_checkpoint(checkpoint), "cpu", precision="fp32")
+    assert engine.instances == module.instances
+    frames = SyntheticSource(num_train=4, num_val=1, num_test=1, width=96, height=72, animals=2).frames()["train"]
+    images = [frames.image(i) for i in range(4)]
+    codec = KeypointCodec(module.instances.input_size)  # the detector's letterbox
+    batch = torch.stack([image_to_tensor(codec.letterbox(img)[0]) for img in images])
+    with torch.no_grad():
+        assert torch.allclose(engine.detector(batch), module.detector(batch), atol=1e-3)  # the detector's logits
+    for exported, checked in zip(predict_animals(engine, images), predict_animals(module, images), strict=True):
+        assert len(exported.scores) == len(checked.scores)
+        assert np.allclose(exported.coords, checked.coords, atol=0.05)
