@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from seqattn.data.formats.dlc import MACHINE_LABELS, read_machine_labels
+from seqattn.data.formats.machine_labels import MACHINE_LABELS, read_machine_labels
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.inference.outlier_inputs import (
     check_length,
