@@ -24,7 +24,7 @@ from seqattn.inference.animals import TrackedPoses, write_tracked_outputs, write
 from seqattn.inference.batch import scorer_name
 from seqattn.inference.full_frame import Animals, detect_letterboxed, max_animals_of, read_animals
 from seqattn.inference.tables import output_set, printable
-from seqattn.inference.tracking import track
+from seqattn.inference.tracking import Tracks, track
 from seqattn.inference.video_predict import run_in_batches
 from seqattn.io.video import decode_frames
 from seqattn.io.video_info import DecodeReport, probe
@@ -33,7 +33,7 @@ from seqattn.module import KeypointModule
 log = logging.getLogger(__name__)
 
 
-def tracked_poses(animals: list[Animals], max_tracks: int | None, names: list[str]) -> tuple[TrackedPoses, object]:
+def tracked_poses(animals: list[Animals], max_tracks: int | None, names: list[str]) -> tuple[TrackedPoses, Tracks]:
     """Identities along the frames (seqattn.inference.tracking) laid out as TrackedPoses, and the tracks."""
     tracks = track([(a.coords, a.scores) for a in animals], max_tracks=max_tracks)
     f, n, k = len(animals), max(int(tracks.num_tracks), 1), len(names)
