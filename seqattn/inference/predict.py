@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from seqattn.allocator import keep_large_buffers
 from seqattn.errors import ConfigError, DataError, UserError
 from seqattn.evaluation.calibration import FALLBACK_PCUTOFF
 from seqattn.inference.batch import load_checkpoint, ready_for_inference
@@ -45,6 +46,7 @@ def check_animals(module: KeypointModule | OnnxModel, args: argparse.Namespace) 
 
 def load_model(args: argparse.Namespace) -> KeypointModule | OnnxModel:
     """The checkpoint on its device, or the exported ONNX file (``--engine onnx``)."""
+    keep_large_buffers()
     if args.engine == "onnx":
         return OnnxModel(args.checkpoint)
     module = load_checkpoint(args.checkpoint, key="checkpoint")

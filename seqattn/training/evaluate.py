@@ -10,6 +10,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from seqattn.allocator import keep_large_buffers
 from seqattn.data import build_datamodule
 from seqattn.errors import ConfigError, DataError
 from seqattn.evaluation.point_errors import PointErrors
@@ -84,6 +85,7 @@ def main(cfg: DictConfig) -> None:
     """Hydra entry: the table on stdout, one-line errors for config and data problems."""
 
     def work() -> float:
+        keep_large_buffers()
         print(format_result(evaluate(cfg), Path(cfg.paths.output_dir)))
         return 0.0
 

@@ -18,6 +18,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from seqattn.allocator import keep_large_buffers
 from seqattn.callbacks import AtomicCheckpointIO
 from seqattn.callbacks.last_step import ValidateLastStep
 from seqattn.callbacks.stop_together import StopTogether
@@ -46,6 +47,7 @@ def train(cfg: DictConfig, entry_script: Path | None = None) -> RunSummary:
     ``entry_script``: the Hydra script (train.py) that DDP re-runs for its other processes.
     """
     started = time.perf_counter()
+    log.info(f"allocator: {keep_large_buffers()}")
     check_config(cfg)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     start = locate_start(cfg)

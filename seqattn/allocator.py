@@ -1,0 +1,47 @@
+"""Large buffers kept in the process heap between uses instead of fresh pages for each one.
+
+glibc's ``malloc`` serves every request above its mmap threshold (at most 32 MiB) with new pages
+from the kernel and returns them on ``free``. A batch of letterboxed images or a layer's output
+is that large, so each forward pass and each batch page-faults its buffers in again: on the
+2-core benchmark machine, copying a 78 MB tensor took 25 ms with fresh pages against 5 ms in
+reused memory, and the kernel's share of a video prediction was a third of its time
+(docs/benchmarks.md#allocator). ``keep_large_buffers`` raises the mmap and trim thresholds, so
+freed buffers stay in the heap for the next batch; the peak memory is that of the largest live
+set, as before, plus the heap's fragmentation.
+
+Only glibc (Linux) has these settings; elsewhere, and in a process whose C library is not glibc,
+nothing changes and the reason is returned. Worker processes forked after the call inherit it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+HEAP_BUFFERS_UP_TO = 1 << 30  # bytes: requests below this come from the heap, and freed memory stays there
+
+_state: str | None = None
+
+
+def keep_large_buffers() -> str:
+    """Raise glibc's mmap and trim thresholds to HEAP_BUFFERS_UP_TO, once per process; returns what
+    was done, for the run's header."""
+    global _state
+    if _state is None:
+        _state = _set_thresholds()
+    return _state
+
+
+def _set_thresholds() -> str:
+    if not sys.platform.startswith("linux"):
+        return f"system allocator ({sys.platform})"
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return "system allocator (no glibc mallopt)"
+    if mallopt(M_MMAP_THRESHOLD, HEAP_BUFFERS_UP_TO) != 1 or mallopt(M_TRIM_THRESHOLD, HEAP_BUFFERS_UP_TO) != 1:
+        return "system allocator (glibc refused the thresholds)"
+    return f"glibc heap keeps buffers up to {HEAP_BUFFERS_UP_TO >> 20} MiB between uses"
