@@ -21,8 +21,9 @@ import torch
 
 def main() -> None:
     from seqattn.data.formats.dlc import DLCSource
+    from seqattn.hardware import cpu_bf16
     from seqattn.inference.batch import load_checkpoint, predict_images, ready_for_inference
-    from seqattn.inference.precision import cpu_bf16, inference_precision
+    from seqattn.inference.precision import inference_precision
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path)

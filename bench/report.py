@@ -122,6 +122,10 @@ COLUMNS: dict[str, list[Column]] = {
         Column("bf16 img/s", "bf16_images_per_s", 0), Column("speed-up", "speedup", 2, " x"),
         Column("mean px moved", "mean_px_moved", 3), Column("max px moved", "max_px_moved", 3),
     ],
+    "chip": [
+        Column("measure", "label"), Column("code", "code"), Column("rate", "rate", 1), Column("unit", "unit"),
+        Column("x before", "speedup", 2, " x"), Column("share of the chip's peak", "peak_share", 1, " %"), PEAK,
+    ],
     "data": [
         Column("pipeline", "label"), Column("setup s", "setup_s", 1), Column("images/s", "loader_images_per_s", 0),
         Column("x model", "times_model", 1),

@@ -64,6 +64,7 @@ TINY = [
     "model.glimpse_size=8",
     "trainer.max_epochs=2",
     "trainer.accelerator=cpu",
+    "trainer.precision=32-true",  # tiny models: float32 whatever the chip (test_precision trains the auto choice)
     "trainer.enable_progress_bar=false",
     "trainer.enable_model_summary=false",
     "logger=csv",

@@ -193,9 +193,9 @@ class SequentialAttentionModel(nn.Module):
         m = self.hires_factor
         low = F.avg_pool2d(images, m) if m > 1 else images  # (B, 3, S, S): exact m x m block means
         fmap = self.step0_features(low)  # (B, D, S/4, S/4)
-        heat = self.heat(fmap)  # (B, K, S/4, S/4)
-        with torch.autocast(images.device.type, enabled=False):  # the refinement in float32 (below)
-            return self._refine(images.float(), fmap.float(), heat)
+        with torch.autocast(images.device.type, enabled=False):  # the heat maps and the refinement in float32
+            fmap = fmap.float()
+            return self._refine(images.float(), fmap, self.heat(fmap))  # heat (B, K, S/4, S/4)
 
     def _refine(self, images: torch.Tensor, fmap: torch.Tensor, heat: torch.Tensor) -> dict:
         """Step 0's estimate and the glimpse-and-correct steps, in float32 whatever autocast says:

@@ -13,7 +13,9 @@ rules are in ``seqattn/training/choices.py``:
 - ``model.steps``, ``model.glimpse_source``, ``model.glimpse_size``: by the number of keypoints;
 - ``callbacks.early_stopping.window``: how many epochs' validation values the stopping rule
   averages, from the size of the validation split;
-- ``test_time_flip``: true when training flips (left/right pairs known and a flip probability).
+- ``test_time_flip``: true when training flips (left/right pairs known and a flip probability);
+- ``trainer.precision``: bf16 autocast where the chip computes bf16 natively, else float32 (the
+  one setting read from the machine, not the data: seqattn.hardware).
 
 Also reported (not changed): the images, K, the resolution in original pixels per input pixel,
 per pixel of the letterbox the glimpses look into and per sample of the finest glimpse, the epoch
@@ -44,6 +46,7 @@ from seqattn.training.choices import (
     choose_steps,
     choose_stopping_window,
     choose_test_time_flip,
+    choose_training_precision,
     glimpse_resolution,
     letterbox_resolution,
 )
@@ -91,8 +94,8 @@ def resolve_auto(
 ) -> tuple[DictConfig, dict[str, dict]]:
     """A copy of ``cfg`` with every ``auto`` setting filled (explicit values win), and what was chosen
     and why: {"data": stats, "chosen": {setting: {"value", "reason"}}}. From the data's statistics,
-    the settings of the checkpoint a run continues (``pinned``) and whether the job runs in a joblib
-    worker. Pure: ``cfg`` is not changed, nothing is read or built."""
+    the settings of the checkpoint a run continues (``pinned``), whether the job runs in a joblib
+    worker and, for ``trainer.precision``, the chip. ``cfg`` is not changed, nothing is built."""
     cfg = copy.deepcopy(cfg)
     chosen: dict[str, dict] = {}
 
@@ -159,6 +162,9 @@ def resolve_auto(
         if not terms_on((cfg.get("supervision") or {}).get("unlabelled") or {}):
             choose("data.unlabelled", None, "no term on frames without labels is on: they are not decoded")
     resolve_detector(cfg, stats, choose)
+    trainer = cfg.get("trainer") or {}
+    if str(trainer.get("precision", "")) == "auto":
+        choose("trainer.precision", *choose_training_precision(trainer.get("accelerator", "auto")))
     early = (cfg.get("callbacks") or {}).get("early_stopping")
     if early is not None:
         if str(early.get("window", "")) == "auto":

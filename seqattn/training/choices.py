@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from seqattn.data.augment import SMALL_ROTATION
 from seqattn.errors import ConfigError
+from seqattn.hardware import native_bf16
 from seqattn.training.data_stats import DataStats
 
 BASE_INPUT = 160  # px: the default step-0 input side
@@ -163,3 +166,21 @@ def choose_test_time_flip(setting: bool | str, trained_with_flips: bool) -> tupl
     if trained_with_flips:
         return True, "trained with flips: each prediction averaged with the mirrored image's (two passes)"
     return False, "no flips in training: one pass"
+
+
+def training_device(accelerator: str) -> torch.device:
+    """The device Lightning's ``trainer.accelerator`` lands on (auto: a CUDA GPU, then Apple's, then the CPU)."""
+    accelerator = str(accelerator).lower()
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    if accelerator in ("auto", "gpu", "mps") and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def choose_training_precision(accelerator: str) -> tuple[str, str]:
+    """``trainer.precision: auto``: bf16 autocast (``bf16-mixed``) where the chip computes bf16
+    natively (seqattn.hardware), else ``32-true``. The refinement steps, the soft-argmax, the
+    coordinates and the losses stay in float32 either way (seqattn.models.sequential)."""
+    native, why = native_bf16(training_device(accelerator))
+    return ("bf16-mixed" if native else "32-true"), why + ("" if native else ": float32")

@@ -16,6 +16,7 @@ from seqattn.errors import ConfigError, DataError
 from seqattn.evaluation.point_errors import PointErrors
 from seqattn.evaluation.report import format_metrics
 from seqattn.inference import load_checkpoint
+from seqattn.training.choices import choose_training_precision
 from seqattn.training.components import build_callbacks, build_loggers, finish_wandb
 from seqattn.training.task import run_task
 from seqattn.training.test_results import write_test_results
@@ -51,8 +52,11 @@ def evaluate(cfg: DictConfig) -> EvalResult:
         )
     callbacks = build_callbacks(cfg.get("callbacks"), output_dir)
     loggers = build_loggers(cfg.get("logger"), output_dir)
+    precision = cfg.trainer.get("precision", "32-true")
+    if str(precision) == "auto":  # as training tests its best checkpoint on this machine
+        precision = choose_training_precision(cfg.trainer.get("accelerator", "auto"))[0]
     trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir)
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, default_root_dir=str(output_dir), precision=precision
     )
     try:
         results = trainer.test(module, datamodule=datamodule, verbose=False)

@@ -7,8 +7,9 @@ from helpers import SOURCE
 
 from seqattn.data.synthetic.dataset import SyntheticSource
 from seqattn.errors import ConfigError
+from seqattn.hardware import cpu_bf16
 from seqattn.inference.batch import load_checkpoint, predict_images, ready_for_inference
-from seqattn.inference.precision import choose_precision, cpu_bf16
+from seqattn.inference.precision import choose_precision
 
 
 def test_auto_follows_the_chip_and_explicit_choices_are_kept():

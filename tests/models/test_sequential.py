@@ -86,12 +86,22 @@ def test_soft_argmax_keeps_float32_under_bf16_autocast():
     assert torch.allclose(xy[0, 0], torch.tensor([29.5 / 40, 17.5 / 40]), atol=1e-4)
 
 
-def test_trains_with_bf16_autocast_and_channels_last(make_cfg):
-    # the GPU recipe (trainer=gpu channels_last=true), checked on the CPU's bf16 autocast
+def test_trains_in_the_chips_precision_with_channels_last(make_cfg):
+    # trainer.precision=auto: bf16 autocast on a CPU with native bf16 (this one: AVX-512 BF16), else float32
+    import json
+
+    from seqattn.hardware import cpu_bf16
+    from seqattn.training.run_info import RUN_INFO_FILE
     from seqattn.training.train import train
 
-    summary = train(make_cfg("trainer.precision=bf16-mixed", "channels_last=true", "trainer.max_epochs=1"))
+    cfg = make_cfg("trainer.precision=auto", "channels_last=true", "trainer.max_epochs=1")
+    summary = train(cfg)
     assert summary.best_checkpoint and 0 < summary.test_metrics["test/epe_px"] < float("inf")
+    info = json.loads(open(f"{cfg.paths.output_dir}/{RUN_INFO_FILE}").read())
+    native, why = cpu_bf16()
+    chosen = info["adaptive"]["chosen"]["trainer.precision"]
+    assert chosen["value"] == ("bf16-mixed" if native else "32-true") and why in chosen["reason"]
+    assert info["config"]["trainer"]["precision"] == chosen["value"]
 
 
 def test_sampled_cells_read_the_feature_at_each_point():

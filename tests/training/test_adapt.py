@@ -151,3 +151,24 @@ def test_a_continued_run_keeps_its_checkpoints_letterbox(trained, tmp_path):
     assert train(compose_cfg(run, f"resume={run}", "model.hires_factor=3", "trainer.max_epochs=5")).last_epoch == 4
     with pytest.raises(ConfigError, match="test_ckpt: .* was trained at input_size 32, this run at 48"):
         train(compose_cfg(tmp_path / "other", "input_size=48", f"test_ckpt={trained / LAST_CHECKPOINT}"))
+
+
+def test_training_precision_follows_the_chip(monkeypatch):
+    import torch
+
+    from seqattn.training import choices
+
+    monkeypatch.setattr(choices.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(choices.torch.backends.mps, "is_available", lambda: False)
+    seen = []
+
+    def chip(device):
+        seen.append(device)
+        return device.type == "cpu" and chip.native, "what the chip says"
+
+    monkeypatch.setattr(choices, "native_bf16", chip)
+    chip.native = True
+    assert choices.choose_training_precision("auto") == ("bf16-mixed", "what the chip says")
+    chip.native = False
+    assert choices.choose_training_precision("cpu") == ("32-true", "what the chip says: float32")
+    assert seen == [torch.device("cpu")] * 2
