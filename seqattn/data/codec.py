@@ -168,19 +168,32 @@ INPUT_MEAN, INPUT_STD = 0.5, 0.25  # the model's input: (value / 255 - INPUT_MEA
 PADDING = (0.0 - INPUT_MEAN) / INPUT_STD  # the letterbox's black padding, as the model sees it
 
 
-def image_to_uint8(image: np.ndarray) -> torch.Tensor:
-    """(S, S, C) or (S, S) uint8, grey or colour -> (3, S, S) uint8: what the data loaders send, a
-    quarter of float32's bytes between processes and to the device; ``normalize`` makes the input."""
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """(S, S, C) or (S, S) uint8, grey or colour -> (S, S, 3) uint8."""
     if image.ndim == 2:
         image = image[:, :, None]
     if image.shape[2] == 1:
         image = np.repeat(image, 3, axis=2)
-    return torch.from_numpy(np.ascontiguousarray(image[:, :, :3])).permute(2, 0, 1)
+    return image[:, :, :3]
+
+
+def image_to_uint8(image: np.ndarray) -> torch.Tensor:
+    """(S, S, C) or (S, S) uint8, grey or colour -> (3, S, S) uint8: what the data loaders send, a
+    quarter of float32's bytes between processes and to the device; ``normalize`` makes the input."""
+    return torch.from_numpy(np.ascontiguousarray(_rgb(image))).permute(2, 0, 1)
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
-    """(..., 3, S, S) uint8 -> float32, roughly zero-mean unit-range: the model's input."""
-    return (images.float() / 255.0 - INPUT_MEAN) / INPUT_STD
+    """(..., 3, S, S) uint8 -> float32, roughly zero-mean unit-range: the model's input, in the
+    memory format of ``images`` (one new tensor, normalized in place)."""
+    return images.to(torch.float32, copy=True).div_(255.0).sub_(INPUT_MEAN).div_(INPUT_STD)
+
+
+def images_to_batch(images: Sequence[np.ndarray]) -> torch.Tensor:
+    """Letterboxed images, each (S, S, C) or (S, S) uint8 -> (B, 3, S, S) float32, the model's input,
+    in channels-last memory (the convolutions' format): one uint8 stack and one float tensor, no
+    per-image float copies to stack and reorder."""
+    return normalize(torch.from_numpy(np.stack([_rgb(image) for image in images])).permute(0, 3, 1, 2))
 
 
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:

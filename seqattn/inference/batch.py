@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from seqattn.checkpoint import module_from_checkpoint
-from seqattn.data.codec import image_to_tensor
+from seqattn.data.codec import images_to_batch
 from seqattn.evaluation.calibration import calibrate
 from seqattn.inference.precision import choose_precision, inference_precision
 from seqattn.module import KeypointModule
@@ -53,7 +53,7 @@ def predict_images(module: KeypointModule, images: list[np.ndarray]) -> dict[str
     """
     codec = module.codec
     boxed = [codec.letterbox(image) for image in images]
-    batch = torch.stack([image_to_tensor(img) for img, _ in boxed]).to(module.device)  # (B, 3, S, S)
+    batch = images_to_batch([img for img, _ in boxed]).to(module.device)  # (B, 3, S, S)
     frames = torch.from_numpy(np.stack([fr.as_array() for _, fr in boxed]))  # (B, 6) float64
     with inference_precision(module):
         out = module.predict(batch)

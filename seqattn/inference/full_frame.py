@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from seqattn.data.codec import KeypointCodec, image_to_tensor
+from seqattn.data.codec import KeypointCodec, images_to_batch
 from seqattn.data.instances import crop_box, cut
 from seqattn.inference.batch import likelihood_of, predict_images
 from seqattn.inference.precision import inference_precision
@@ -59,7 +59,7 @@ def detect(module: KeypointModule, images: list[np.ndarray], max_animals: int) -
     """``detect_letterboxed`` of whole frames (H, W, 3) uint8."""
     codec = KeypointCodec(module.instances.input_size)
     boxed = [codec.letterbox(image) for image in images]
-    batch = torch.stack([image_to_tensor(img) for img, _ in boxed])
+    batch = images_to_batch([img for img, _ in boxed])
     return detect_letterboxed(module, batch, np.stack([fr.as_array() for _, fr in boxed]), max_animals)
 
 

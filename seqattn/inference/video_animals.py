@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqattn.data.codec import KeypointCodec, image_to_tensor
+from seqattn.data.codec import KeypointCodec, images_to_batch
 from seqattn.inference.animals import TrackedPoses, write_tracked_outputs, write_tracked_video
 from seqattn.inference.batch import scorer_name
 from seqattn.inference.full_frame import Animals, detect_letterboxed, max_animals_of, read_animals
@@ -75,14 +75,14 @@ def predict_video_animals(
         if f.small is None:
             return f, None, None
         fr = codec.frame(*f.size)
-        return f, image_to_tensor(codec.pad(f.small, fr)), fr.as_array()
+        return f, codec.pad(f.small, fr), fr.as_array()
 
     def run(batch: list) -> None:
         ok = [item for item in batch if item[1] is not None]
         result = iter([])
         if ok:
             anchors = detect_letterboxed(
-                module, torch.stack([t for _, t, _ in ok]), np.stack([r for _, _, r in ok]), most
+                module, images_to_batch([t for _, t, _ in ok]), np.stack([r for _, _, r in ok]), most
             )
             result = iter(read_animals(module, [f.image for f, _, _ in ok], anchors))
         for f, t, _ in batch:

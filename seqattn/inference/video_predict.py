@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from seqattn.data.codec import image_to_tensor
+from seqattn.data.codec import images_to_batch
 from seqattn.errors import DataError
 from seqattn.inference.batch import likelihood_of, scorer_name
 from seqattn.inference.filters import filter_track
@@ -149,11 +149,11 @@ def _predict_frames(
     a DataError if no frame decodes."""
     codec, names, device = module.codec, list(module.keypoint_names), module.device
 
-    def prepare(f):  # in the decode thread: letterbox and convert while the model runs
+    def prepare(f):  # in the decode thread: the letterbox (uint8) while the model runs
         if f.small is None:
             return f, None, None
         fr = codec.frame(*f.size)  # per frame: a stream may change its size midway
-        return f, image_to_tensor(codec.pad(f.small, fr)), fr.as_array()
+        return f, codec.pad(f.small, fr), fr.as_array()
 
     report = DecodeReport()
     coords, confidence, times = [], [], []
@@ -164,7 +164,7 @@ def _predict_frames(
         conf = np.full((len(batch), len(names)), np.nan)
         if mask.any():
             with inference_precision(module):
-                out = module.predict(torch.stack([t for _, t, _ in batch if t is not None]).to(device))
+                out = module.predict(images_to_batch([t for _, t, _ in batch if t is not None]).to(device))
             frames = torch.from_numpy(np.stack([fr for _, _, fr in batch if fr is not None]))  # (b, 6) float64
             decoded = codec.decode(out["coords"].cpu().double(), frames).numpy()  # original pixels
             c = out.get("confidence")

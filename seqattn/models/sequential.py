@@ -41,6 +41,13 @@ def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.stack([(p.sum(2) * xs).sum(-1), (p.sum(3) * ys).sum(-1)], dim=-1)
 
 
+def block_means(images: torch.Tensor, m: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H / m, W / m): the mean of each m x m block, as ``avg_pool2d`` gives,
+    computed as a depthwise convolution (on a CPU several times faster for channels-last images)."""
+    c = images.shape[1]
+    return F.conv2d(images, images.new_full((c, 1, m, m), 1.0 / (m * m)), stride=m, groups=c)
+
+
 def crop_glimpses(image: torch.Tensor, centres: torch.Tensor, extent: float, size: int) -> torch.Tensor:
     """Square crops of side ``extent`` (normalized units) centred on each point, sampled to size x size.
 
@@ -191,7 +198,7 @@ class SequentialAttentionModel(nn.Module):
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         m = self.hires_factor
-        low = F.avg_pool2d(images, m) if m > 1 else images  # (B, 3, S, S): exact m x m block means
+        low = block_means(images, m) if m > 1 else images  # (B, 3, S, S)
         fmap = self.step0_features(low)  # (B, D, S/4, S/4)
         with torch.autocast(images.device.type, enabled=False):  # the heat maps and the refinement in float32
             fmap = fmap.float()

@@ -77,6 +77,16 @@ def test_trains_end_to_end_on_a_hires_letterbox(make_cfg):
     assert summary.loss_threshold_px == summary.loss_threshold * 32  # stated at the step-0 input
 
 
+def test_block_means_are_the_average_pool_of_each_block():
+    from seqattn.models.sequential import block_means
+
+    images = torch.randn(2, 3, 12, 8)
+    for m in (2, 4):
+        expected = images.unflatten(2, (12 // m, m)).unflatten(4, (8 // m, m)).mean((3, 5))
+        for x in (images, images.contiguous(memory_format=torch.channels_last)):
+            assert torch.allclose(block_means(x, m), expected, atol=1e-6)
+
+
 def test_soft_argmax_keeps_float32_under_bf16_autocast():
     logits = torch.zeros(1, 1, 40, 40)
     logits[0, 0, 17, 29] = 30.0
