@@ -122,6 +122,9 @@ COLUMNS: dict[str, list[Column]] = {
         Column("bf16 img/s", "bf16_images_per_s", 0), Column("speed-up", "speedup", 2, " x"),
         Column("mean px moved", "mean_px_moved", 3), Column("max px moved", "max_px_moved", 3),
     ],
+    "train-precision": [
+        Column("training precision", "label"), Column("seeds", "seeds"), MEAN, P90, RATE, PEAK,
+    ],
     "chip": [
         Column("measure", "label"), Column("code", "code"), Column("rate", "rate", 1), Column("unit", "unit"),
         Column("x before", "speedup", 2, " x"), Column("share of the chip's peak", "peak_share", 1, " %"), PEAK,
