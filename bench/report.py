@@ -127,7 +127,8 @@ COLUMNS: dict[str, list[Column]] = {
     ],
     "chip": [
         Column("measure", "label"), Column("code", "code"), Column("rate", "rate", 1), Column("unit", "unit"),
-        Column("x before", "speedup", 2, " x"), Column("share of the chip's peak", "peak_share", 1, " %"), PEAK,
+        Column("x before", "speedup", 2, " x"), Column("share of the chip's peak", "peak_share", 1, " %"),
+        Column("one frame p50 / p99 ms", "latency", 1, join=" / "), PEAK,
     ],
     "data": [
         Column("pipeline", "label"), Column("setup s", "setup_s", 1), Column("images/s", "loader_images_per_s", 0),

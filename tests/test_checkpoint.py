@@ -187,7 +187,13 @@ def test_a_checkpoint_written_before_the_format_3_change_evaluates_to_its_own_fi
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(
             "eval",
-            overrides=[*data, "logger=csv", f"paths.output_dir={tmp_path}", f"ckpt_path={DATA / 'format2_tiny.ckpt'}"],
+            overrides=[
+                *data,
+                "logger=csv",
+                "trainer.precision=32-true",  # the precision its figures were made in
+                f"paths.output_dir={tmp_path}",
+                f"ckpt_path={DATA / 'format2_tiny.ckpt'}",
+            ],
         )
     result = evaluate(cfg)
     assert result.metrics["test/epe_px"] == pytest.approx(recorded["test/epe_px"], abs=1e-4)
