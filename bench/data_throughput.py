@@ -14,6 +14,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from seqattn.allocator import keep_large_buffers
 from seqattn.data import Geometry, build_datamodule, build_source
 from seqattn.module import KeypointModule
 from seqattn.training.adapt import resolve_auto
@@ -39,7 +40,8 @@ def loader_rate(cfg, cache: bool, workers: int) -> tuple[float, float]:
 
 
 def model_rate(cfg, keypoint_names: list[str]) -> float:
-    """Training images/s of the model alone (forward + backward + step) on random input."""
+    """Training images/s of the model alone (forward + backward + step) on random input, in the
+    precision training resolves to (``trainer.precision``: bf16 autocast or float32)."""
     module = KeypointModule(
         model=OmegaConf.to_container(cfg.model, resolve=True),
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
@@ -56,7 +58,8 @@ def model_rate(cfg, keypoint_names: list[str]) -> float:
     for step in range(BATCHES + 2):
         if step == 2:
             n, start = 0, time.perf_counter()
-        loss = module.criterion(module(images), target, visible)["loss"]  # every term training pays for
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.trainer.precision == "bf16-mixed"):
+            loss = module.criterion(module(images), target, visible)["loss"]  # every term training pays for
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -65,11 +68,15 @@ def model_rate(cfg, keypoint_names: list[str]) -> float:
 
 
 def main(overrides: list[str]) -> None:
+    keep_large_buffers()  # as train.py
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
     source = build_source(cfg.data)
     cfg, _ = resolve_auto(cfg, measure(source))  # input_size=auto etc., as train.py chooses them
-    print(f"overrides: {' '.join(overrides) or '(defaults)'}; torch threads {torch.get_num_threads()}")
+    print(
+        f"overrides: {' '.join(overrides) or '(defaults)'}; torch threads {torch.get_num_threads()}; "
+        f"precision {cfg.trainer.precision}"
+    )
     rows = []
     for cache in (True, False):
         for workers in (0, 2):
