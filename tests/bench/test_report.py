@@ -34,12 +34,12 @@ def test_the_page_is_what_the_result_files_give():
 
 def test_check_fails_when_a_figure_on_the_page_is_edited(tmp_path):
     page = PAGE.read_text()
-    edited = page.replace("| 2.35 ± 0.07 |", "| 2.36 ± 0.07 |", 1)  # the headline's openfield mean
+    edited = page.replace("| 5.49 ± 0.08 |", "| 5.50 ± 0.08 |", 1)  # the headline's mirror-mouse mean
     assert edited != page
     (tmp_path / "benchmarks.md").write_text(edited)
     proc = check(page=tmp_path / "benchmarks.md")
     assert proc.returncode == 1
-    assert "-| openfield | default | 0, 1 | 2.36 ± 0.07" in proc.stdout  # the diff names the edited row
+    assert "-| mirror-mouse | default | 0, 1 | 5.50 ± 0.08" in proc.stdout  # the diff names the edited row
 
 
 def test_check_fails_when_a_result_file_changes(tmp_path):
