@@ -11,6 +11,7 @@ from seqattn.checkpoint import module_from_checkpoint
 from seqattn.data.codec import images_to_batch
 from seqattn.evaluation.calibration import calibrate
 from seqattn.inference.precision import choose_precision, inference_precision
+from seqattn.models.layers import fold_batch_norms
 from seqattn.module import KeypointModule
 
 # A model without a confidence output writes this likelihood, so DeepLabCut's pcutoff filters keep
@@ -25,18 +26,24 @@ def load_checkpoint(path: str | Path, key: str = "ckpt_path") -> KeypointModule:
 
 
 def ready_for_inference(
-    module: KeypointModule, device: str = "auto", flip: bool = True, precision: str = "fp32"
+    module: KeypointModule, device: str = "auto", flip: bool = True, precision: str = "fp32", fold: bool = True
 ) -> KeypointModule:
     """On ``device`` (auto: a GPU if there is one), in eval mode, convolutions in channels-last
-    memory format (on a 2-core CPU the default model then infers about 28 % faster; same results
-    up to float rounding). ``flip=False``: one pass per image, even for a model whose predictions
+    memory format (faster on a CPU; same results up to float rounding). ``flip=False``: one pass per image, even for a model whose predictions
     average the mirrored image's (half the model's cost, a little less accurate). ``precision``:
     fp32, bf16 or auto (seqattn.inference.precision); the choice and its reason are kept as the
-    module's ``precision`` and ``precision_reason``."""
+    module's ``precision`` and ``precision_reason``. ``fold``: batch norms folded into the
+    convolutions before them (seqattn.models.layers.fold_batch_norms; measured in
+    docs/benchmarks.md#using-the-chip); False keeps the module trainable, as a test run after
+    training needs it."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     module.precision, module.precision_reason = choose_precision(precision, torch.device(device))
     module = module.to(device).eval()
+    if fold:  # the module is not trained again: batch norms folded into their convolutions
+        for net in (module.model, module.detector):
+            if net is not None:
+                fold_batch_norms(net)
     module.model.to(memory_format=torch.channels_last)
     module.memory_format = torch.channels_last
     if not flip:

@@ -32,7 +32,7 @@ def full_frame_test(
 ) -> dict[str, float | str]:
     """Metrics of the whole pipeline on ``frames`` (the test split's whole frames), as a plain dict;
     the worst frames drawn into the folder ``viz`` unless None."""
-    module = ready_for_inference(module, device)
+    module = ready_for_inference(module, device, fold=False)  # the trained module stays as it is
     found: list[Animals] = []
     for start in range(0, len(frames), BATCH):
         found += predict_animals(module, [frames.image(i) for i in range(start, min(start + BATCH, len(frames)))])
