@@ -29,13 +29,13 @@ def ready_for_inference(
     module: KeypointModule, device: str = "auto", flip: bool = True, precision: str = "fp32", fold: bool = True
 ) -> KeypointModule:
     """On ``device`` (auto: a GPU if there is one), in eval mode, convolutions in channels-last
-    memory format (faster on a CPU; same results up to float rounding). ``flip=False``: one pass per image, even for a model whose predictions
-    average the mirrored image's (half the model's cost, a little less accurate). ``precision``:
-    fp32, bf16 or auto (seqattn.inference.precision); the choice and its reason are kept as the
-    module's ``precision`` and ``precision_reason``. ``fold``: batch norms folded into the
-    convolutions before them (seqattn.models.layers.fold_batch_norms; measured in
-    docs/benchmarks.md#using-the-chip); False keeps the module trainable, as a test run after
-    training needs it."""
+    memory format (faster on a CPU; same results up to float rounding). ``flip=False``: one pass
+    per image, even for a model whose predictions average the mirrored image's (half the model's
+    cost, a little less accurate). ``precision``: fp32, bf16 or auto (seqattn.inference.precision);
+    the choice and its reason are kept as the module's ``precision`` and ``precision_reason``.
+    ``fold``: batch norms folded into the convolutions before them
+    (seqattn.models.layers.fold_batch_norms; measured in docs/benchmarks.md#using-the-chip); False
+    keeps the module trainable, as a test run after training needs it."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     module.precision, module.precision_reason = choose_precision(precision, torch.device(device))
