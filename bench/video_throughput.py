@@ -3,6 +3,7 @@ peak memory, per engine (the PyTorch checkpoint as predict.py runs it; ``one-pas
 ``predict.py --one-pass``; or its ONNX export run by onnxruntime); and the
 single-frame latency a closed-loop rig sees (one decoded frame in, original-pixel keypoints out:
 letterbox, model, decoding), p50 and p99 over ``--latency-frames`` frames after 20 warm-up frames.
+The PyTorch engines run in ``--precision`` (auto: bf16 where the chip has it, as predict.py).
 Engine ``none`` runs the same pipeline with a stand-in that returns the letterbox centre at no
 cost: what decoding, letterboxing, batching and writing cost without any model (the ceiling an
 engine can approach).
@@ -68,7 +69,11 @@ class NoModel:
         }
 
 
-def measure(checkpoint: Path, video: Path, batch_size: int, device: str, engine: str, latency_frames: int) -> dict:
+def measure(
+    checkpoint: Path, video: Path, batch_size: int, device: str, engine: str, latency_frames: int, precision: str
+) -> dict:
+    import inspect
+
     import numpy as np
     import torch
 
@@ -82,8 +87,10 @@ def measure(checkpoint: Path, video: Path, batch_size: int, device: str, engine:
         module = OnnxModel(checkpoint)
     elif engine == "none":
         module = NoModel(load_checkpoint(checkpoint))
-    else:  # as predict.py prepares it (one-pass: predict.py --one-pass)
-        module = ready_for_inference(load_checkpoint(checkpoint), device, flip=engine != "one-pass")
+    else:  # as predict.py prepares it (one-pass: predict.py --one-pass), in --precision where the version has it
+        has_precision = "precision" in inspect.signature(ready_for_inference).parameters
+        kwargs = {"precision": precision} if has_precision else {}
+        module = ready_for_inference(load_checkpoint(checkpoint), device, flip=engine != "one-pass", **kwargs)
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         predict_video(module, checkpoint, video, Path(out), batch_size=batch_size)
@@ -108,6 +115,7 @@ def measure(checkpoint: Path, video: Path, batch_size: int, device: str, engine:
         "peak_mb": peak_mb,
         "threads": torch.get_num_threads(),
         "device": device,
+        "precision": {"none": "-", "onnx": "onnxruntime"}.get(engine) or getattr(module, "precision", "fp32"),
         "latency_ms": [float(np.percentile(times, 50)), float(np.percentile(times, 99))] if times else None,
     }
 
@@ -121,16 +129,19 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--engine", nargs="+", default=["torch"], choices=("torch", "one-pass", "onnx", "none"))
     parser.add_argument("--latency-frames", type=int, default=200, help="frames timed one at a time (0: none)")
+    parser.add_argument("--precision", default="auto", help="auto | fp32 | bf16, as predict.py --precision")
     parser.add_argument("--results", type=Path, help="write each measurement's row here (bench/report.py)")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        r = measure(args.checkpoint, args.video, args.batch_size, args.device, args.one, args.latency_frames)
+        r = measure(
+            args.checkpoint, args.video, args.batch_size, args.device, args.one, args.latency_frames, args.precision
+        )
         print(json.dumps(r))
         return
     print(
-        "| video | engine | frames | seconds | frames/s end to end | peak MB | one frame p50 / p99 ms | device |\n"
-        "|---|---|---|---|---|---|---|---|"
+        "| video | engine | precision | frames | seconds | frames/s end to end | peak MB | one frame p50 / p99 ms "
+        "| device |\n|---|---|---|---|---|---|---|---|---|"
     )
     with tempfile.TemporaryDirectory() as tmp:
         models = {"torch": args.checkpoint, "one-pass": args.checkpoint, "none": args.checkpoint}
@@ -143,7 +154,7 @@ def main() -> None:
             for engine in args.engine:
                 cmd = [sys.executable, __file__, "--one", engine, str(models[engine]), str(video)]
                 cmd += ["--batch-size", str(args.batch_size), "--device", args.device]
-                cmd += ["--latency-frames", str(args.latency_frames)]
+                cmd += ["--latency-frames", str(args.latency_frames), "--precision", args.precision]
                 proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
                 if proc.returncode != 0:
                     print(f"| {video.name} | {engine} | failed: {proc.stderr.strip().splitlines()[-1][:200]} |")
@@ -151,7 +162,8 @@ def main() -> None:
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
                 latency = "-" if r["latency_ms"] is None else "{:.1f} / {:.1f}".format(*r["latency_ms"])
                 print(
-                    f"| {args.video.name} (first {n or 'all'}) | {engine} | {r['frames']} | {r['seconds']:.1f} "
+                    f"| {args.video.name} (first {n or 'all'}) | {engine} | {r['precision']} | {r['frames']} "
+                    f"| {r['seconds']:.1f} "
                     f"| {r['fps']:.0f} | {r['peak_mb']:.0f} | {latency} | {r['device']}, {r['threads']} threads |",
                     flush=True,
                 )
@@ -171,7 +183,7 @@ def write_result(args: argparse.Namespace, engine: str, frames: int, r: dict) ->
         latency_p50_ms=r["latency_ms"][0] if r["latency_ms"] else None,
         latency_p99_ms=r["latency_ms"][1] if r["latency_ms"] else None,
         peak_mb=r["peak_mb"],
-        device=f"{r['device']}, {r['threads']} threads",
+        device=f"{r['device']}, {r['threads']} threads, {r['precision']}",
         command=shlex.join(["python", "bench/video_throughput.py", *sys.argv[1:]]),
         protocol=f"{r['frames']} frames",
     )
