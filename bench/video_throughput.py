@@ -68,6 +68,8 @@ class NoModel:
             "confidence": torch.ones(len(images), k),
         }
 
+    predict = __call__  # what the video pipeline calls (a module averages flips there)
+
 
 def measure(
     checkpoint: Path, video: Path, batch_size: int, device: str, engine: str, latency_frames: int, precision: str
