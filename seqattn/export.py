@@ -48,10 +48,11 @@ class Exportable(nn.Module):
         self.calibration = module.calibration
         self.keypoints = len(module.keypoint_names)
         self.flip_pairs = module.flip_pairs
+        self.label_offset = module.label_offset
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(images) if self.flip_pairs is None else flip_averaged(self.model, images, self.flip_pairs)
-        coords = self.codec.norm_to_input_px(out["coords"])  # (B, K, 2) normalized -> letterbox pixels
+        coords = self.codec.norm_to_input_px(out["coords"] + self.label_offset())  # normalized -> letterbox px
         confidence = out.get("confidence")
         if confidence is None:  # a model without a confidence: every point kept, as predict.py writes
             return coords, torch.full(coords.shape[:2], NO_CONFIDENCE_LIKELIHOOD, dtype=coords.dtype)

@@ -18,10 +18,11 @@ from seqattn.losses import KeypointCriterion, UnlabelledTerms
 from seqattn.losses.anchors import AnchorFocalLoss
 from seqattn.models.detector import AnimalDetector, Instances
 from seqattn.models.flip import flip_averaged
+from seqattn.models.label_offset import LabelOffset
 from seqattn.optim import optimizer_and_schedule
 
 # The checkpoint format this version writes (``seqattn_format``); seqattn.checkpoint migrates older ones.
-CHECKPOINT_FORMAT = 3
+CHECKPOINT_FORMAT = 4
 STAGES = ("train", "val", "test")
 LOSS_TERMS = ("loss", "loss_x", "loss_y")  # logged per epoch as {stage}/loss, {stage}/loss_x, {stage}/loss_y
 # What a run can monitor: a loss term or a metric, of train or val, as _log_metrics logs them.
@@ -69,6 +70,7 @@ class KeypointModule(L.LightningModule):
         self.model = instantiate(model, num_keypoints=len(keypoint_names))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format  # NHWC: GPU bf16
         self.model.to(memory_format=self.memory_format)
+        self.label_offset = LabelOffset(len(keypoint_names))  # where the labels sit from what the model finds
         # several animals in a frame: the detector of each animal's anchor, and the crop around it
         self.detector = None if detector is None else AnimalDetector(detector["channels"], detector["width"])
         self.instances = None if detector is None else Instances.of(detector)
@@ -103,10 +105,13 @@ class KeypointModule(L.LightningModule):
 
     def predict(self, images: torch.Tensor, out: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """The prediction reported (validation, test, predict.py): ``out = self(images)``, averaged
-        with the mirrored image's when ``flip_pairs`` is set (seqattn/models/flip.py)."""
+        with the mirrored image's when ``flip_pairs`` is set (seqattn/models/flip.py), plus the
+        labels' learned offset (seqattn/models/label_offset.py)."""
         if self.flip_pairs is None:
-            return self(images) if out is None else out
-        return flip_averaged(self, images, self.flip_pairs, out)
+            found = self(images) if out is None else out
+        else:
+            found = flip_averaged(self, images, self.flip_pairs, out)
+        return {**found, "coords": found["coords"] + self.label_offset()}
 
     @property
     def loss(self) -> torch.nn.Module:  # the coordinate loss
@@ -123,8 +128,13 @@ class KeypointModule(L.LightningModule):
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
         out = self(batch["image"])
         target, visible = batch["keypoints"], batch["visible"]  # (B, K, 2), (B, K)
-        terms = self.criterion(out, target, visible)
-        reported = out if stage == "train" else self.predict(batch["image"], out)
+        # the model is trained towards the landmarks: the labels less their offset as each sample shows it
+        offset = self.label_offset(batch.get("frame_map"), batch.get("order"))  # (B, K, 2) or (K, 2)
+        terms = self.criterion(out, torch.where(visible[..., None], target - offset, target), visible)  # NaN kept
+        if stage == "train":
+            reported = {**out, "coords": out["coords"] + offset}
+        else:
+            reported = self.predict(batch["image"], out)
         pred, bs = reported["coords"], target.shape[0]  # (B, K, 2)
         if stage == "train":  # this process's batch, for the progress bar and the step curve
             self.log("train/loss_step", terms["loss"], on_step=True, on_epoch=False, batch_size=bs, prog_bar=True)

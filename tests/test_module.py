@@ -95,3 +95,44 @@ def test_every_step_is_supervised_with_weights_growing_by_the_slope(slope, expec
     assert terms["loss"].item() == pytest.approx(expected, rel=1e-6)
     assert terms["loss_x"].item() == pytest.approx(0.02, rel=1e-6)  # of the final estimate
     assert per_step[0].loss > per_step[1].loss > per_step[2].loss  # so the weights change the total
+
+
+def test_labels_offset_in_the_image_frame_cost_nothing_once_the_offset_is_learned():
+    """Labels shifted by b in the image's frame, seen through a rotation and a flip, give the same
+    loss as unshifted labels once the module's label offset is b; its predictions add b."""
+    module = KeypointModule(
+        model=TINY_MODEL,
+        loss={"_target_": "seqattn.losses.L1Loss"},
+        optimizer={"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
+        input_size=64,
+        keypoint_names=["left", "right", "tail"],
+    )
+    torch.manual_seed(0)
+    angle = torch.tensor(0.7)
+    turn = torch.stack([torch.stack([angle.cos(), -angle.sin()]), torch.stack([angle.sin(), angle.cos()])])
+    frame_map = torch.stack([turn, torch.diag(torch.tensor([-1.0, 1.0])) @ turn])  # (2, 2, 2)
+    order = torch.tensor([[0, 1, 2], [1, 0, 2]])  # the second sample flipped: left and right swapped
+    b = torch.tensor([[0.01, -0.02], [0.03, 0.0], [-0.01, 0.01]])  # normalized, in the frame as filmed
+    landmarks = torch.rand(2, 3, 2) * 0.6 + 0.2
+    shifted = landmarks + torch.einsum("bij,bkj->bki", frame_map, b[order])
+    batch = {
+        "image": torch.rand(2, 3, 64, 64),
+        "visible": torch.ones(2, 3, dtype=torch.bool),
+        "frame": torch.tensor([KeypointCodec(64).frame(64, 64).as_array()] * 2).float(),
+        "index": torch.tensor([0, 1]),
+        "frame_map": frame_map,
+        "order": order,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = module._step({**batch, "keypoints": landmarks}, "train")
+        unlearned = module._step({**batch, "keypoints": shifted}, "train")
+        with torch.no_grad():
+            module.label_offset.offset.copy_(b)
+        learned = module._step({**batch, "keypoints": shifted}, "train")
+    assert learned.item() == pytest.approx(plain.item(), rel=1e-5)
+    assert unlearned.item() != pytest.approx(plain.item(), rel=1e-3)
+    module.eval()
+    with torch.no_grad():
+        raw, predicted = module(batch["image"])["coords"], module.predict(batch["image"])["coords"]
+    assert torch.allclose(predicted, raw + b)

@@ -95,22 +95,37 @@ class KeypointAugment:
 
     def __call__(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(S, S, C) uint8 and (K, 2) input pixels with NaN -> the same after a random transform."""
+        image, points, _, _ = self.transform(image, points)
+        return image, points
+
+    def transform(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """As ``__call__``, plus what the transform did to directions: ``frame_map`` (2, 2), the
+        linear part of the warp and flip (a vector v in the input becomes frame_map @ v), and
+        ``order`` (K,), the input keypoint that each output slot holds (left and right swapped by a
+        flip). Three probe points carried through the same transforms measure ``frame_map``."""
         # albumentations keeps its own generators; reseed them from numpy's, which Lightning seeds
         # per DataLoader worker, so workers do not repeat each other's transforms.
         seed = int(np.random.randint(2**31))
         for i, pipeline in enumerate((self.geometric, self.flip, self.photometric)):
             pipeline.set_random_seed(seed + i)
+        k = len(points)
+        h, w = image.shape[:2]
+        step = max(w, h) / 8
+        probes = np.array([[w / 2, h / 2], [w / 2 + step, h / 2], [w / 2, h / 2 + step]])
         missing = ~np.isfinite(points).all(1)
-        pts = np.where(missing[:, None], _FAR, points)
+        pts = np.concatenate([np.where(missing[:, None], _FAR, points), probes])
         out = self.geometric(image=image, keypoints=pts)
         image, pts = out["image"], np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
+        order = np.arange(k)
         if np.random.random() < self.hflip:
             out = self.flip(image=image, keypoints=pts)
             image, pts = out["image"], np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
-            order = KeypointCodec.mirror_order(len(pts), self.flip_pairs)
-            pts, missing = pts[order], missing[order]
+            order = np.asarray(KeypointCodec.mirror_order(k, self.flip_pairs))
+            pts[:k], missing = pts[:k][order], missing[order]
         image = self.photometric(image=image)["image"]
+        pts, probes = pts[:k], pts[k:]
+        frame_map = np.stack([probes[1] - probes[0], probes[2] - probes[0]], axis=1) / step  # columns: x, y
         h, w = image.shape[:2]
         outside = (pts < -0.5).any(1) | (pts[:, 0] >= w - 0.5) | (pts[:, 1] >= h - 0.5)
         pts[missing | outside] = np.nan
-        return image, pts
+        return image, pts, frame_map, order

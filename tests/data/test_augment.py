@@ -138,3 +138,20 @@ def test_a_scale_range_upside_down_stops_train_before_anything_is_written(tmp_pa
         train(compose_cfg(tmp_path / "out", "data.augment.scale=[2,1]"))
     assert "data.augment.scale must be [min, max] with 0 < min <= max, got [2, 1]" in str(find_user_error(raised.value))
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flip", [0.0, 1.0])
+def test_the_transform_reports_what_it_did_to_directions_and_slots(flip):
+    rng = np.random.default_rng(0)
+    points = rng.uniform(20, 76, size=(6, 2))
+    augment = geometric_only(rotate=180, scale=(0.7, 1.3), translate=0.1, hflip=flip)
+    for seed in range(5):
+        np.random.seed(seed)
+        _, out, frame_map, order = augment.transform(dots_image(points), points)
+        assert order.tolist() == ([1, 0, 3, 2, 4, 5] if flip else list(range(6)))
+        assert (np.linalg.det(frame_map) < 0) == bool(flip)  # a mirror turns the frame over
+        kept = np.flatnonzero(np.isfinite(out).all(1))
+        for i in kept:  # every vector between two labels is mapped by frame_map
+            for j in kept:
+                moved = frame_map @ (points[order[i]] - points[order[j]])
+                assert np.abs(out[i] - out[j] - moved).max() < 1e-4  # albumentations works in float32
