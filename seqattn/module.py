@@ -70,7 +70,7 @@ class KeypointModule(L.LightningModule):
         self.model = instantiate(model, num_keypoints=len(keypoint_names))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format  # NHWC: GPU bf16
         self.model.to(memory_format=self.memory_format)
-        self.label_offset = LabelOffset(len(keypoint_names))  # where the labels sit from what the model finds
+        self.label_offset = LabelOffset(len(keypoint_names))  # where the labels sit from the landmarks: estimated
         # several animals in a frame: the detector of each animal's anchor, and the crop around it
         self.detector = None if detector is None else AnimalDetector(detector["channels"], detector["width"])
         self.instances = None if detector is None else Instances.of(detector)
@@ -129,10 +129,12 @@ class KeypointModule(L.LightningModule):
         out = self(batch["image"])
         target, visible = batch["keypoints"], batch["visible"]  # (B, K, 2), (B, K)
         # the model is trained towards the landmarks: the labels less their offset as each sample shows it
-        offset = self.label_offset(batch.get("frame_map"), batch.get("order"))  # (B, K, 2) or (K, 2)
-        terms = self.criterion(out, torch.where(visible[..., None], target - offset, target), visible)  # NaN kept
+        frame_map, order = batch.get("frame_map"), batch.get("order")
+        offset = self.label_offset(frame_map, order)  # (B, K, 2) or (K, 2)
+        terms = self.criterion(out, target - offset, visible)
         if stage == "train":
             reported = {**out, "coords": out["coords"] + offset}
+            self.label_offset.update(target - out["coords"].detach(), visible, frame_map, order)
         else:
             reported = self.predict(batch["image"], out)
         pred, bs = reported["coords"], target.shape[0]  # (B, K, 2)

@@ -162,6 +162,7 @@ def format_summary(s: dict[str, Any], output_dir: Path) -> str:
         f"run folder     : {output_dir}",
         f"loss threshold : {num(s['loss_threshold'])} normalized"
         f" = {num(s['loss_threshold_px'])} px at {s['input_size']} px input",
+        *label_offset_line(s),
         f"best {s['monitor']:<10}: {num(s['best_score'])} at epoch {s['best_epoch']}",
         f"stopped        : after epoch {s['last_epoch']} ({s['stop_reason']})",
         f"best checkpoint: {s['best_checkpoint']}",
@@ -175,6 +176,18 @@ def format_summary(s: dict[str, Any], output_dir: Path) -> str:
     else:
         lines.append("test metrics   : none (no test run)")
     return "\n".join(lines + ["=" * 73])
+
+
+def label_offset_line(s: dict[str, Any]) -> list[str]:
+    """The largest learned offset of the labels from the landmarks (summary.json has them all)."""
+    offsets = s.get("label_offset_px")
+    if not offsets:
+        return []
+    name, (dx, dy) = max(offsets.items(), key=lambda item: math.hypot(*item[1]))
+    return [
+        f"label offset   : largest {math.hypot(dx, dy):.2f} px at {s['input_size']} px input ({name}: dx {dx:+.2f},"
+        f" dy {dy:+.2f}); predictions add it (docs/training.md#labels-that-sit-off-the-landmark)"
+    ]
 
 
 def format_metrics(metrics: dict[str, float], indent: str = "  ") -> list[str]:
