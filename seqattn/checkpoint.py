@@ -113,9 +113,8 @@ def _resolved_model_of_format_2(ckpt: dict[str, Any]) -> None:
 
 
 def _label_offset_of_format_3(ckpt: dict[str, Any]) -> None:
-    """Format 3 had no learned label offset (seqattn.models.label_offset): zero, as it started."""
-    k = len(ckpt["hyper_parameters"]["keypoint_names"])
-    ckpt["state_dict"].setdefault("label_offset.offset", torch.zeros(k, 2))
+    """Format 3 had no label offset (seqattn.models.label_offset): zero, as it starts."""
+    ckpt["state_dict"].setdefault("label_offset.offset", torch.zeros(2))
 
 
 MIGRATIONS = {1: _defaults_of_format_1, 2: _resolved_model_of_format_2, 3: _label_offset_of_format_3}

@@ -70,7 +70,7 @@ class KeypointModule(L.LightningModule):
         self.model = instantiate(model, num_keypoints=len(keypoint_names))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format  # NHWC: GPU bf16
         self.model.to(memory_format=self.memory_format)
-        self.label_offset = LabelOffset(len(keypoint_names))  # where the labels sit from the landmarks: estimated
+        self.label_offset = LabelOffset()  # where the labels sit from the landmarks: estimated
         # several animals in a frame: the detector of each animal's anchor, and the crop around it
         self.detector = None if detector is None else AnimalDetector(detector["channels"], detector["width"])
         self.instances = None if detector is None else Instances.of(detector)
@@ -106,7 +106,7 @@ class KeypointModule(L.LightningModule):
     def predict(self, images: torch.Tensor, out: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """The prediction reported (validation, test, predict.py): ``out = self(images)``, averaged
         with the mirrored image's when ``flip_pairs`` is set (seqattn/models/flip.py), plus the
-        labels' learned offset (seqattn/models/label_offset.py)."""
+        labels' estimated offset (seqattn/models/label_offset.py)."""
         if self.flip_pairs is None:
             found = self(images) if out is None else out
         else:
@@ -129,12 +129,12 @@ class KeypointModule(L.LightningModule):
         out = self(batch["image"])
         target, visible = batch["keypoints"], batch["visible"]  # (B, K, 2), (B, K)
         # the model is trained towards the landmarks: the labels less their offset as each sample shows it
-        frame_map, order = batch.get("frame_map"), batch.get("order")
-        offset = self.label_offset(frame_map, order)  # (B, K, 2) or (K, 2)
+        frame_map = batch.get("frame_map")
+        offset = self.label_offset(frame_map)  # (B, 1, 2) or (2,)
         terms = self.criterion(out, target - offset, visible)
         if stage == "train":
             reported = {**out, "coords": out["coords"] + offset}
-            self.label_offset.update(target - out["coords"].detach(), visible, frame_map, order)
+            self.label_offset.update(target - out["coords"].detach(), visible, frame_map)
         else:
             reported = self.predict(batch["image"], out)
         pred, bs = reported["coords"], target.shape[0]  # (B, K, 2)

@@ -95,14 +95,13 @@ class KeypointAugment:
 
     def __call__(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(S, S, C) uint8 and (K, 2) input pixels with NaN -> the same after a random transform."""
-        image, points, _, _ = self.transform(image, points)
+        image, points, _ = self.transform(image, points)
         return image, points
 
-    def transform(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def transform(self, image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """As ``__call__``, plus what the transform did to directions: ``frame_map`` (2, 2), the
-        linear part of the warp and flip (a vector v in the input becomes frame_map @ v), and
-        ``order`` (K,), the input keypoint that each output slot holds (left and right swapped by a
-        flip). Three probe points carried through the same transforms measure ``frame_map``."""
+        linear part of the warp and flip (a vector v in the input becomes frame_map @ v), measured
+        by three probe points carried through the same transforms."""
         # albumentations keeps its own generators; reseed them from numpy's, which Lightning seeds
         # per DataLoader worker, so workers do not repeat each other's transforms.
         seed = int(np.random.randint(2**31))
@@ -116,7 +115,6 @@ class KeypointAugment:
         pts = np.concatenate([np.where(missing[:, None], _FAR, points), probes])
         out = self.geometric(image=image, keypoints=pts)
         image, pts = out["image"], np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
-        order = np.arange(k)
         if np.random.random() < self.hflip:
             out = self.flip(image=image, keypoints=pts)
             image, pts = out["image"], np.asarray(out["keypoints"], dtype=np.float64).reshape(-1, 2)
@@ -128,4 +126,4 @@ class KeypointAugment:
         h, w = image.shape[:2]
         outside = (pts < -0.5).any(1) | (pts[:, 0] >= w - 0.5) | (pts[:, 1] >= h - 0.5)
         pts[missing | outside] = np.nan
-        return image, pts, frame_map, order
+        return image, pts, frame_map

@@ -25,9 +25,8 @@ class KeypointSamples(Dataset):
 
     Items: ``image`` (3, S, S) uint8 (``model_inputs`` makes a batch's model input); ``keypoints``
     (K, 2) normalized, NaN where missing; ``visible`` (K,) bool; ``frame`` (6,) float32, the
-    letterbox of the original image; ``frame_map`` (2, 2) and ``order`` (K,), what the
-    augmentation did to directions and to the keypoints' slots (identity without one; the labels'
-    offset follows them, seqattn.models.label_offset); ``index``.
+    letterbox of the original image; ``frame_map`` (2, 2), what the augmentation did to directions
+    (identity without one; the labels' offset follows it, seqattn.models.label_offset); ``index``.
     """
 
     def __init__(self, raw: RawSplit, codec: KeypointCodec, augment: Augment | None = None, cache: bool = True):
@@ -47,9 +46,9 @@ class KeypointSamples(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         image, frame, points = self._cache[index] if self._cache is not None else self._letterbox(index)
-        frame_map, order = np.eye(2), np.arange(len(points))
+        frame_map = np.eye(2)
         if hasattr(self.augment, "transform"):  # KeypointAugment: also what it did to directions
-            image, points, frame_map, order = self.augment.transform(image, points)
+            image, points, frame_map = self.augment.transform(image, points)
         elif self.augment is not None:
             image, points = self.augment(image, points)
         norm = self.codec.input_px_to_norm(points)
@@ -60,7 +59,6 @@ class KeypointSamples(Dataset):
             "visible": torch.from_numpy(visible),
             "frame": torch.from_numpy(frame.as_array()).float(),
             "frame_map": torch.from_numpy(frame_map).float(),
-            "order": torch.from_numpy(order).long(),
             "index": torch.tensor(index),
         }
 

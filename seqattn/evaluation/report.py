@@ -179,14 +179,13 @@ def format_summary(s: dict[str, Any], output_dir: Path) -> str:
 
 
 def label_offset_line(s: dict[str, Any]) -> list[str]:
-    """The largest learned offset of the labels from the landmarks (summary.json has them all)."""
-    offsets = s.get("label_offset_px")
-    if not offsets:
+    """Where the labels sit from the landmarks, as estimated (docs/training.md)."""
+    if not s.get("label_offset_px"):
         return []
-    name, (dx, dy) = max(offsets.items(), key=lambda item: math.hypot(*item[1]))
+    dx, dy = s["label_offset_px"]
     return [
-        f"label offset   : largest {math.hypot(dx, dy):.2f} px at {s['input_size']} px input ({name}: dx {dx:+.2f},"
-        f" dy {dy:+.2f}); predictions add it (docs/training.md#labels-that-sit-off-the-landmark)"
+        f"label offset   : dx {dx:+.2f}, dy {dy:+.2f} px at {s['input_size']} px input, added to predictions"
+        " (docs/training.md#labels-that-sit-off-the-landmark)"
     ]
 
 

@@ -1,18 +1,20 @@
-"""Where the labels sit relative to what the image shows: one estimated offset per keypoint.
+"""Where the labels sit relative to what the image shows: one estimated offset for the label set.
 
-Labels can sit a constant distance from the landmark in the image's own frame: a labelling
-tool's pixel origin (half a pixel between conventions), a label set made by another model's
-predictions, a habit of the person who clicked. A model trained with rotations and flips cannot
-learn such an offset: after a random rotation the labels' offset points a random way, so the
-model is trained towards the landmark itself and misses every label by the offset.
+Labels can sit a constant distance from the landmarks in the image's own frame, the same for
+every keypoint: a labelling tool's pixel origin (half a pixel between conventions), a label set
+made by another model's predictions. A model trained with rotations and flips cannot learn such an
+offset: after a random rotation the labels' offset points a random way, so the model is trained
+towards the landmarks themselves and misses every label by the offset. One offset for all
+keypoints, not one each: a keypoint's own mean residual also holds errors that depend on the
+animal's heading, which do not carry over to other frames (per keypoint, openfield's test error
+rose by a tenth to a sixth; docs/history.md).
 
 This module holds the offset apart, as a running estimate (like a batch norm's running mean, not
 a trained weight: a trained one drifts wherever the model can follow it). Training compares the
-prediction plus the offset carried through each sample's augmentation (its linear part ``M``, and
-the left/right swap of a flip) with the augmented labels; after each training batch the estimate
-moves a step towards the mean of the residuals taken back to the image's frame (``M^-1``); a
-prediction on an image as filmed adds the offset unchanged. Labels without an offset keep one
-near zero.
+prediction plus the offset carried through each sample's augmentation (its linear part ``M``,
+with a flip's mirror) with the augmented labels; after each training batch the estimate moves a step
+towards the mean of the residuals taken back to the image's frame (``M^-1``); a prediction on an
+image as filmed adds the offset unchanged. Labels without an offset keep one near zero.
 """
 
 from __future__ import annotations
@@ -25,40 +27,26 @@ NEAR = 0.05  # normalized: residuals farther than this from the estimate (gross 
 
 
 class LabelOffset(nn.Module):
-    """(K, 2) offsets in normalized letterbox units, zero at the start."""
+    """One (x, y) offset in normalized letterbox units, zero at the start."""
 
-    def __init__(self, num_keypoints: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.register_buffer("offset", torch.zeros(num_keypoints, 2))
+        self.register_buffer("offset", torch.zeros(2))
 
-    def forward(self, frame_map: torch.Tensor | None = None, order: torch.Tensor | None = None) -> torch.Tensor:
-        """The offset of each label as a sample shows it: (K, 2) for images as filmed (no
-        arguments), else (B, K, 2) for samples whose augmentation mapped vectors by ``frame_map``
-        (B, 2, 2) and put keypoint ``order[b, k]`` (B, K) in slot k (a flip swaps left and right)."""
+    def forward(self, frame_map: torch.Tensor | None = None) -> torch.Tensor:
+        """The labels' offset as a sample shows it: (2,) for images as filmed (no argument), else
+        (B, 1, 2) for samples whose augmentation mapped vectors by ``frame_map`` (B, 2, 2)."""
         if frame_map is None:
             return self.offset
-        offsets = self.offset[order] if order is not None else self.offset.expand(len(frame_map), -1, -1)
-        return torch.einsum("bij,bkj->bki", frame_map.to(offsets.dtype), offsets)  # (B, K, 2)
+        return (frame_map.to(self.offset.dtype) @ self.offset)[:, None, :]  # (B, 1, 2)
 
     @torch.no_grad()
-    def update(
-        self,
-        residual: torch.Tensor,
-        visible: torch.Tensor,
-        frame_map: torch.Tensor | None = None,
-        order: torch.Tensor | None = None,
-    ) -> None:
+    def update(self, residual: torch.Tensor, visible: torch.Tensor, frame_map: torch.Tensor | None = None) -> None:
         """Move the estimate a step towards the mean of a training batch's ``residual`` (B, K, 2),
         label minus prediction in each sample's frame, over its ``visible`` (B, K) points."""
-        b, k, _ = residual.shape
         residual = torch.where(visible[..., None], residual.float(), 0.0)
-        if frame_map is not None:  # back to the image's frame, and to the keypoint each slot holds
+        if frame_map is not None:  # back to the image's frame
             residual = torch.linalg.solve(frame_map.float()[:, None], residual[..., None]).squeeze(-1)
-            slots = order if order is not None else torch.arange(k, device=residual.device).expand(b, k)
-            residual = torch.zeros_like(residual).scatter_(1, slots[..., None].expand(b, k, 2), residual)
-            visible = torch.zeros_like(visible).scatter_(1, slots, visible)
         near = visible & ((residual - self.offset).norm(dim=-1) < NEAR)  # (B, K)
-        count = near.sum(0)  # (K,)
-        mean = torch.where(near[..., None], residual, 0.0).sum(0) / count.clamp_min(1)[:, None]  # (K, 2)
-        step = torch.where(count[:, None] > 0, mean - self.offset, 0.0)
-        self.offset += MOMENTUM * step
+        if near.any():
+            self.offset += MOMENTUM * (residual[near].mean(0) - self.offset)

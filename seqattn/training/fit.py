@@ -29,7 +29,7 @@ from seqattn.training.full_frame_test import full_frame_test
 from seqattn.training.lock import RunLock
 from seqattn.training.resume import Start, write_run_overrides
 from seqattn.training.run_info import write_run_info
-from seqattn.training.summary import RunSummary, announce_threshold, checkpoint_epoch, label_offsets_px, stop_reason
+from seqattn.training.summary import RunSummary, announce_threshold, checkpoint_epoch, label_offset_px, stop_reason
 from seqattn.training.test_results import write_test_results
 
 log = logging.getLogger("seqattn")
@@ -133,7 +133,7 @@ def fit_and_test(
     )
     if cfg.test:
         test(cfg, trainer, module, datamodule, checkpoint_of(ckpt_cb, cfg.test_ckpt), summary, output_dir)
-    summary.label_offset_px = label_offsets_px(module)  # the tested checkpoint's (the last weights without a test)
+    summary.label_offset_px = label_offset_px(module)  # the tested checkpoint's (the last weights without a test)
     summary.wall_time_s = time.perf_counter() - started
     if trainer.is_global_zero:
         write_json(output_dir / "summary.json", asdict(summary))

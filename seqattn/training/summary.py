@@ -34,7 +34,7 @@ class RunSummary:
     test_checkpoint_epoch: int | None = None
     test_metrics: dict[str, float] = field(default_factory=dict)
     resumed_from: str | None = None  # the checkpoint this start continued, if any
-    label_offset_px: dict[str, list[float]] | None = None  # the tested weights' (dx, dy) per keypoint, input px
+    label_offset_px: list[float] | None = None  # the tested checkpoint's (dx, dy), pixels of the step-0 input
     wall_time_s: float | None = None  # of this start, from config check to summary
 
     def objective(self) -> float:
@@ -43,11 +43,10 @@ class RunSummary:
         return math.inf if v is None or math.isnan(v) else float(v)
 
 
-def label_offsets_px(module: Any) -> dict[str, list[float]]:
-    """The labels' learned offset from the landmarks (seqattn.models.label_offset), per keypoint
-    (dx, dy) in pixels of the step-0 input, as the loss threshold is stated."""
-    offset = module.label_offset().detach().cpu().double() * module.input_size  # (K, 2)
-    return {name: [round(float(x), 4) for x in xy] for name, xy in zip(module.keypoint_names, offset, strict=True)}
+def label_offset_px(module: Any) -> list[float]:
+    """The labels' estimated offset from the landmarks (seqattn.models.label_offset), (dx, dy) in
+    pixels of the step-0 input, as the loss threshold is stated."""
+    return [round(float(v), 4) for v in module.label_offset().detach().cpu().double() * module.input_size]
 
 
 def checkpoint_epoch(path: str | None) -> int | None:

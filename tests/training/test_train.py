@@ -38,12 +38,10 @@ def test_fit_checkpoints_and_tests_the_best_checkpoint(tiny_run, make_cfg):
     assert saved["test_metrics"]["test/epe_px"] == pytest.approx(summary.test_metrics["test/epe_px"])
     for key in ("test/epe_px", "test/loss", "test/loss_x", "test/loss_y", "test/pck@5px"):
         assert key in saved["test_metrics"]
-    # the tested checkpoint's learned label offset, per keypoint, in pixels of the step-0 input
-    ckpt = torch.load(summary.test_checkpoint, weights_only=True)
-    tested = ckpt["state_dict"]["label_offset.offset"]
-    assert list(saved["label_offset_px"]) == ckpt["hyper_parameters"]["keypoint_names"]
-    assert np.allclose(list(saved["label_offset_px"].values()), tested.double() * summary.input_size, atol=1e-3)
-    assert 0 < np.abs(tested).max()  # trained with rotations and flips: it moved
+    # the tested checkpoint's estimated label offset, in pixels of the step-0 input
+    tested = torch.load(summary.test_checkpoint, weights_only=True)["state_dict"]["label_offset.offset"]
+    assert np.allclose(saved["label_offset_px"], tested.double() * summary.input_size, atol=1e-3)
+    assert 0 < np.abs(tested).max()  # residuals of a few epochs moved it
 
     # The reported test numbers are those of the best checkpoint, rebuilt from the file alone.
     model = KeypointModule.load_from_checkpoint(summary.best_checkpoint)
