@@ -7,7 +7,9 @@ is that large, so each forward pass and each batch page-faults its buffers in ag
 reused memory, and the kernel's share of a video prediction was a third of its time
 (docs/benchmarks.md#allocator). ``keep_large_buffers`` raises the mmap and trim thresholds, so
 freed buffers stay in the heap for the next batch; the peak memory is that of the largest live
-set, as before, plus the heap's fragmentation.
+set, as before, plus the heap's fragmentation. It also keeps one heap for all threads (glibc
+otherwise gives threads that allocate at once arenas of their own, each keeping its own freed
+buffers: a video's decoding thread and the model's beside each other held up to two thirds more).
 
 Only glibc (Linux) has these settings; elsewhere, and in a process whose C library is not glibc,
 nothing changes and the reason is returned. Worker processes forked after the call inherit it.
@@ -19,15 +21,15 @@ import ctypes
 import ctypes.util
 import sys
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters (malloc.h)
 HEAP_BUFFERS_UP_TO = 1 << 30  # bytes: requests below this come from the heap, and freed memory stays there
 
 _state: str | None = None
 
 
 def keep_large_buffers() -> str:
-    """Raise glibc's mmap and trim thresholds to HEAP_BUFFERS_UP_TO, once per process; returns what
-    was done, for the run's header."""
+    """Raise glibc's mmap and trim thresholds to HEAP_BUFFERS_UP_TO and keep one arena, once per
+    process; returns what was done, for the run's header."""
     global _state
     if _state is None:
         _state = _set_thresholds()
@@ -42,6 +44,7 @@ def _set_thresholds() -> str:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return "system allocator (no glibc mallopt)"
-    if mallopt(M_MMAP_THRESHOLD, HEAP_BUFFERS_UP_TO) != 1 or mallopt(M_TRIM_THRESHOLD, HEAP_BUFFERS_UP_TO) != 1:
-        return "system allocator (glibc refused the thresholds)"
-    return f"glibc heap keeps buffers up to {HEAP_BUFFERS_UP_TO >> 20} MiB between uses"
+    settings = ((M_MMAP_THRESHOLD, HEAP_BUFFERS_UP_TO), (M_TRIM_THRESHOLD, HEAP_BUFFERS_UP_TO), (M_ARENA_MAX, 1))
+    if not all(mallopt(name, value) == 1 for name, value in settings):
+        return "system allocator (glibc refused the settings)"
+    return f"one glibc heap for all threads keeps buffers up to {HEAP_BUFFERS_UP_TO >> 20} MiB between uses"

@@ -39,3 +39,37 @@ def test_it_says_what_it_did():
     said = keep_large_buffers()
     assert said == keep_large_buffers()
     assert ("MiB" in said) == sys.platform.startswith("linux")
+
+
+ARENAS = """
+import ctypes, sys, tempfile, threading, torch
+from seqattn.allocator import keep_large_buffers
+if sys.argv[1] == "keep":
+    keep_large_buffers()
+barrier = threading.Barrier(4)
+def work():
+    barrier.wait()  # all four allocate at once: glibc would give each its own arena
+    for _ in range(50):
+        y = torch.ones(2**16); del y
+threads = [threading.Thread(target=work) for _ in range(4)]
+[t.start() for t in threads]; [t.join() for t in threads]
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+with tempfile.TemporaryDirectory() as folder:
+    path = f"{folder}/malloc_info.xml"
+    stream = ctypes.c_void_p(libc.fopen(path.encode(), b"w"))
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    print(open(path).read().count("<heap nr="))  # one element per arena
+"""
+
+
+def heaps(mode: str) -> int:
+    done = subprocess.run([sys.executable, "-c", ARENAS, mode], capture_output=True, text=True, check=True)
+    return int(done.stdout.strip())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_threads_share_one_heap():
+    assert heaps("plain") > 1  # threads allocating at once get arenas of their own (the probe sees them)
+    assert heaps("keep") == 1
