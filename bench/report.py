@@ -1,11 +1,13 @@
-"""The tables of docs/benchmarks.md, made from the result files in bench/results/ (one JSON file per row).
+"""The tables of docs/benchmarks.md (today's figures) and docs/ablations.md (the measurements behind
+each default), made from the result files in bench/results/ (one JSON file per row).
 
-    python bench/report.py            # rewrite every table of the page from the result files
-    python bench/report.py --check    # exit 1 where the page differs from what the result files give
+    python bench/report.py            # rewrite every table of the pages from the result files
+    python bench/report.py --check    # exit 1 where a page differs from what the result files give
     python bench/report.py --combine A/bench_result.json B/bench_result.json --table headline --label default
                                       # the seeds of one configuration as one row (mean ± spread), to stdout
 
-A table sits between ``<!-- table:NAME start -->`` and ``<!-- table:NAME end -->``; its rows are the
+A table sits between ``<!-- table:NAME start -->`` and ``<!-- table:NAME end -->`` on one of the PAGES
+(each table on exactly one of them); its rows are the
 result files whose "table" is NAME, in file-name order, and TABLES names its columns. Every result
 file holds the fields of SCHEMA (null where a figure was not measured: shown as "–") and the extra
 fields its table shows. A list holds one value per seed (or per run); a number with a field
@@ -30,7 +32,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-PAGE = ROOT / "docs" / "benchmarks.md"
+DOCS = ROOT / "docs"
+PAGES = ("benchmarks.md", "ablations.md")  # in DOCS: today's figures, then the measurements behind the defaults
 MARKER = re.compile(r"<!-- table:(?P<name>[\w-]+) start -->\n(?P<body>.*?)<!-- table:(?P=name) end -->", re.DOTALL)
 
 # every result file has these fields (value null where not measured)
@@ -203,19 +206,27 @@ def load(folder: Path = RESULTS) -> dict[str, list[dict[str, Any]]]:
     return tables
 
 
-def rewrite(page: str, tables: dict[str, list[dict[str, Any]]]) -> str:
-    """The page with every marked table made again from ``tables``; each table must be marked exactly once."""
-    found = [m["name"] for m in MARKER.finditer(page)]
+def rewrite(pages: dict[str, str], tables: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """The pages (name: text) with every marked table made again from ``tables``; each table with
+    rows must be marked exactly once over all the pages, and no other."""
+    found = [m["name"] for page in pages.values() for m in MARKER.finditer(page)]
     wanted = [name for name, rows in tables.items() if rows]
     if sorted(found) != sorted(wanted):
-        raise ValueError(f"the page marks tables {sorted(found)}, the result files give {sorted(wanted)}")
-    return MARKER.sub(
-        lambda m: (
-            f"<!-- table:{m['name']} start -->\n{render(tables[m['name']], TABLES[m['name']])}"
-            f"<!-- table:{m['name']} end -->"
-        ),
-        page,
-    )
+        twice = sorted({n for n in found if found.count(n) > 1})
+        raise ValueError(
+            f"the pages ({', '.join(pages)}) mark tables {sorted(found)}, the result files give {sorted(wanted)}"
+            + (f"; marked more than once: {twice}" if twice else "")
+        )
+    return {
+        name: MARKER.sub(
+            lambda m: (
+                f"<!-- table:{m['name']} start -->\n{render(tables[m['name']], TABLES[m['name']])}"
+                f"<!-- table:{m['name']} end -->"
+            ),
+            page,
+        )
+        for name, page in pages.items()
+    }
 
 
 def git_commit() -> str | None:
@@ -256,8 +267,8 @@ def combine(rows: list[dict[str, Any]], table: str, label: str) -> dict[str, Any
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the page differs from the result files")
-    parser.add_argument("--page", type=Path, default=PAGE)
+    parser.add_argument("--check", action="store_true", help="exit 1 if a page differs from the result files")
+    parser.add_argument("--docs", type=Path, default=DOCS, help=f"the folder of the pages ({', '.join(PAGES)})")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--combine", type=Path, nargs="+", help="result files of one configuration, several seeds")
     parser.add_argument("--table", default="headline", help="with --combine: the table of the row")
@@ -267,20 +278,25 @@ def main() -> int:
     if args.combine:
         print(json.dumps(combine([json.loads(p.read_text()) for p in args.combine], args.table, args.label), indent=1))
         return 0
-    page = args.page.read_text()
+    pages = {name: (args.docs / name).read_text() for name in PAGES}
     try:
-        made = rewrite(page, load(args.results))
+        made = rewrite(pages, load(args.results))
     except ValueError as error:
         print(error)
         return 1
+    changed = [name for name in PAGES if made[name] != pages[name]]
     if not args.check:
-        args.page.write_text(made)
+        for name in changed:
+            (args.docs / name).write_text(made[name])
         return 0
-    if made == page:
+    if not changed:
         return 0
-    diff = difflib.unified_diff(page.splitlines(), made.splitlines(), "page", "from the result files", lineterm="")
-    print(f"{args.page} differs from the tables made from {args.results}:", *diff, sep="\n")
-    print("\nrun `python bench/report.py` to make the page from the result files (or correct the result files)")
+    for name in changed:
+        diff = difflib.unified_diff(
+            pages[name].splitlines(), made[name].splitlines(), name, "from the result files", lineterm=""
+        )
+        print(f"{args.docs / name} differs from the tables made from {args.results}:", *diff, sep="\n")
+    print("\nrun `python bench/report.py` to make the pages from the result files (or correct the result files)")
     return 1
 
 

@@ -5,7 +5,7 @@ from the kernel and returns them on ``free``. A batch of letterboxed images or a
 is that large, so each forward pass and each batch page-faults its buffers in again: on the
 2-core benchmark machine, copying a 78 MB tensor took 25 ms with fresh pages against 5 ms in
 reused memory, and the kernel's share of a video prediction was a third of its time
-(docs/benchmarks.md#allocator). ``keep_large_buffers`` raises the mmap and trim thresholds, so
+(docs/benchmarks.md#using-the-chip). ``keep_large_buffers`` raises the mmap and trim thresholds, so
 freed buffers stay in the heap for the next batch; the peak memory is that of the largest live
 set, as before, plus the heap's fragmentation. It also keeps one heap for all threads (glibc
 otherwise gives threads that allocate at once arenas of their own, each keeping its own freed

@@ -1,7 +1,9 @@
-"""docs/benchmarks.md is made from bench/results/ (bench/report.py): the page cannot drift from the files."""
+"""docs/benchmarks.md and docs/ablations.md are made from bench/results/ (bench/report.py): the pages
+cannot drift from the files."""
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -10,7 +12,8 @@ from pathlib import Path
 from helpers import ROOT
 
 SCRIPT = ROOT / "bench" / "report.py"
-PAGE = ROOT / "docs" / "benchmarks.md"
+DOCS = ROOT / "docs"
+PAGES = ("benchmarks.md", "ablations.md")
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -22,9 +25,17 @@ def report_module():
     return sys.modules["bench_report"]
 
 
-def check(page: Path = PAGE, results: Path = RESULTS) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(SCRIPT), "--check", "--page", str(page), "--results", str(results)]
+def check(docs: Path = DOCS, results: Path = RESULTS) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(SCRIPT), "--check", "--docs", str(docs), "--results", str(results)]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+
+
+def copied_pages(folder: Path, name: str | None = None, edit=lambda text: text) -> Path:
+    """The pages copied into ``folder``, page ``name`` changed by ``edit``."""
+    for page in PAGES:
+        text = (DOCS / page).read_text()
+        (folder / page).write_text(edit(text) if page == name else text)
+    return folder
 
 
 def test_the_page_is_what_the_result_files_give():
@@ -32,14 +43,20 @@ def test_the_page_is_what_the_result_files_give():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_check_fails_when_a_figure_on_the_page_is_edited(tmp_path):
-    page = PAGE.read_text()
-    edited = page.replace("| 5.49 ± 0.08 |", "| 5.50 ± 0.08 |", 1)  # the headline's mirror-mouse mean
-    assert edited != page
-    (tmp_path / "benchmarks.md").write_text(edited)
-    proc = check(page=tmp_path / "benchmarks.md")
+def test_the_script_says_which_pages_it_makes():
+    assert report_module().PAGES == PAGES
+
+
+def test_check_fails_when_a_figure_on_a_page_is_edited(tmp_path):
+    def edit(page: str) -> str:
+        edited = page.replace("| 5.49 ± 0.08 |", "| 5.50 ± 0.08 |", 1)  # the headline's mirror-mouse mean
+        assert edited != page
+        return edited
+
+    proc = check(docs=copied_pages(tmp_path, "benchmarks.md", edit))
     assert proc.returncode == 1
     assert "-| mirror-mouse | default | 0, 1 | 5.50 ± 0.08" in proc.stdout  # the diff names the edited row
+    assert "benchmarks.md differs" in proc.stdout and "ablations.md differs" not in proc.stdout
 
 
 def test_check_fails_when_a_result_file_changes(tmp_path):
@@ -51,9 +68,24 @@ def test_check_fails_when_a_result_file_changes(tmp_path):
 
 
 def test_check_fails_when_a_table_has_no_markers(tmp_path):
-    (tmp_path / "benchmarks.md").write_text(PAGE.read_text().replace("<!-- table:data start -->", ""))
-    proc = check(page=tmp_path / "benchmarks.md")
+    docs = copied_pages(tmp_path, "ablations.md", lambda text: text.replace("<!-- table:data start -->", ""))
+    proc = check(docs=docs)
     assert proc.returncode == 1 and "data" in proc.stdout
+
+
+def test_check_fails_when_a_table_is_on_both_pages(tmp_path):
+    table = re.search(
+        r"<!-- table:video start -->.*?<!-- table:video end -->\n", (DOCS / "benchmarks.md").read_text(), re.S
+    )
+    proc = check(docs=copied_pages(tmp_path, "ablations.md", lambda text: text + "\n" + table[0]))
+    assert proc.returncode == 1 and "marked more than once: ['video']" in proc.stdout
+
+
+def test_the_pages_are_written_from_the_result_files(tmp_path):
+    docs = copied_pages(tmp_path, "ablations.md", lambda text: text.replace("| 0.65 |", "| 9.99 |"))
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--docs", str(docs)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout
+    assert [(docs / p).read_text() for p in PAGES] == [(DOCS / p).read_text() for p in PAGES]
 
 
 def test_every_result_file_names_its_provenance():

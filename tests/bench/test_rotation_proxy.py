@@ -1,0 +1,48 @@
+"""bench/rotation_proxy.py: quarter turns move the labels with the pixels; turn 0 is the test error."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+from helpers import ROOT, compose_cfg
+from hydra.utils import instantiate
+
+from seqattn.inference import load_checkpoint
+from seqattn.inference.batch import ready_for_inference
+
+
+def bench():
+    spec = importlib.util.spec_from_file_location("rotation_proxy", ROOT / "bench" / "rotation_proxy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("turns", [0, 1, 2, 3, 5])
+def test_quarter_turns_carry_rendered_landmarks_with_the_pixels(turns):
+    h, w = 7, 11  # not square: a turn swaps the sides
+    points = np.array([[0.0, 0.0], [10.0, 0.0], [3.0, 6.0], [7.0, 2.0], [np.nan, np.nan]])
+    image = np.zeros((h, w, 3), np.uint8)
+    for i, (x, y) in enumerate(points[:-1]):
+        image[int(y), int(x)] = 50 * (i + 1)  # each landmark its own value
+    turned, moved = bench().quarter_turn(image, points, turns)
+    assert turned.shape == ((w, h, 3) if turns % 2 else (h, w, 3))
+    for i, (x, y) in enumerate(moved[:-1]):
+        assert turned[int(round(y)), int(round(x)), 0] == 50 * (i + 1)
+    assert np.isnan(moved[-1]).all()
+
+
+def test_four_quarter_turns_are_no_turn():
+    rng = np.random.default_rng(0)
+    image, points = rng.integers(0, 255, (5, 9, 3), dtype=np.uint8), rng.uniform(0, 4, (3, 2))
+    turned, moved = bench().quarter_turn(image, points, 4)
+    np.testing.assert_array_equal(turned, image)
+    np.testing.assert_allclose(moved, points)
+
+
+def test_unturned_errors_are_the_runs_test_error(tiny_run, tmp_path):
+    summary, _ = tiny_run
+    module = ready_for_inference(load_checkpoint(summary.best_checkpoint), "cpu", precision="fp32")
+    samples = bench().test_samples(instantiate(compose_cfg(tmp_path).data.source))
+    errors = bench().turned_errors(module, samples, 0)
+    assert errors.mean() == pytest.approx(summary.test_metrics["test/epe_px"], rel=1e-3)
