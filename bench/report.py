@@ -133,6 +133,11 @@ COLUMNS: dict[str, list[Column]] = {
         Column("x before", "speedup", 2, " x"), Column("share of the chip's peak", "peak_share", 1, " %"),
         Column("one frame p50 / p99 ms", "latency", 1, join=" / "), PEAK,
     ],
+    "rotation": [
+        Column("training frames", "set"), Column("rotation in training", "label"),
+        Column("mean px, test turned 0 / 90 / 180 / 270 deg", "mean_px_turned", join=" / "),
+        Column("p90 px, test turned 0 / 90 / 180 / 270 deg", "p90_px_turned", join=" / "),
+    ],
     "data": [
         Column("pipeline", "label"), Column("setup s", "setup_s", 1), Column("images/s", "loader_images_per_s", 0),
         Column("x model", "times_model", 1),

@@ -12,6 +12,11 @@ points in original pixels. Usage, the data overrides of the runs, then label=che
         data.split_file=../shared/data/openfield/splits.json" \\
         "rotate=auto (180)=runs/a/checkpoints/best-epoch030.ckpt" "rotate=25=runs/b/checkpoints/best-epoch029.ckpt"
 
+The proxy of a clip that shows one heading: ``--one-heading TAIL:HEAD --out FILE`` writes the data's
+split with its train and val frames narrowed to those whose TAIL -> HEAD vector lies within 45
+degrees of the training frames' mean heading (test unchanged); train on it with and without the
+rotation the labels call for, then measure both here.
+
 ``--results NAME`` also writes bench/results/NAME-<n>.json, one per checkpoint (table "rotation";
 "alone" left null for whoever ran it to fill in).
 """
@@ -36,6 +41,7 @@ from seqattn.inference.batch import predict_images, ready_for_inference
 CONF = Path(__file__).resolve().parents[1] / "conf"
 TURNS = (0, 1, 2, 3)  # quarter turns, counter-clockwise as the image is viewed
 BATCH = 16
+SECTOR = 45.0  # degrees either side of the mean heading: one heading
 
 
 def quarter_turn(image: np.ndarray, points: np.ndarray, turns: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,20 +73,54 @@ def turned_errors(module, samples: list, turns: int) -> np.ndarray:
     return np.concatenate(found)
 
 
+def headings(samples: list, tail: int, head: int) -> np.ndarray:
+    """(N,) degrees of the ``tail`` -> ``head`` keypoint vector in each sample's image (NaN where unlabelled)."""
+    d = np.stack([s.keypoints[head] - s.keypoints[tail] for s in samples])  # (N, 2)
+    return np.degrees(np.arctan2(d[:, 1], d[:, 0]))
+
+
+def one_heading_split(source, tail: str, head: str, sector: float = SECTOR) -> dict[str, list[str]]:
+    """The source's split with its train and val frames narrowed to one heading: those within
+    ``sector`` degrees of the training frames' circular mean heading; test unchanged (all headings)."""
+    names = list(source.keypoint_names)
+    for part in (tail, head):
+        if part not in names:
+            raise SystemExit(f"--one-heading: no keypoint {part!r} in the labels ({', '.join(names)})")
+    splits = {name: [split[i] for i in range(len(split))] for name, split in source.splits().items()}
+    angles = {name: headings(samples, names.index(tail), names.index(head)) for name, samples in splits.items()}
+    mean = np.angle(np.nansum(np.exp(1j * np.radians(angles["train"]))), deg=True)
+    out = {}
+    for name, samples in splits.items():
+        off = np.abs((angles[name] - mean + 180) % 360 - 180)  # NaN (unlabelled part): not kept
+        out[name] = [s.name for s, a in zip(samples, off, strict=True) if name == "test" or a <= sector]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", help="train.py data overrides naming the checkpoints' data, one quoted string")
-    parser.add_argument("checkpoints", nargs="+", help="label=path of a checkpoint")
+    parser.add_argument("checkpoints", nargs="*", help="label=path of a checkpoint")
     parser.add_argument("--set", default=None, help="the data set's name for the result files")
     parser.add_argument("--results", default=None, help="write bench/results/<NAME>-<n>.json, one per checkpoint")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"), help="as predict.py's")
+    parser.add_argument(
+        "--one-heading", metavar="TAIL:HEAD", help="instead: write the data's split narrowed to one heading (to --out)"
+    )
+    parser.add_argument("--out", type=Path, help="with --one-heading: the split file to write")
     args = parser.parse_args()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=shlex.split(args.data))
+    source = instantiate(cfg.data.source)
+    if args.one_heading:
+        tail, _, head = args.one_heading.partition(":")
+        split = one_heading_split(source, tail, head)
+        args.out.write_text(json.dumps(split, indent=1) + "\n")
+        print(f"{args.out}: " + ", ".join(f"{name} {len(names)}" for name, names in split.items()))
+        return
     from report import RESULTS, new_result  # beside this script
 
     keep_large_buffers()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=shlex.split(args.data))
-    samples = test_samples(instantiate(cfg.data.source))
+    samples = test_samples(source)
     header = " | ".join(f"{90 * t} deg" for t in TURNS)
     print(f"test images: {len(samples)}; mean px (p90 px) with the images turned by")
     print(f"| checkpoint | {header} |\n|---|{'---|' * len(TURNS)}")

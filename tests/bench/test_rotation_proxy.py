@@ -46,3 +46,18 @@ def test_unturned_errors_are_the_runs_test_error(tiny_run, tmp_path):
     samples = bench().test_samples(instantiate(compose_cfg(tmp_path).data.source))
     errors = bench().turned_errors(module, samples, 0)
     assert errors.mean() == pytest.approx(summary.test_metrics["test/epe_px"], rel=1e-3)
+
+
+def test_the_one_heading_split_keeps_train_and_val_frames_of_one_heading(tmp_path):
+    proxy = bench()
+    source = instantiate(compose_cfg(tmp_path).data.source)
+    tail, head = source.keypoint_names[0], source.keypoint_names[-1]
+    split = proxy.one_heading_split(source, tail, head)
+    full = {name: [s[i] for i in range(len(s))] for name, s in source.splits().items()}
+    assert [s.name for s in full["test"]] == split["test"]  # every heading tested
+    kept = [s for s in full["train"] + full["val"] if s.name in set(split["train"] + split["val"])]
+    assert 0 < len(kept) < len(full["train"]) + len(full["val"])  # the synthetic creature turns: some are left out
+    angles = proxy.headings(kept, 0, len(source.keypoint_names) - 1)
+    assert np.ptp((angles - angles[0] + 180) % 360) <= 2 * proxy.SECTOR + 1e-6
+    with pytest.raises(SystemExit, match="no keypoint 'tail'"):
+        proxy.one_heading_split(source, "tail", head)
