@@ -119,7 +119,7 @@ def main() -> None:
         return
     from report import RESULTS, new_result  # beside this script
 
-    keep_large_buffers()
+    keep_large_buffers(one_heap=True)
     samples = test_samples(source)
     header = " | ".join(f"{90 * t} deg" for t in TURNS)
     print(f"test images: {len(samples)}; mean px (p90 px) with the images turned by")

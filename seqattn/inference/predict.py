@@ -46,7 +46,7 @@ def check_animals(module: KeypointModule | OnnxModel, args: argparse.Namespace) 
 
 def load_model(args: argparse.Namespace) -> KeypointModule | OnnxModel:
     """The checkpoint on its device, or the exported ONNX file (``--engine onnx``)."""
-    keep_large_buffers()
+    keep_large_buffers(one_heap=True)
     if args.engine == "onnx":
         return OnnxModel(args.checkpoint)
     module = load_checkpoint(args.checkpoint, key="checkpoint")
