@@ -45,7 +45,7 @@ def keep_large_buffers(one_heap: bool = False) -> str:
 
 
 def _set(*settings: tuple[int, int]) -> str:
-    """"" where glibc took every (parameter, value) of ``settings``, else why not."""
+    """An empty string where glibc took every (parameter, value) of ``settings``, else why not."""
     if not sys.platform.startswith("linux"):
         return f"system allocator ({sys.platform})"
     try:
