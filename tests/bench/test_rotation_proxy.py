@@ -4,6 +4,7 @@ import importlib.util
 
 import numpy as np
 import pytest
+import torch
 from helpers import ROOT, compose_cfg
 from hydra.utils import instantiate
 
@@ -61,3 +62,11 @@ def test_the_one_heading_split_keeps_train_and_val_frames_of_one_heading(tmp_pat
     assert np.ptp((angles - angles[0] + 180) % 360) <= 2 * proxy.SECTOR + 1e-6
     with pytest.raises(SystemExit, match="no keypoint 'tail'"):
         proxy.one_heading_split(source, "tail", head)
+
+
+def test_the_labels_offset_is_read_in_each_images_pixels(checkpoint):
+    module = load_checkpoint(checkpoint)
+    module.label_offset.offset.copy_(torch.tensor([0.01, -0.02]))  # normalized letterbox units
+    for h, w in ((30, 40), (40, 30), (64, 64)):
+        got = bench().label_offset_px(module, np.zeros((h, w, 3), np.uint8))
+        np.testing.assert_allclose(got, [0.01 * max(h, w), -0.02 * max(h, w)], rtol=0.05)  # the letterbox's scale
