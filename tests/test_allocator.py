@@ -33,13 +33,19 @@ def test_large_buffers_are_reused_not_faulted_in_again():
     assert kept < pages_per_clone  # all 20 clones together fault in less than one buffer
 
 
-def test_it_says_what_it_did():
-    from seqattn.allocator import keep_large_buffers
+SAYS = """
+from seqattn.allocator import keep_large_buffers
+for one_heap in (False, False, True, False):
+    print(keep_large_buffers(one_heap=one_heap))
+"""
 
-    said = keep_large_buffers()
-    assert said == keep_large_buffers()
-    assert ("MiB" in said) == sys.platform.startswith("linux")
-    assert "one heap" not in said
+
+def test_it_says_what_it_did():  # in a fresh process: the settings hold for the whole process
+    done = subprocess.run([sys.executable, "-c", SAYS], capture_output=True, text=True, check=True)
+    first, again, one_heap, after = done.stdout.splitlines()
+    assert first == again and ("MiB" in first) == sys.platform.startswith("linux")
+    assert "one heap" not in first
+    assert ("one heap" in one_heap) == sys.platform.startswith("linux") and after == one_heap
 
 
 ARENAS = """
