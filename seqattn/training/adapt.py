@@ -6,7 +6,8 @@ rules are in ``seqattn/training/choices.py``:
 
 - ``input_size``: 160 px, larger (up to 256) when the labelled objects would be under 24 input
   pixels, never past the images' own long side;
-- ``model.hires_factor``: 1 when ``model.steps`` resolves to 0 (nothing glimpses);
+- ``model.hires_factor``: 2 (the glimpses look into a letterbox of twice the input side), 1 when
+  nothing glimpses or when that letterbox would upsample the images (or crops) past their long side;
 - ``data.augment.rotate``: up to 180 degrees with several animals in a frame, when the animal's
   centre ranges over much of the image's height (a floor seen from above, whatever headings the
   training frames show) or when the labels show it at any heading; else 25;
@@ -41,6 +42,7 @@ from seqattn.training.choices import (
     GLIMPSE_SIZE,
     choose_detector_size,
     choose_glimpse_source,
+    choose_hires_factor,
     choose_input_size,
     choose_rotation,
     choose_steps,
@@ -116,8 +118,8 @@ def resolve_auto(
     elif "input_size" not in chosen:
         chosen["input_size"] = {"value": int(cfg.input_size), "reason": "set explicitly"}
     refines = str(model.get("steps", "")) != "0"
-    if steps_auto and not refines and str(model.get("hires_factor", "1")) != "1":
-        choose("model.hires_factor", 1, "no refinement steps: nothing glimpses")
+    if str(model.get("hires_factor", "")) == "auto":
+        choose("model.hires_factor", *choose_hires_factor(stats.long_side_px, int(cfg.input_size), refines))
     if refines and "hires_factor" in model:
         resolution = letterbox_resolution(stats.long_side_px, int(cfg.input_size), int(model.hires_factor))
         chosen["resolution"] = {"value": "", "reason": resolution}

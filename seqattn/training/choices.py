@@ -56,6 +56,25 @@ def choose_detector_size(frame_long_side: float, crop_px: int) -> tuple[int, str
     return size, why
 
 
+HIRES_FACTOR = 2  # the refinement's letterbox: this many times the step-0 input side
+
+
+def choose_hires_factor(long_side: float, input_size: int, refines: bool) -> tuple[int, str]:
+    """How many times the step-0 input side the letterbox the refinement glimpses into is:
+    HIRES_FACTOR, or 1 when nothing glimpses or when that letterbox would upsample the images (for
+    labels with several animals in a frame: the crops) past their own long side, rounded up to 32:
+    no detail to gain, at a lower training rate (docs/ablations.md#the-letterbox-against-the-original-resolution-modelhires_factor)."""
+    if not refines:
+        return 1, "no refinement steps: nothing glimpses"
+    side, native = HIRES_FACTOR * input_size, _round32(long_side)
+    if side > native:
+        return 1, (
+            f"the images' long side is {long_side:.0f} px: a {HIRES_FACTOR} x {input_size} = {side} px letterbox"
+            " would upsample them (no detail to gain); the glimpses look into the step-0 input"
+        )
+    return HIRES_FACTOR, f"a {side} px letterbox for the glimpses, within the images' {long_side:.0f} px long side"
+
+
 def letterbox_resolution(long_side: float, input_size: int, hires_factor: int) -> str:
     """Original pixels per step-0 input pixel and per pixel of the letterbox the glimpses look into."""
     side = hires_factor * input_size

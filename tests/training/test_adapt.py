@@ -76,6 +76,7 @@ def test_explicit_values_win(make_cfg):
         "model.steps=2",
         "data.source.num_keypoints=40",
         "data.augment.rotate=10",
+        "model.hires_factor=2",  # the rule would say 1: a 96 px letterbox upsamples the 40 px images
     )
     cfg.trainer.max_epochs, cfg.test = 1, False
     summary = train(cfg)
@@ -83,6 +84,7 @@ def test_explicit_values_win(make_cfg):
     assert summary.input_size == 48 and info["adaptive"]["chosen"]["input_size"]["reason"] == "set explicitly"
     assert info["config"]["model"]["glimpse_source"] == "pixels" and info["config"]["model"]["steps"] == 2
     assert info["config"]["model"]["hires_factor"] == 2 and "model.steps" not in info["adaptive"]["chosen"]
+    assert "model.hires_factor" not in info["adaptive"]["chosen"]
     assert "data.augment.rotate" not in info["adaptive"]["chosen"] and info["config"]["data"]["augment"]["rotate"] == 10
 
 
@@ -103,6 +105,22 @@ def test_resolution_and_stopping_rule_are_chosen_and_printed(make_cfg):
     many = DataStats(**{**stat.__dict__, "num_keypoints": 40})
     flat, chosen = resolve_auto(make_cfg("model.steps=auto"), many)
     assert flat.model.steps == 0 and flat.model.hires_factor == 1 and "resolution" not in chosen["chosen"]
+
+
+def test_the_glimpses_letterbox_never_upsamples_the_images(make_cfg):
+    # pure: the rule through resolve_auto, from the images' (or crops') long side
+    cfg = make_cfg("input_size=auto", "model.steps=auto", "model.hires_factor=auto")
+    frames, _ = resolve_auto(cfg, stats(640, 111))  # openfield-like frames: 2 x 160 = 320 px <= 640
+    assert (frames.input_size, frames.model.hires_factor) == (160, 2)
+    crops, adaptive = resolve_auto(cfg, stats(168, 120))  # two-fly-like crops: 320 px would upsample 168
+    assert (crops.input_size, crops.model.hires_factor) == (160, 1)
+    reason = adaptive["chosen"]["model.hires_factor"]["reason"]
+    assert "long side is 168 px" in reason and "2 x 160 = 320 px" in reason
+    assert "1.1 original px per input px; 1.05 per letterbox px (1 x 160 = 160 px)" in format_header(adaptive)
+    edge, _ = resolve_auto(cfg, stats(300, 100))  # 320 px is 300 rounded up to 32: kept at 2
+    assert edge.model.hires_factor == 2
+    explicit, adaptive = resolve_auto(make_cfg("model.hires_factor=2"), stats(168, 120))
+    assert explicit.model.hires_factor == 2 and "model.hires_factor" not in adaptive["chosen"]
 
 
 STATS = DataStats(num_train=20, num_keypoints=4, long_side_px=64, object_span_px=30, pose_alignment=0.9)
