@@ -63,7 +63,11 @@ COLUMNS: dict[str, list[Column]] = {
         Column("set", "set"), Column("model", "label"), Column("seeds", "seeds"), MEAN, P90, RATE,
         Column("video frames/s", "video_fps", 0), PEAK, *PROVENANCE,
     ],
-    "letterbox": [Column("set", "set"), Column("letterbox", "label"), Column("seeds", "seeds"), MEAN, P90, RATE],
+    "letterbox": [
+        Column("set", "set"), Column("letterbox", "label"), Column("seeds", "seeds"), MEAN, P90, RATE,
+        Column("training peak MB", "peak_mb", 0),
+        Column("video frames/s, flip-averaged / one pass", "video_fps_flip_one", 0, join=" / "),
+    ],
     "steps": [Column("set", "set"), Column("refinement steps, weights", "label"), MEAN, P90, RATE],
     "steps-by-k": [Column("set", "set"), Column("model", "label"), Column("seeds", "seeds"), MEAN, P90, RATE, PEAK],
     "glimpses": [
@@ -115,7 +119,7 @@ COLUMNS: dict[str, list[Column]] = {
         Column("one frame p50 ms", "latency_p50_ms", 1), Column("one frame p99 ms", "latency_p99_ms", 1), PEAK,
     ],
     "animals": [
-        Column("set", "set"), Column("model", "label"), Column("matched mean px", "mean_px"),
+        Column("set", "set"), Column("model", "label"), Column("seeds", "seeds"), Column("matched mean px", "mean_px"),
         Column("matched p90 px", "p90_px"), Column("recall", "recall", 3), Column("precision", "precision", 3),
         Column("OKS mAP", "oks_map", 3), Column("switches (video, test frames)", "video_switches", 0),
         RATE, Column("video frames/s", "video_fps", 0), Column("predict peak MB", "peak_mb", 0),
