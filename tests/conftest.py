@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import (
+    ANIMALS,
     FRAMES,
     TINY_RUN,
     H,
@@ -57,19 +58,6 @@ def trained(tiny_run) -> Path:
 def checkpoint(tiny_run) -> str:
     """The session run's best checkpoint."""
     return tiny_run[0].best_checkpoint
-
-
-# Several animals: two synthetic creatures a frame, ten keypoints, frames of 96 x 72.
-ANIMALS = [
-    "data.source.animals=2",
-    "data.source.num_keypoints=10",
-    "data.source.width=96",
-    "data.source.height=72",
-    "data.source.num_train=16",
-    "detector.channels=[8,8,16]",
-    "detector.width=8",
-    "trainer.max_epochs=2",
-]
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,19 @@ TINY = [
 # picture each epoch, deterministic (the resume tests compare a resumed run with it exactly).
 TINY_RUN = ["trainer.max_epochs=3", "callbacks.error_overlays.every_n_epochs=1", "trainer.deterministic=true"]
 
+# Several animals: two synthetic creatures a frame, ten keypoints, frames of 96 x 72.
+ANIMALS = [
+    "data.source.animals=2",
+    "data.source.num_keypoints=10",
+    "data.source.width=96",
+    "data.source.height=72",
+    "data.source.num_train=16",
+    "detector.channels=[8,8,16]",
+    "detector.width=8",
+    "trainer.max_epochs=2",
+]
+
+
 # The tiny data and trainer settings, for eval (which takes input_size from the checkpoint).
 EVAL_TINY = [o for o in TINY if o.startswith(("data.", "trainer.", "logger=")) and "max_epochs" not in o]
 SOURCE = {"num_test": 8, "width": 40, "height": 32, "num_keypoints": 4}  # as in TINY

@@ -35,34 +35,52 @@ def _fixed(p: np.ndarray) -> tuple[int, int]:
     return int(round(p[0] * (1 << _SHIFT))), int(round(p[1] * (1 << _SHIFT)))
 
 
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 of a label, drawn-image pixels
+
+
 def _text(
     img: np.ndarray,
     text: str,
-    origin: tuple[int, int],
+    origin: tuple[int, int] | list[tuple[int, int]],
     font_scale: float,
     max_width: int | None = None,
-    taken: list[tuple[int, int, int, int]] | None = None,
-) -> None:
+    taken: list[Box] | None = None,
+) -> Box | None:
     """White text on a black outline, moved inside the image if it would run off an edge.
 
     Text wider than ``max_width`` pixels loses its start (".." marks the cut): path-like names
-    keep their most specific end. ``taken``: boxes (x0, y0, x1, y1) of earlier labels; the text
-    moves down a line at a time (a few tries) to avoid them, and its own box is added.
+    keep their most specific end. ``taken``: boxes of earlier labels; ``origin`` may then list
+    places to try in order: the text goes to the first whose box overlaps none of them (its box is
+    added) and is left out where every place is covered. Returns its box, None where left out.
     """
     while max_width is not None and len(text) > 3 and cv2.getTextSize(text, _FONT, font_scale, 1)[0][0] > max_width:
         text = ".." + text[3:]
     (w, h), base = cv2.getTextSize(text, _FONT, font_scale, 1)
-    x = int(np.clip(origin[0], 1, max(1, img.shape[1] - w - 1)))
-    y = int(origin[1])
-    for _ in range(6 if taken is not None else 0):
-        if not any(x < bx1 and bx0 < x + w and y - h < by1 and by0 < y + base for bx0, by0, bx1, by1 in taken):
+    for ox, oy in origin if isinstance(origin, list) else [origin]:
+        x = int(np.clip(ox, 1, max(1, img.shape[1] - w - 1)))
+        y = int(np.clip(oy, h + 1, max(h + 1, img.shape[0] - base - 1)))
+        box = (x, y - h, x + w, y + base)
+        if taken is None or not any(_overlap(box, other) for other in taken):
             break
-        y += h + base
-    y = int(np.clip(y, h + 1, max(h + 1, img.shape[0] - base - 1)))
+    else:
+        return None
     if taken is not None:
-        taken.append((x, y - h, x + w, y + base))
+        taken.append(box)
     cv2.putText(img, text, (x, y), _FONT, font_scale, OUTLINE_RGB, 3, cv2.LINE_AA)
     cv2.putText(img, text, (x, y), _FONT, font_scale, TEXT_RGB, 1, cv2.LINE_AA)
+    return box
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def beside(point: np.ndarray, text_size: tuple[int, int], gap: float) -> list[tuple[int, int]]:
+    """Text origins (bottom-left, cv2's) that put a ``text_size`` (w, h) label next to ``point``, in
+    the order tried: up-right (where a lone label goes), right, left, above, below."""
+    (x, y), (w, h) = point, text_size
+    places = [(x + gap, y - gap), (x + gap, y + h / 2), (x - gap - w, y + h / 2), (x - w / 2, y - gap)]
+    return [(int(px), int(py)) for px, py in [*places, (x - w / 2, y + gap + h)]]
 
 
 def _resize(image: np.ndarray, size: int | None) -> tuple[np.ndarray, float]:
@@ -103,12 +121,32 @@ def draw_errors(
         c, r = pred_d[k], radius
         for a, b in (((-r, -r), (r, r)), ((-r, r), (r, -r))):  # an x: tells prediction from truth in grey
             cv2.line(img, _fixed(c + a), _fixed(c + b), PRED_RGB, thickness, cv2.LINE_AA, _SHIFT)
-    taken: list[tuple[int, int, int, int]] = []
-    for k in np.flatnonzero(both):
-        error = float(np.linalg.norm(np.asarray(pred[k], np.float64) - np.asarray(truth[k], np.float64)))
-        mid = (truth_d[k] + pred_d[k]) / 2
-        _text(img, error_label(error), (int(mid[0] + radius), int(mid[1] - radius)), font_scale, taken=taken)
+    label_errors(img, (truth_d + pred_d) / 2, errors_px(pred, truth), font_scale, radius)
     return img
+
+
+def errors_px(pred: np.ndarray, truth: np.ndarray | None) -> np.ndarray:
+    """(K,) distance between prediction and truth in original pixels; NaN where either is missing."""
+    if truth is None:
+        return np.full(len(pred), np.nan)
+    return np.linalg.norm(np.asarray(pred, np.float64) - np.asarray(truth, np.float64), axis=1)
+
+
+def label_errors(
+    img: np.ndarray, mids: np.ndarray, errors: np.ndarray, font_scale: float, gap: float
+) -> dict[int, Box]:
+    """Write ``err=Npx`` beside each error segment's middle ``mids`` (K, 2), drawn-image pixels,
+    largest error first, each where no earlier label is (``beside``): a crowded picture (several
+    animals, many keypoints) labels its largest errors and leaves the rest as bare segments rather
+    than a heap of overlapping text. Returns {keypoint: box} of the labels drawn."""
+    taken: list[Box] = []
+    drawn = {}
+    for k in sorted(np.flatnonzero(np.isfinite(errors) & np.isfinite(mids).all(1)), key=lambda k: -errors[k]):
+        label = error_label(float(errors[k]))
+        size = cv2.getTextSize(label, _FONT, font_scale, 1)[0]
+        if (box := _text(img, label, beside(mids[k], size, gap), font_scale, taken=taken)) is not None:
+            drawn[int(k)] = box
+    return drawn
 
 
 def make_grid(

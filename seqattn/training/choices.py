@@ -63,7 +63,7 @@ def choose_hires_factor(long_side: float, input_size: int, refines: bool) -> tup
     """How many times the step-0 input side the letterbox the refinement glimpses into is:
     HIRES_FACTOR, or 1 when nothing glimpses or when that letterbox would upsample the images (for
     labels with several animals in a frame: the crops) past their own long side, rounded up to 32:
-    no detail to gain, at a lower training rate (docs/ablations.md#the-letterbox-against-the-original-resolution-modelhires_factor)."""
+    no detail to gain, at a lower training rate (docs/ablations.md, the letterbox)."""
     if not refines:
         return 1, "no refinement steps: nothing glimpses"
     side, native = HIRES_FACTOR * input_size, _round32(long_side)

@@ -18,6 +18,7 @@ from seqattn.evaluation.report import format_metrics
 from seqattn.inference import load_checkpoint
 from seqattn.training.choices import choose_training_precision
 from seqattn.training.components import build_callbacks, build_loggers, finish_wandb
+from seqattn.training.full_frame_test import as_metrics, full_frame_results
 from seqattn.training.task import run_task
 from seqattn.training.test_results import write_test_results
 
@@ -34,7 +35,8 @@ class EvalResult:
 
 
 def evaluate(cfg: DictConfig) -> EvalResult:
-    """Load ``cfg.ckpt_path``, run ``Trainer.test`` on ``cfg.data``'s test split, write the result files."""
+    """Load ``cfg.ckpt_path``, run ``Trainer.test`` on ``cfg.data``'s test split (for labels with several
+    animals, also the whole pipeline on its whole frames), write the result files."""
     if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
         raise ConfigError("ckpt_path is required: python eval.py ckpt_path=<file.ckpt>")
     output_dir = Path(cfg.paths.output_dir)
@@ -65,8 +67,10 @@ def evaluate(cfg: DictConfig) -> EvalResult:
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     files = []
     if trainer.is_global_zero:
+        full = full_frame_results(module, lambda: datamodule.source.frames()["test"], output_dir)
+        metrics.update(as_metrics(full))
         files = write_test_results(
-            output_dir, module, datamodule.datasets["test"], metrics, str(cfg.ckpt_path), module.checkpoint_epoch
+            output_dir, module, datamodule.datasets["test"], metrics, str(cfg.ckpt_path), module.checkpoint_epoch, full
         )
     return EvalResult(str(cfg.ckpt_path), module.checkpoint_epoch, metrics, module.last_errors["test"], files)
 

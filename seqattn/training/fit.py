@@ -25,7 +25,7 @@ from seqattn.module import KeypointModule
 from seqattn.training.adapt import format_header
 from seqattn.training.components import find_callback, finish_wandb
 from seqattn.training.distributed import ddp_job, is_rank_zero, owns_run_folder
-from seqattn.training.full_frame_test import full_frame_test
+from seqattn.training.full_frame_test import as_metrics, full_frame_results
 from seqattn.training.lock import RunLock
 from seqattn.training.resume import Start, write_run_overrides
 from seqattn.training.run_info import write_run_info
@@ -167,10 +167,8 @@ def test(
     summary.test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if trainer.is_global_zero:
         test_split = datamodule.datasets["test"]
-        full = None
-        if module.detector is not None:  # several animals: the whole pipeline on the test split's frames
-            full = full_frame_test(module, datamodule.source.frames()["test"], str(module.device), output_dir / "viz")
-            summary.test_metrics.update({f"full_frame/{k}": v for k, v in full.items() if isinstance(v, float)})
+        full = full_frame_results(module, lambda: datamodule.source.frames()["test"], output_dir)
+        summary.test_metrics.update(as_metrics(full))
         write_test_results(
             output_dir, module, test_split, summary.test_metrics, test_path, module.checkpoint_epoch, full
         )

@@ -50,6 +50,21 @@ def full_frame_test(
     return result
 
 
+def full_frame_results(module: KeypointModule, test_frames, output_dir: Path) -> dict[str, float | str] | None:
+    """After ``Trainer.test`` of a module with a detector (labels with several animals): the whole
+    pipeline on the test split's frames (``full_frame_test``, its picture into ``output_dir/viz``);
+    None for one animal a frame. ``test_frames``: a callable giving the test split's FrameSplit
+    (only called with a detector)."""
+    if module.detector is None:
+        return None
+    return full_frame_test(module, test_frames(), str(module.device), output_dir / "viz")
+
+
+def as_metrics(full: dict[str, float | str] | None) -> dict[str, float]:
+    """The numbers of ``full_frame_results`` as ``full_frame/<name>`` metrics (the run summary, the table)."""
+    return {} if full is None else {f"full_frame/{k}": v for k, v in full.items() if isinstance(v, float)}
+
+
 def paired(animals: Animals, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A frame's predictions and labelled animals as matched (M, K, 2) pairs, unmatched ones
     beside NaN, flattened to (M * K, 2) each: what draw_errors draws, error lines between pairs."""

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from seqattn.evaluation.viz import PRED_RGB, TRUTH_RGB, draw_errors, error_label, make_grid, save_png
+from seqattn.evaluation.viz import PRED_RGB, TRUTH_RGB, draw_errors, error_label, label_errors, make_grid, save_png
 from seqattn.io.images import read_image
 
 
@@ -68,3 +68,30 @@ def test_grid_holds_every_tile_and_png_round_trips(tmp_path):
         assert (grid.reshape(-1, 3) == colour).all(1).sum() == tile.shape[0] * tile.shape[1]
     path = save_png(tmp_path / "viz" / "grid.png", grid)
     assert np.array_equal(read_image(path), grid)
+
+
+def test_crowded_labels_never_overlap_and_the_largest_errors_are_labelled():
+    rng = np.random.default_rng(0)
+    img = np.zeros((300, 300, 3), np.uint8)
+    mids = rng.uniform(120, 180, (48, 2))  # two animals' worth of keypoints in a 60 px patch
+    errors = rng.uniform(0, 30, 48)
+    errors[[3, 40]] = np.nan  # no truth or no prediction: no label
+    drawn = label_errors(img, mids, errors, font_scale=0.5, gap=3)
+    boxes = list(drawn.values())
+    assert 3 not in drawn and 40 not in drawn and 0 < len(drawn) < 46  # crowded: not every error fits
+    order = np.argsort(-np.nan_to_num(errors, nan=-1))
+    assert drawn.keys() >= {int(order[0]), int(order[1])}  # the largest ones are always labelled
+    for i, a in enumerate(boxes):
+        assert 0 <= a[0] < a[2] <= 300 and 0 <= a[1] < a[3] <= 300
+        assert (img[a[1] : a[3], a[0] : a[2]] == 255).all(-1).any()  # the white text is there
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+    for k, (x0, y0, x1, y1) in drawn.items():  # each beside its own segment
+        assert x0 - 4 <= mids[k][0] + 3 and mids[k][0] - 3 <= x1 + 4
+        assert y0 - 4 <= mids[k][1] + 3 + (y1 - y0) and mids[k][1] - 3 - (y1 - y0) <= y1 + 4
+
+
+def test_labels_of_separate_errors_are_all_drawn():
+    img = np.zeros((300, 300, 3), np.uint8)
+    mids = np.array([[40.0, 40.0], [250.0, 40.0], [40.0, 250.0], [250.0, 250.0]])
+    assert sorted(label_errors(img, mids, np.array([1.0, 2.0, 3.0, 4.0]), font_scale=0.5, gap=3)) == [0, 1, 2, 3]

@@ -4,7 +4,7 @@ data that does not fit it, and bad paths, are one line."""
 import json
 
 import pytest
-from helpers import SOURCE, eval_cfg, read_csv
+from helpers import ANIMALS, SOURCE, eval_cfg, read_csv
 
 from seqattn.errors import ConfigError, DataError
 from seqattn.training.evaluate import evaluate
@@ -25,6 +25,17 @@ def test_eval_reproduces_the_test_metrics_and_files(tiny_run, tmp_path):
     calibration = json.loads((tmp_path / "eval" / "test_calibration.json").read_text())  # the run's, again
     assert calibration["auroc"] == pytest.approx(summary.test_metrics["test/likelihood_auroc"], rel=1e-5)
     assert (tmp_path / "eval" / "test_calibration.png").is_file()
+
+
+def test_eval_of_several_animals_runs_the_whole_pipeline_on_whole_frames(animals_run, tmp_path):
+    summary, run = animals_run
+    data = [o for o in ANIMALS if o.startswith("data.")]
+    result = evaluate(eval_cfg(tmp_path / "eval", f"ckpt_path={summary.best_checkpoint}", *data))
+    trained = json.loads((run / "test_metrics.json").read_text())["full_frame"]
+    again = json.loads((tmp_path / "eval" / "test_metrics.json").read_text())["full_frame"]
+    assert again["num_true"] == 16 and again == trained  # the run's own figures, again (NaN: null in both)
+    assert result.metrics["full_frame/oks_map"] == pytest.approx(summary.test_metrics["full_frame/oks_map"], rel=1e-4)
+    assert (tmp_path / "eval" / "viz" / "test_full_frame_worst.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize(
