@@ -61,8 +61,11 @@ class Geometry:
     @classmethod
     def for_model(cls, input_size: int | str, model: Mapping[str, Any]) -> Geometry:
         """The letterbox a resolved model config is fed: ``hires_factor`` x ``input_size``."""
-        if "hires_factor" not in model:
-            raise ConfigError("model.hires_factor is not set: the letterbox side is hires_factor x input_size")
+        if str(model.get("hires_factor", "auto")) == "auto":
+            raise ConfigError(
+                "model.hires_factor is not resolved: the letterbox side is hires_factor x input_size"
+                " (seqattn.training.adapt.resolve_auto fills auto from the data)"
+            )
         return cls(int(input_size), int(model["hires_factor"]))
 
 

@@ -67,7 +67,7 @@ def evaluate(cfg: DictConfig) -> EvalResult:
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     files = []
     if trainer.is_global_zero:
-        full = full_frame_results(module, lambda: datamodule.source.frames()["test"], output_dir)
+        full = full_frame_results(module, datamodule, output_dir)
         metrics.update(as_metrics(full))
         files = write_test_results(
             output_dir, module, datamodule.datasets["test"], metrics, str(cfg.ckpt_path), module.checkpoint_epoch, full

@@ -167,7 +167,7 @@ def test(
     summary.test_metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     if trainer.is_global_zero:
         test_split = datamodule.datasets["test"]
-        full = full_frame_results(module, lambda: datamodule.source.frames()["test"], output_dir)
+        full = full_frame_results(module, datamodule, output_dir)
         summary.test_metrics.update(as_metrics(full))
         write_test_results(
             output_dir, module, test_split, summary.test_metrics, test_path, module.checkpoint_epoch, full

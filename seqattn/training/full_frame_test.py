@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from seqattn.data.base import FrameSplit
+from seqattn.data.datamodule import KeypointDataModule
 from seqattn.evaluation.instances import FullFrameMetrics, match
 from seqattn.evaluation.viz import LEGEND, draw_errors, make_grid, save_png
 from seqattn.inference.batch import ready_for_inference
@@ -50,14 +51,15 @@ def full_frame_test(
     return result
 
 
-def full_frame_results(module: KeypointModule, test_frames, output_dir: Path) -> dict[str, float | str] | None:
+def full_frame_results(
+    module: KeypointModule, datamodule: KeypointDataModule, output_dir: Path
+) -> dict[str, float | str] | None:
     """After ``Trainer.test`` of a module with a detector (labels with several animals): the whole
-    pipeline on the test split's frames (``full_frame_test``, its picture into ``output_dir/viz``);
-    None for one animal a frame. ``test_frames``: a callable giving the test split's FrameSplit
-    (only called with a detector)."""
+    pipeline on the test split's whole frames (``full_frame_test``, its picture into
+    ``output_dir/viz``); None for one animal a frame."""
     if module.detector is None:
         return None
-    return full_frame_test(module, test_frames(), str(module.device), output_dir / "viz")
+    return full_frame_test(module, datamodule.source.frames()["test"], str(module.device), output_dir / "viz")
 
 
 def as_metrics(full: dict[str, float | str] | None) -> dict[str, float]:

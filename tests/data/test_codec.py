@@ -5,7 +5,8 @@ import pytest
 import torch
 from helpers import brightest, dots, pixel_norm
 
-from seqattn.data.codec import KeypointCodec
+from seqattn.data.codec import Geometry, KeypointCodec
+from seqattn.errors import ConfigError
 
 
 @pytest.mark.parametrize("size", [(641, 479), (480, 640), (37, 211), (160, 160), (15, 9), (1001, 333)])
@@ -61,3 +62,10 @@ def test_mirror_moves_points_with_the_rendered_pixel(col, row):
     found = brightest(mirrored_image)[0]
     assert torch.allclose(KeypointCodec.mirror(pixel_norm(col, row)), found)
     assert torch.allclose(KeypointCodec.mirror(KeypointCodec.mirror(found)), found)
+
+
+def test_the_letterbox_of_a_model_config_needs_its_factor_resolved():
+    assert Geometry.for_model(160, {"hires_factor": 2}).side == 320
+    for unresolved in ({"hires_factor": "auto"}, {}):
+        with pytest.raises(ConfigError, match="^model.hires_factor is not resolved"):
+            Geometry.for_model(160, unresolved)
