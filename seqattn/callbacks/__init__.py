@@ -1,3 +1,4 @@
+from seqattn.callbacks.batch_norm import BatchNormStatistics
 from seqattn.callbacks.checkpoints import AtomicCheckpointIO, EpochCheckpoint
 from seqattn.callbacks.early_stopping import EarlyStoppingReport
 from seqattn.callbacks.history import MetricsHistory
@@ -6,6 +7,7 @@ from seqattn.callbacks.throughput import ThroughputMonitor
 
 __all__ = [
     "AtomicCheckpointIO",
+    "BatchNormStatistics",
     "EarlyStoppingReport",
     "EpochCheckpoint",
     "ErrorOverlays",
