@@ -1,4 +1,3 @@
-from seqattn.callbacks.batch_norm import BatchNormStatistics
 from seqattn.callbacks.checkpoints import AtomicCheckpointIO, EpochCheckpoint
 from seqattn.callbacks.early_stopping import EarlyStoppingReport
 from seqattn.callbacks.history import MetricsHistory
@@ -7,7 +6,6 @@ from seqattn.callbacks.throughput import ThroughputMonitor
 
 __all__ = [
     "AtomicCheckpointIO",
-    "BatchNormStatistics",
     "EarlyStoppingReport",
     "EpochCheckpoint",
     "ErrorOverlays",
