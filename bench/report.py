@@ -68,6 +68,11 @@ COLUMNS: dict[str, list[Column]] = {
         Column("training peak MB", "peak_mb", 0),
         Column("video frames/s, flip-averaged / one pass", "video_fps_flip_one", 0, join=" / "),
     ],
+    "crop-input": [
+        Column("set", "set"), Column("input", "label"), Column("seeds", "seeds"), Column("matched mean px", "mean_px"),
+        Column("matched median px", "median_px"), Column("matched p90 px", "p90_px"), Column("OKS mAP", "oks_map", 3),
+        RATE, Column("video frames/s, flip-averaged", "video_fps", 0), Column("training peak MB", "peak_mb", 0),
+    ],
     "steps": [Column("set", "set"), Column("refinement steps, weights", "label"), MEAN, P90, RATE],
     "steps-by-k": [Column("set", "set"), Column("model", "label"), Column("seeds", "seeds"), MEAN, P90, RATE, PEAK],
     "glimpses": [

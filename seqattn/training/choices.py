@@ -17,7 +17,6 @@ from seqattn.training.data_stats import DataStats
 
 BASE_INPUT = 160  # px: the default step-0 input side
 MIN_OBJECT_PX = 24  # median labelled span wanted at the network input
-CROP_OBJECT_PX = 60  # crops around one animal: the median animal's span at the network input
 LARGEST_INPUT, SMALLEST_INPUT = 256, 64
 
 
@@ -27,19 +26,11 @@ def _round32(x: float) -> int:
 
 def choose_input_size(stats: DataStats) -> tuple[int, str]:
     """The step-0 input side: BASE_INPUT, larger for small objects, never past the images' long
-    side. For labels with several animals in a frame the images are crops sized to the animal, so
-    the side is the one at which the median animal spans CROP_OBJECT_PX (docs/ablations.md, the
-    input side of crops), within the crop's own side."""
+    side (for labels with several animals in a frame: the crop's)."""
     long_side, span = stats.long_side_px, stats.object_span_px
     size, why = BASE_INPUT, f"the default {BASE_INPUT} px"
     at_base = span * BASE_INPUT / long_side if math.isfinite(span) else math.inf
-    if stats.layout is not None and math.isfinite(span):
-        size = min(LARGEST_INPUT, max(SMALLEST_INPUT, _round32(CROP_OBJECT_PX * long_side / span)))
-        why = (
-            f"crops of {long_side:.0f} px around each animal, which spans {span:.0f} px (median):"
-            f" {span * size / long_side:.0f} px at {size} (>= {CROP_OBJECT_PX} px wanted)"
-        )
-    elif at_base < MIN_OBJECT_PX:
+    if at_base < MIN_OBJECT_PX:
         size = min(LARGEST_INPUT, _round32(MIN_OBJECT_PX * long_side / span))
         why = (
             f"objects span {span:.0f} of {long_side:.0f} px (median), only {at_base:.0f} px at {BASE_INPUT}: "

@@ -38,31 +38,6 @@ def test_input_size_rule(long_side, span, size, why):
     assert got == size and why in reason
 
 
-CROPS = {"anchor": None, "crop_px": 0, "max_animals": 2, "reason": ""}
-
-
-@pytest.mark.parametrize(
-    ("crop", "span", "size", "why"),
-    [
-        (168, 98, 128, "crops of 168"),  # two-flies: the fly spans 75 px at 128 (93 at 160)
-        (208, 102, 128, "crops of 208"),  # the synthetic creature in 320 x 256 frames: 63 px at 128
-        (400, 100, 256, "crops of 400"),  # a crop set far larger than its animal: the animal decides
-        (600, 60, 256, "crops of 600"),  # ... at most LARGEST_INPUT
-        (104, 51, 128, "crops of 104"),  # the synthetic default's two animals: 63 px at 128
-        (88, 42, 96, "long side"),  # its three animals: 126 px wanted, but crops are never upsampled
-        (300, 290, 64, "crops of 300"),  # an animal filling its crop: 64 px at the smallest input
-        (168, math.nan, 160, "default"),  # nothing labelled twice: no span to go by
-    ],
-)
-def test_input_size_rule_for_crops(crop, span, size, why):
-    """Crops are sized to their animal: the input side follows the animal's span, not the crop's."""
-    got, reason = choose_input_size(stats(crop, span, layout=CROPS))
-    assert got == size and why in reason
-    if math.isfinite(span) and "long side" not in reason:
-        assert span * got / crop >= 60 or got == 256  # the animal spans what the rule wants
-        assert got == 64 or span * (got - 32) / crop < 60  # ... at the smallest such side
-
-
 def test_glimpse_source_and_steps_by_number_of_keypoints():
     assert choose_glimpse_source(8, 8)[0] == "pixels" and choose_glimpse_source(9, 8)[0] == "features"
     assert choose_steps(32)[0] == 3 and choose_steps(33)[0] == 0
