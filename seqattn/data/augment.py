@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 import albumentations as A
-import cv2
 import numpy as np
 
 from seqattn.data.codec import KeypointCodec
@@ -22,8 +21,6 @@ log = logging.getLogger(__name__)
 _FAR = -1e6  # where missing keypoints wait during a transform (albumentations has no NaN)
 SMALL_ROTATION = 25.0  # degrees: what rotate="auto" gives a fixed view (seqattn.training.adapt)
 _KEY = "data.augment"
-CROWD_DISTANCE = (0.2, 0.6)  # the second animal's centre from this one's, in this one's span
-BODY_MARGIN = 0.06  # an animal's pixels: the hull of its labelled points grown by this share of its span
 
 
 def _check(scale, translate: float, hflip: float, brightness_contrast: float, blur: float, noise: float) -> None:
@@ -59,12 +56,8 @@ class KeypointAugment:
         brightness_contrast: float = 0.2,
         blur: float = 0.1,
         noise: float = 0.0,
-        crowd: float = 0.2,
     ) -> None:
         _check(scale, translate, hflip, brightness_contrast, blur, noise)
-        if not 0 <= crowd <= 1:
-            raise ConfigError(f"{_KEY}.crowd must be in [0, 1], got {crowd}")
-        self.crowd = crowd  # read by KeypointSamples for crops around animals (seqattn.data.datamodule)
         if flip_pairs is None and hflip > 0:
             log.warning(
                 "horizontal flip off: no left/right keypoint pairs found in the names; "
@@ -134,41 +127,3 @@ class KeypointAugment:
         outside = (pts < -0.5).any(1) | (pts[:, 0] >= w - 0.5) | (pts[:, 1] >= h - 0.5)
         pts[missing | outside] = np.nan
         return image, pts, frame_map
-
-
-def _body(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) float32 in [0, 1]: the convex hull of ``points`` (N >= 3, input pixels), grown by
-    BODY_MARGIN of their span and feathered over the same width."""
-    span = float((points.max(0) - points.min(0)).max())
-    mask = np.zeros(shape, np.float32)
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 1.0)
-    width = 2 * max(1, round(BODY_MARGIN * span)) + 1
-    mask = cv2.dilate(mask, np.ones((width, width), np.uint8))
-    return np.clip(cv2.GaussianBlur(mask, (width, width), 0), 0.0, 1.0)
-
-
-def crowd(image: np.ndarray, points: np.ndarray, other: np.ndarray, other_points: np.ndarray) -> np.ndarray:
-    """This crop with a second animal (``other``'s, turned at random) placed near its centre: animals
-    lying on each other, which a short labelled clip may never show. Within the second animal's
-    outline (the hull of its labelled points) the two images are joined by their lighter pixel where
-    animals are lighter than their background, by the darker one where darker (judged on
-    ``other``), so neither animal is painted over by the other's background. image, other (S, S, C)
-    uint8; points, other_points (K, 2) input pixels, NaN = missing. The labels stay this animal's;
-    the image comes back as it is when either animal has fewer than three labelled points."""
-    mine, theirs = (p[np.isfinite(p).all(1)] for p in (points, other_points))
-    if len(mine) < 3 or len(theirs) < 3:
-        return image
-    centre, span = (mine.min(0) + mine.max(0)) / 2, float((mine.max(0) - mine.min(0)).max())
-    direction = np.random.uniform(0, 2 * np.pi)
-    place = centre + np.random.uniform(*CROWD_DISTANCE) * span * np.array([np.cos(direction), np.sin(direction)])
-    their_centre = (theirs.min(0) + theirs.max(0)) / 2
-    warp = cv2.getRotationMatrix2D((float(their_centre[0]), float(their_centre[1])), np.random.uniform(-180, 180), 1.0)
-    warp[:, 2] += place - their_centre
-    h, w = image.shape[:2]
-    outline = _body(theirs, other.shape[:2]) > 0.5
-    lighter = other[outline].mean() > other[~outline].mean() if outline.any() and (~outline).any() else True
-    moved = cv2.warpAffine(other, warp, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    moved = moved.reshape(image.shape)  # warpAffine drops a single channel's axis
-    alpha = _body(theirs @ warp[:, :2].T + warp[:, 2], (h, w))[..., None]
-    joined = np.maximum(image, moved) if lighter else np.minimum(image, moved)
-    return np.round(image * (1.0 - alpha) + joined * alpha).astype(np.uint8)

@@ -13,7 +13,6 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 from torch.utils.data import DataLoader, Dataset
 
-from seqattn.data.augment import crowd
 from seqattn.data.base import Augment, KeypointSource, RawSplit
 from seqattn.data.codec import Frame, Geometry, KeypointCodec, image_to_uint8, normalize
 from seqattn.data.detector_frames import DetectorFrames
@@ -30,20 +29,14 @@ class KeypointSamples(Dataset):
     (identity without one; the labels' offset follows it, seqattn.models.label_offset); ``index``.
     """
 
-    def __init__(
-        self, raw: RawSplit, codec: KeypointCodec, augment: Augment | None = None, cache: bool = True, crowd: float = 0
-    ):
+    def __init__(self, raw: RawSplit, codec: KeypointCodec, augment: Augment | None = None, cache: bool = True):
         self.raw, self.codec, self.augment = raw, codec, augment
-        self.crowd = crowd  # crops around animals: the share given a second animal (seqattn.data.augment.crowd)
         self._cache = [self._letterbox(i) for i in range(len(raw))] if cache else None
 
     def _letterbox(self, index: int) -> tuple[np.ndarray, Frame, np.ndarray]:
         sample = self.raw[index]
         image, frame = self.codec.letterbox(sample.image)
         return image, frame, self.codec.to_input_px(sample.keypoints, frame)
-
-    def _item(self, index: int) -> tuple[np.ndarray, Frame, np.ndarray]:
-        return self._cache[index] if self._cache is not None else self._letterbox(index)
 
     def name(self, index: int) -> str:
         return self.raw[index].name
@@ -52,11 +45,7 @@ class KeypointSamples(Dataset):
         return len(self.raw)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        image, frame, points = self._item(index)
-        if self.crowd and len(self) > 1 and np.random.random() < self.crowd:
-            other = int(np.random.randint(len(self) - 1))
-            other += other >= index
-            image = crowd(image, points, self._item(other)[0], self._item(other)[2])
+        image, frame, points = self._cache[index] if self._cache is not None else self._letterbox(index)
         frame_map = np.eye(2)
         if hasattr(self.augment, "transform"):  # KeypointAugment: also what it did to directions
             image, points, frame_map = self.augment.transform(image, points)
@@ -147,8 +136,7 @@ class KeypointDataModule(L.LightningDataModule):
             return
         for split, raw in self.source.splits().items():
             augment = self.augment if split == "train" else None
-            crowded = getattr(augment, "crowd", 0.0) if self.source.layout is not None else 0.0
-            self.datasets[split] = KeypointSamples(raw, self.codec, augment, self.cache, crowded)
+            self.datasets[split] = KeypointSamples(raw, self.codec, augment, self.cache)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self.datasets[split]

@@ -3,9 +3,9 @@
 import cv2
 import numpy as np
 import pytest
-from helpers import ANIMALS, compose_cfg
+from helpers import compose_cfg
 
-from seqattn.data.augment import CROWD_DISTANCE, KeypointAugment, crowd
+from seqattn.data.augment import KeypointAugment
 from seqattn.data.synthetic.dataset import KEYPOINT_NAMES, SyntheticSource
 from seqattn.errors import ConfigError
 from seqattn.training.task import find_user_error
@@ -121,7 +121,6 @@ def test_flips_are_off_when_no_left_right_pairs_are_known(caplog):
         ({"blur": -0.1}, "data.augment.blur must be in [0, 1], got -0.1"),
         ({"noise": 2}, "data.augment.noise must be in [0, 1], got 2"),
         ({"brightness_contrast": -0.2}, "data.augment.brightness_contrast must be >= 0, got -0.2"),
-        ({"crowd": 1.5}, "data.augment.crowd must be in [0, 1], got 1.5"),
     ],
 )
 def test_meaningless_settings_are_refused_by_name(kwargs, words):
@@ -156,63 +155,3 @@ def test_the_transform_reports_what_it_did_to_directions(flip):
             for j in kept:
                 moved = frame_map @ (points[order[i]] - points[order[j]])
                 assert np.abs(out[i] - out[j] - moved).max() < 1e-4  # albumentations works in float32
-
-
-def square_animal(centre: tuple[int, int], side: int, value: int, background: int) -> tuple[np.ndarray, np.ndarray]:
-    """A (S, S, 3) image of one square animal of ``value`` on ``background`` and its four corners as labels."""
-    image = np.full((S, S, 3), background, np.uint8)
-    x, y, h = centre[0], centre[1], side // 2
-    image[y - h : y + h + 1, x - h : x + h + 1] = value
-    corners = np.array([[x - h, y - h], [x + h, y - h], [x + h, y + h], [x - h, y + h]], np.float64)
-    return image, corners
-
-
-@pytest.mark.parametrize(("value", "background"), [(220, 20), (20, 220)])
-@pytest.mark.parametrize("seed", range(4))
-def test_crowd_places_a_second_animal_near_the_centre_and_keeps_this_one(value, background, seed):
-    """Light animals on a dark floor and dark ones on a light floor: this animal's pixels stay, the
-    second animal appears within reach of the centre, and nothing changes far from it."""
-    image, points = square_animal((48, 48), 20, value, background)
-    other, other_points = square_animal((30, 60), 20, value, background)
-    np.random.seed(seed)
-    out = crowd(image, points, other, other_points)
-    assert out.shape == image.shape and out.dtype == np.uint8
-    assert (out[38:59, 38:59] == value).all()  # this animal, untouched by the other's floor
-    animal = np.abs(out.astype(int) - background).max(-1) > abs(value - background) // 2
-    added = animal & (np.abs(image.astype(int) - background).max(-1) <= abs(value - background) // 2)
-    assert added.sum() > 50  # the second animal (its square is 441 px; most of it off this one)
-    ys, xs = np.nonzero(added)
-    reach = CROWD_DISTANCE[1] * 20 + 20 * np.sqrt(2) / 2 + 3  # its centre's furthest place, its half-diagonal, margin
-    assert np.hypot(xs - 48, ys - 48).max() <= reach
-    far = np.hypot(*np.meshgrid(np.arange(S) - 48, np.arange(S) - 48)) > reach + 2
-    assert (out[far] == image[far]).all()
-
-
-def test_crowd_needs_three_labelled_points_on_each_animal():
-    image, points = square_animal((48, 48), 20, 220, 20)
-    other, other_points = square_animal((30, 60), 20, 220, 20)
-    points[1:] = np.nan
-    assert crowd(image, points, other, other_points) is image
-
-
-def test_only_training_crops_of_several_animals_are_crowded(tmp_path):
-    """Two synthetic creatures a frame: training crops get a second animal, validation crops never;
-    with one animal a frame the setting does nothing."""
-    from seqattn.data import build_datamodule
-    from seqattn.data.codec import Geometry
-
-    def datasets(crowd_share: float, *overrides: str):
-        over = [*overrides, f"data.augment.crowd={crowd_share}", "data.augment.rotate=0"]
-        module = build_datamodule(compose_cfg(tmp_path, *over).data, Geometry(64, 1))
-        module.setup()
-        return module.datasets
-
-    def images(dataset):
-        np.random.seed(0)
-        return np.stack([dataset[i]["image"].numpy() for i in range(len(dataset))])
-
-    crowded, plain = datasets(1.0, *ANIMALS), datasets(0.0, *ANIMALS)
-    assert crowded["train"].crowd == 1.0 and crowded["val"].crowd == 0.0
-    assert (images(crowded["train"]) != images(plain["train"])).any(axis=(1, 2, 3)).mean() > 0.5
-    assert (images(crowded["val"]) == images(plain["val"])).all()
-    assert datasets(1.0)["train"].crowd == 0.0
