@@ -100,8 +100,9 @@ class KeypointModule(L.LightningModule):
         if (points := self.last_errors.get("val")) is not None and len(points):
             checkpoint["calibration"] = fit_calibration(points)
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.model(images.contiguous(memory_format=self.memory_format))
+    def forward(self, images: torch.Tensor, mirrored: bool = False) -> dict[str, torch.Tensor]:
+        """``mirrored``: the prediction for ``images.flip(-1)`` (test-time flip; seqattn/models/flip.py)."""
+        return self.model(images.contiguous(memory_format=self.memory_format), mirrored=mirrored)
 
     def predict(self, images: torch.Tensor, out: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """The prediction reported (validation, test, predict.py): ``out = self(images)``, averaged

@@ -30,7 +30,7 @@ class ConstantCoords(torch.nn.Module):
         super().__init__()
         self.coords = coords  # (B, K, 2)
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, images: torch.Tensor, mirrored: bool = False) -> dict[str, torch.Tensor]:
         return {"coords": self.coords}
 
 

@@ -15,16 +15,17 @@ from seqattn.data.codec import KeypointCodec
 
 
 def flip_averaged(
-    model: Callable[[torch.Tensor], dict[str, torch.Tensor]],
+    model: Callable[..., dict[str, torch.Tensor]],
     images: torch.Tensor,
     pairs: Sequence[Sequence[int]],
     out: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """images (B, 3, S, S) letterboxed -> {"coords": (B, K, 2) normalized, "confidence": (B, K) if
     the model gives one}: the means of ``model(images)`` (or ``out``, already computed) and of the
-    prediction on ``images.flip(-1)`` mirrored back with the ``pairs`` swapped."""
+    prediction on ``images.flip(-1)``, ``model(images, mirrored=True)``, mirrored back with the
+    ``pairs`` swapped."""
     out = model(images) if out is None else out
-    mirrored = model(images.flip(-1))
+    mirrored = model(images, mirrored=True)  # as model(images.flip(-1)), without making the mirrored images
     order = KeypointCodec.mirror_order(out["coords"].shape[1], pairs)
     coords = (out["coords"] + KeypointCodec.mirror(mirrored["coords"][:, order])) / 2
     if out.get("confidence") is None:

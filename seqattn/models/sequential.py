@@ -51,15 +51,21 @@ def block_means(images: torch.Tensor, m: int) -> torch.Tensor:
     return F.conv2d(images, images.new_full((c, 1, m, m), 1.0 / (m * m)), stride=m, groups=c)
 
 
-def crop_glimpses(image: torch.Tensor, centres: torch.Tensor, extent: float, size: int) -> torch.Tensor:
+def crop_glimpses(
+    image: torch.Tensor, centres: torch.Tensor, extent: float, size: int, mirrored: bool = False
+) -> torch.Tensor:
     """Square crops of side ``extent`` (normalized units) centred on each point, sampled to size x size.
 
     image (B, C, H, W), centres (B, K, 2) in [0, 1] -> (B * K, C, size, size). Outside is zero.
+    ``mirrored``: the crops of ``image.flip(-1)`` (centres in its frame), sampled from ``image`` at
+    the mirrored places, x -> 1 - x, so the mirrored image is never made.
     """
     b, k, _ = centres.shape
     offsets = ((torch.arange(size, device=image.device, dtype=centres.dtype) + 0.5) / size - 0.5) * extent
     oy, ox = torch.meshgrid(offsets, offsets, indexing="ij")  # (size, size) each
     grid = centres[:, :, None, None, :] + torch.stack([ox, oy], -1)  # (B, K, size, size, 2) in [0, 1]
+    if mirrored:
+        grid = torch.stack([1 - grid[..., 0], grid[..., 1]], -1)
     grid = (grid * 2 - 1).reshape(b, k * size, size, 2)  # grid_sample's [-1, 1], align_corners=False
     out = F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
     return out.view(b, -1, k, size, size).transpose(1, 2).reshape(b * k, -1, size, size)  # (B*K, C, s, s)
@@ -199,18 +205,24 @@ class SequentialAttentionModel(nn.Module):
         )
         return self.merge(pyramid)
 
-    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+    def forward(self, images: torch.Tensor, mirrored: bool = False) -> dict[str, torch.Tensor | list[torch.Tensor]]:
+        """``mirrored``: the prediction for ``images.flip(-1)`` (test-time flip, seqattn/models/flip.py),
+        made from ``images``: step 0 mirrors its block means, a quarter of the letterbox's pixels, and
+        pixel glimpses are sampled at the mirrored places; only a shared glimpse map (``features``)
+        needs the mirrored letterbox."""
         m = self.hires_factor
-        low = block_means(images, m) if m > 1 else images  # (B, 3, S, S)
-        fmap = self.step0_features(low)  # (B, D, S/4, S/4)
+        with torch.autocast(images.device.type, enabled=False):  # block means in float32, cast once made
+            low = block_means(images, m) if m > 1 else images  # (B, 3, S, S)
+        fmap = self.step0_features(low.flip(-1) if mirrored else low)  # (B, D, S/4, S/4)
         with torch.autocast(images.device.type, enabled=False):  # the heat maps and the refinement in float32
             fmap = fmap.float()
-            return self._refine(images.float(), fmap, self.heat(fmap))  # heat (B, K, S/4, S/4)
+            return self._refine(images.float(), fmap, self.heat(fmap), mirrored)  # heat (B, K, S/4, S/4)
 
-    def _refine(self, images: torch.Tensor, fmap: torch.Tensor, heat: torch.Tensor) -> dict:
+    def _refine(self, images: torch.Tensor, fmap: torch.Tensor, heat: torch.Tensor, mirrored: bool) -> dict:
         """Step 0's estimate and the glimpse-and-correct steps, in float32 whatever autocast says:
         their corrections are sub-pixel, and step 0 holds most of the cost (bf16 against float32:
-        docs/benchmarks.md#precision)."""
+        docs/benchmarks.md#precision). ``mirrored``: ``fmap`` and ``heat`` are of the mirrored
+        image, ``images`` is not."""
         coords = soft_argmax(heat)  # (B, K, 2)
         steps = [coords]
         b, k, _ = coords.shape
@@ -219,11 +231,14 @@ class SequentialAttentionModel(nn.Module):
         local = F.grid_sample(fmap, grid, align_corners=False).squeeze(-1).transpose(1, 2)  # (B, K, D)
         tokens = local + self.identity.weight  # (B, K, D)
         extent = self.glimpse_extent
-        hires = self.hires(images) if self.hires is not None else None  # (B, D/3, mS/2, mS/2)
+        if self.hires is None:
+            hires = None
+        else:  # a convolution's output is not its mirrored input's mirrored: this map needs the mirrored image
+            hires = self.hires(images.flip(-1) if mirrored else images)  # (B, D/3, mS/2, mS/2)
         for step in self.refine:
             # stop gradients through the crop position: each step learns its own correction
             if hires is None:
-                glimpses = crop_glimpses(images, coords.detach(), extent, self.glimpse_size)  # (B*K, 3, s, s)
+                glimpses = crop_glimpses(images, coords.detach(), extent, self.glimpse_size, mirrored)  # (B*K, 3, s, s)
             else:  # fine cells from the shared map + the step-0 context at the same places
                 cells = self.glimpse_size // 2
                 fine = self.hires_proj(sample_cells(hires, coords.detach(), extent, cells))  # (B*K, N, D)

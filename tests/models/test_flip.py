@@ -13,7 +13,8 @@ class LeftRightDots:
     def __init__(self, bias: float = 0.0) -> None:
         self.bias = bias
 
-    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    def __call__(self, images: torch.Tensor, mirrored: bool = False) -> dict[str, torch.Tensor]:
+        images = images.flip(-1) if mirrored else images  # the models' contract (SequentialAttentionModel)
         half = images.shape[-1] // 2
         left, right = brightest(images[..., :half]), brightest(images[..., half:], first_col=half)
         coords = torch.stack([left, right], 1) + torch.tensor([self.bias, 0.0], dtype=torch.float64)

@@ -30,6 +30,25 @@ def test_glimpse_is_centred_on_the_point():
     assert peak in {(3, 3), (3, 4), (4, 3), (4, 4)}  # the two middle cells straddle the centre
 
 
+@pytest.mark.parametrize(("source", "factor"), [("pixels", 2), ("pixels", 1), ("features", 2)])
+def test_the_mirrored_pass_is_the_pass_on_the_mirrored_images(source, factor):
+    """``mirrored=True`` predicts for images.flip(-1) without making them (block means mirrored,
+    glimpses sampled at mirrored places): every step's estimate as the plain pass on flipped images."""
+    torch.manual_seed(0)
+    model = SequentialAttentionModel(
+        3, channels=(8, 8, 16), width=16, steps=2, heads=2, glimpse_size=8, hires_factor=factor, glimpse_source=source
+    ).eval()
+    for step in model.refine:  # glimpses move the estimates: a zero-initialised residual would hide a wrong glimpse
+        torch.nn.init.normal_(step.residual[-1].weight, std=0.5)
+    images = torch.randn(2, 3, 32 * factor, 32 * factor)
+    with torch.no_grad():
+        flipped, mirrored = model(images.flip(-1)), model(images, mirrored=True)
+    for a, b in zip(flipped["steps"], mirrored["steps"], strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert torch.allclose(flipped["confidence"], mirrored["confidence"], atol=1e-6)
+    assert (flipped["steps"][-1] - flipped["steps"][0]).abs().max() > 1e-3  # the glimpses moved the estimates
+
+
 def test_outputs_steps_and_gradients():
     model = SequentialAttentionModel(5, channels=(8, 8, 16), width=16, steps=2, heads=2, glimpse_size=8)
     out = model(torch.randn(2, 3, 64, 64))
