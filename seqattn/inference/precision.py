@@ -2,9 +2,10 @@
 
 ``--precision auto`` (predict.py) picks bf16 on a CUDA GPU that supports it and on a CPU with
 native bf16 instructions (seqattn.hardware), float32 elsewhere, where bf16 would be emulated and
-slower. bf16 runs the step-0 convolutions and attention under ``torch.autocast``; the heat maps,
-the refinement steps, the soft-argmax, the coordinates, the confidence and the likelihood stay in
-float32 (seqattn.models.sequential).
+slower. bf16 runs the step-0 convolutions and attention and the glimpses' CNNs under
+``torch.autocast``; the heat maps, the refinement steps' attention and corrections, the
+soft-argmax, the coordinates, the confidence and the likelihood stay in float32
+(seqattn.models.sequential).
 """
 
 from __future__ import annotations

@@ -85,6 +85,11 @@ def sample_cells(fmap: torch.Tensor, centres: torch.Tensor, extent: float, cells
     return out.view(b, -1, k, cells * cells).permute(0, 2, 3, 1).reshape(b * k, cells * cells, -1)
 
 
+def _autocast_to(device: str, dtype: torch.dtype | None) -> torch.autocast:
+    """Autocast to ``dtype`` on ``device``; None: off (float32)."""
+    return torch.autocast(device, dtype=dtype, enabled=dtype is not None)
+
+
 class GlimpseStep(nn.Module):
     """One refinement step: self-attention across keypoints, cross-attention to each glimpse.
 
@@ -111,12 +116,19 @@ class GlimpseStep(nn.Module):
         nn.init.zeros_(self.residual[-1].weight)
         nn.init.zeros_(self.residual[-1].bias)
 
-    def forward(self, tokens: torch.Tensor, glimpses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, tokens: torch.Tensor, glimpses: torch.Tensor, cnn_dtype: torch.dtype | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """tokens (B, K, D), glimpses (B*K, 3, s, s) pixels or (B*K, N, D) cells -> updated tokens,
-        correction (B, K, 2) in glimpse units."""
+        correction (B, K, 2) in glimpse units. ``cnn_dtype``: the pixel glimpses' CNN runs under
+        autocast to it (None: float32); its features and everything after are float32."""
         b, k, d = tokens.shape
         tokens = self.keypoints(tokens)  # (B, K, D)
-        feats = glimpses if self.encode is None else self.encode(glimpses).flatten(2).transpose(1, 2)  # (B*K, N, D)
+        if self.encode is None:
+            feats = glimpses  # (B*K, N, D)
+        else:
+            with _autocast_to(glimpses.device.type, cnn_dtype):
+                feats = self.encode(glimpses).flatten(2).transpose(1, 2).float()  # (B*K, N, D)
         feats = self.norm_kv(feats + sine_encoding(self.cells, d))  # (B*K, N, D)
         query = tokens.reshape(b * k, 1, d)  # (B*K, 1, D)
         attended, _ = self.cross(self.norm_q(query), feats, feats)  # (B*K, 1, D)
@@ -210,19 +222,29 @@ class SequentialAttentionModel(nn.Module):
         made from ``images``: step 0 mirrors its block means, a quarter of the letterbox's pixels, and
         pixel glimpses are sampled at the mirrored places; only a shared glimpse map (``features``)
         needs the mirrored letterbox."""
-        m = self.hires_factor
-        with torch.autocast(images.device.type, enabled=False):  # block means in float32, cast once made
+        m, device = self.hires_factor, images.device.type
+        # in evaluation the glimpse CNNs take the caller's autocast (bf16 prediction); in training float32
+        lower = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) and not self.training else None
+        with torch.autocast(device, enabled=False):  # block means in float32, cast once made
             low = block_means(images, m) if m > 1 else images  # (B, 3, S, S)
         fmap = self.step0_features(low.flip(-1) if mirrored else low)  # (B, D, S/4, S/4)
-        with torch.autocast(images.device.type, enabled=False):  # the heat maps and the refinement in float32
+        with torch.autocast(device, enabled=False):  # the heat maps and the refinement in float32
             fmap = fmap.float()
-            return self._refine(images.float(), fmap, self.heat(fmap), mirrored)  # heat (B, K, S/4, S/4)
+            return self._refine(images.float(), fmap, self.heat(fmap), mirrored, lower)  # heat (B, K, S/4, S/4)
 
-    def _refine(self, images: torch.Tensor, fmap: torch.Tensor, heat: torch.Tensor, mirrored: bool) -> dict:
+    def _refine(
+        self,
+        images: torch.Tensor,
+        fmap: torch.Tensor,
+        heat: torch.Tensor,
+        mirrored: bool,
+        cnn_dtype: torch.dtype | None,
+    ) -> dict:
         """Step 0's estimate and the glimpse-and-correct steps, in float32 whatever autocast says:
         their corrections are sub-pixel, and step 0 holds most of the cost (bf16 against float32:
-        docs/benchmarks.md#precision). ``mirrored``: ``fmap`` and ``heat`` are of the mirrored
-        image, ``images`` is not."""
+        docs/benchmarks.md#precision); only the glimpses' CNNs run in ``cnn_dtype`` where it is set
+        (prediction in bf16). ``mirrored``: ``fmap`` and ``heat`` are of the mirrored image,
+        ``images`` is not."""
         coords = soft_argmax(heat)  # (B, K, 2)
         steps = [coords]
         b, k, _ = coords.shape
@@ -234,7 +256,8 @@ class SequentialAttentionModel(nn.Module):
         if self.hires is None:
             hires = None
         else:  # a convolution's output is not its mirrored input's mirrored: this map needs the mirrored image
-            hires = self.hires(images.flip(-1) if mirrored else images)  # (B, D/3, mS/2, mS/2)
+            with _autocast_to(images.device.type, cnn_dtype):
+                hires = self.hires(images.flip(-1) if mirrored else images).float()  # (B, D/3, mS/2, mS/2)
         for step in self.refine:
             # stop gradients through the crop position: each step learns its own correction
             if hires is None:
@@ -244,7 +267,7 @@ class SequentialAttentionModel(nn.Module):
                 fine = self.hires_proj(sample_cells(hires, coords.detach(), extent, cells))  # (B*K, N, D)
                 glimpses = fine + sample_cells(fmap, coords.detach(), extent, cells)  # (B*K, N, D)
             tokens = tokens + sine_encoding(coords.detach(), tokens.shape[-1])
-            tokens, correction = step(tokens, glimpses)
+            tokens, correction = step(tokens, glimpses, cnn_dtype)
             coords = coords + correction * extent  # (B, K, 2)
             steps.append(coords)
             extent *= self.glimpse_shrink

@@ -49,6 +49,26 @@ def test_the_mirrored_pass_is_the_pass_on_the_mirrored_images(source, factor):
     assert (flipped["steps"][-1] - flipped["steps"][0]).abs().max() > 1e-3  # the glimpses moved the estimates
 
 
+@pytest.mark.parametrize("source", ["pixels", "features"])
+def test_glimpse_cnns_take_the_callers_autocast_in_evaluation_only(source):
+    """Prediction in bf16 runs the glimpses' CNNs in bf16 too; training keeps them in float32, and
+    the estimates are float32 either way."""
+    model = SequentialAttentionModel(3, channels=(8, 8, 16), width=12, steps=1, heads=2, glimpse_size=8,
+                                     glimpse_source=source)  # fmt: skip
+    cnn = model.refine[0].encode[0][0] if source == "pixels" else model.hires[0]
+    seen = []
+    cnn.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    images = torch.randn(2, 3, 64, 64)
+    for train, expected in ((False, torch.bfloat16), (True, torch.float32)):
+        model.train(train)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = model(images)
+        assert seen.pop() == expected and out["coords"].dtype == torch.float32
+    model.eval()
+    model(images)
+    assert seen.pop() == torch.float32  # no autocast: float32
+
+
 def test_outputs_steps_and_gradients():
     model = SequentialAttentionModel(5, channels=(8, 8, 16), width=16, steps=2, heads=2, glimpse_size=8)
     out = model(torch.randn(2, 3, 64, 64))
