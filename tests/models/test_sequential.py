@@ -59,8 +59,8 @@ def test_glimpse_cnns_take_the_callers_autocast_in_evaluation_only(source):
     seen = []
     cnn.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
     images = torch.randn(2, 3, 64, 64)
-    for train, expected in ((False, torch.bfloat16), (True, torch.float32)):
-        model.train(train)
+    for training, expected in ((False, torch.bfloat16), (True, torch.float32)):
+        model.train(training)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out = model(images)
         assert seen.pop() == expected and out["coords"].dtype == torch.float32
