@@ -25,7 +25,7 @@ from seqattn.inference.batch import scorer_name
 from seqattn.inference.full_frame import Animals, detect_letterboxed, max_animals_of, read_animals
 from seqattn.inference.tables import output_set, printable
 from seqattn.inference.tracking import Tracks, track
-from seqattn.inference.video_predict import decode_ahead, run_in_batches
+from seqattn.inference.video_predict import run_in_batches
 from seqattn.io.video import decode_frames
 from seqattn.io.video_info import DecodeReport, probe
 from seqattn.module import KeypointModule
@@ -71,7 +71,7 @@ def predict_video_animals(
     codec = KeypointCodec(module.instances.input_size)
     report, found, times = DecodeReport(), [], []
 
-    def prepare(f):  # where frames are prepared (decode_ahead): the detector's letterbox
+    def prepare(f):  # in the decode thread: the detector's letterbox
         if f.small is None:
             return f, None, None
         fr = codec.frame(*f.size)
@@ -90,8 +90,7 @@ def predict_video_animals(
             times.append(f.time_s)
 
     started = time.perf_counter()
-    frames = map(prepare, decode_frames(video, report, codec.fitted_size))
-    run_in_batches(frames, batch_size, run, video, info, report, decode_ahead(module.device))
+    run_in_batches(map(prepare, decode_frames(video, report, codec.fitted_size)), batch_size, run, video, info, report)
     seconds = time.perf_counter() - started
     poses, tracks = tracked_poses(found, animals, names)
     log.info(f"{printable(video.name)}: {tracks.summary()}")

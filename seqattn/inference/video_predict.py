@@ -7,8 +7,7 @@ is complete: an error, Ctrl+C or SIGTERM midway leaves none of them (and no temp
 Memory is bounded whatever ``--batch-size`` says: a batch holds at most ``MAX_BATCH`` frames and
 about ``BATCH_BYTES`` of frames (letterboxed input, and the full frames when a labelled video is
 drawn); a larger request is capped, with a warning, and the JSON records the ``batch_size`` used.
-Frames are colour-converted and letterboxed in a thread of their own, at most two batches ahead,
-where a core is free for it (``decode_ahead``); the codec's own decoding threads run either way.
+At most two batches of frames wait in the read-ahead queue.
 
 A video that ends before the frames its container announces (seqattn.io.video_info) gets NaN
 rows for the missing frames at the end, a warning naming the video and both counts, and
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
@@ -151,7 +149,7 @@ def _predict_frames(
     a DataError if no frame decodes."""
     codec, names, device = module.codec, list(module.keypoint_names), module.device
 
-    def prepare(f):  # where frames are prepared (decode_ahead): the letterbox (uint8)
+    def prepare(f):  # in the decode thread: the letterbox (uint8) while the model runs
         if f.small is None:
             return f, None, None
         fr = codec.frame(*f.size)  # per frame: a stream may change its size midway
@@ -183,39 +181,21 @@ def _predict_frames(
 
     started = time.perf_counter()
     frames = decode_frames(video, report, codec.fitted_size, keep_full=writer is not None)  # full frames to draw on
-    run_in_batches(map(prepare, frames), batch_size, run, video, info, report, decode_ahead(device))
+    run_in_batches(map(prepare, frames), batch_size, run, video, info, report)
     xy = np.concatenate(coords) if coords else np.zeros((0, len(names), 2))
     lik = np.concatenate(confidence) if confidence else np.zeros((0, len(names)))
     return report, xy, lik, times, time.perf_counter() - started
 
 
-def decode_ahead(device: torch.device) -> bool:
-    """Whether a video's frames are prepared (colour conversion, letterbox) in a thread of their own
-    while the model runs: where a core is free for that thread, i.e. the model runs on a GPU or
-    PyTorch's threads leave a CPU core unused. Where they use every core, a third busy thread slows
-    them more than it saves (docs/prediction.md, video)."""
-    if device.type != "cpu":
-        return True
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores > torch.get_num_threads()
-
-
 def run_in_batches(
-    items: Iterable,
-    batch_size: int,
-    run: Callable[[list], None],
-    video: Path,
-    info: VideoInfo,
-    report: DecodeReport,
-    ahead: bool,
+    items: Iterable, batch_size: int, run: Callable[[list], None], video: Path, info: VideoInfo, report: DecodeReport
 ) -> None:
-    """Pass ``items`` (a video's prepared frames; with ``ahead``, prepared in a thread of their own,
-    at most two batches waiting) to ``run`` in batches of ``batch_size``, with a progress bar; a
-    DataError naming the video if no frame decoded."""
+    """Pass ``items`` (a video's prepared frames, decoded ahead in a thread: at most two batches
+    wait) to ``run`` in batches of ``batch_size``, with a progress bar; a DataError naming the
+    video if no frame decoded."""
     batch: list = []
-    frames = read_ahead(items, queue_size=2 * batch_size) if ahead else iter(items)
     with tqdm(total=info.frames_expected or None, unit="frame", desc=printable(video.name), dynamic_ncols=True) as bar:
-        for item in frames:
+        for item in read_ahead(items, queue_size=2 * batch_size):
             batch.append(item)
             if len(batch) == batch_size:
                 run(batch)

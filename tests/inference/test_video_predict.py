@@ -9,7 +9,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 from helpers import FRAMES, SHARED, H, W, encode, one_line_error, read_table, walk_images, write_video
 
 from seqattn.inference import load_checkpoint
@@ -162,35 +161,3 @@ def test_a_huge_batch_size_is_capped_and_says_so(checkpoint, tmp_path, caplog):
     assert f"--batch-size 100000 capped to {record['batch_size']}" in caplog.text
     # at 512 px a frame takes 3 x 512 x 512 x 5 B = 3.75 MiB: 68 of them fit in 256 MiB
     assert capped_batch_size(100000, 512) == 68 and capped_batch_size(50, 512) == 50
-
-
-def test_frames_are_prepared_ahead_only_where_a_core_is_free(monkeypatch):
-    from seqattn.inference.video_predict import decode_ahead
-
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(4)), raising=False)
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(4)
-        assert not decode_ahead(torch.device("cpu"))  # the model's threads hold every core
-        assert decode_ahead(torch.device("cuda"))  # the model runs elsewhere
-        torch.set_num_threads(3)
-        assert decode_ahead(torch.device("cpu"))
-    finally:
-        torch.set_num_threads(threads)
-
-
-@pytest.mark.parametrize("ahead", [True, False])
-def test_batches_are_the_same_prepared_ahead_or_not(ahead):
-    from seqattn.inference.video_predict import run_in_batches
-    from seqattn.io.video_info import DecodeReport, VideoInfo
-
-    report, batches = DecodeReport(), []
-
-    def frames():
-        for i in range(7):
-            report.frames = i + 1
-            yield i
-
-    info = VideoInfo("v.mp4", 64, 48, 0, 30.0, 7, "h264", "yuv420p")
-    run_in_batches(frames(), 3, batches.append, Path("v.mp4"), info, report, ahead)
-    assert batches == [[0, 1, 2], [3, 4, 5], [6]]
